@@ -1,0 +1,3 @@
+"""Type stubs for the compiled engine module."""
+
+__version__: str

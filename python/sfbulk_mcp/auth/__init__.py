@@ -1,0 +1,1 @@
+"""OAuth flows and the org store."""

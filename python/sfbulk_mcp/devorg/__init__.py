@@ -1,0 +1,1 @@
+"""A local Salesforce-compatible org for tests, demos and CI."""

@@ -1,0 +1,1 @@
+"""Salesforce async client: REST, Bulk API 2.0, Tooling; errors; retries; limits."""
