@@ -84,7 +84,7 @@ class SalesforceError(Exception):
         super().__init__(self._render())
 
     @property
-    def errorCode(self) -> str | None:  # noqa: N802 - Salesforce's own spelling
+    def errorCode(self) -> str | None:  # Salesforce's own spelling
         """Salesforce's `errorCode`, under the name its documentation uses."""
         return self.error_code
 
@@ -326,9 +326,9 @@ def parse_error_body(body: bytes | str | None) -> list[ErrorDetail]:
             details.append(ErrorDetail(error_code=None, message=str(item)))
             continue
         if "error" in item and "errorCode" not in item:
-            code = str(item.get("error"))
-            message = str(item.get("error_description") or code)
-            details.append(ErrorDetail(error_code=code, message=message, extra=dict(item)))
+            oauth_code = str(item.get("error"))
+            message = str(item.get("error_description") or oauth_code)
+            details.append(ErrorDetail(error_code=oauth_code, message=message, extra=dict(item)))
             continue
         code = item.get("errorCode") or item.get("statusCode")
         fields = item.get("fields") or ()
