@@ -26,6 +26,27 @@ from .retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
 
 logger = logging.getLogger("sfbulk_mcp.salesforce")
 
+
+class _RedactUrls(logging.Filter):
+    """Strips secret query parameters from URLs that httpx2 itself logs at INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_url(str(arg)) if isinstance(arg, httpx2.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def _install_redaction() -> None:
+    log = logging.getLogger("httpx2")
+    if not any(isinstance(f, _RedactUrls) for f in log.filters):
+        log.addFilter(_RedactUrls())
+
+
+_install_redaction()
+
 _USER_AGENT = "sfbulk-mcp"
 
 

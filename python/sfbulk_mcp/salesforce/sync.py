@@ -51,6 +51,9 @@ class _SyncProxy:
         object.__setattr__(self, "_runner", runner)
 
     def __getattr__(self, name: str) -> Any:
+        # `read`/`iter_bytes` reach `aread`/`aiter_bytes`, the names scripts expect.
+        if not hasattr(self._target, name) and hasattr(self._target, "a" + name):
+            name = "a" + name
         value = getattr(self._target, name)
         if not callable(value):
             return value
