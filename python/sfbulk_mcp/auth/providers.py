@@ -73,6 +73,14 @@ class RenewingTokenProvider(ABC):
         """A new token after `stale` was rejected; concurrent callers share one renewal."""
         return await self._renew(stale)
 
+    async def login(self) -> TokenGrant:
+        """Fetch a new grant now, whatever the current token (used by `sfbulk login`)."""
+        async with self._lock:
+            grant = await self._grant()
+            self._token = grant.token
+            self.renewals += 1
+            return grant
+
     async def _renew(self, stale: Token | None) -> Token:
         async with self._lock:
             current = self._token

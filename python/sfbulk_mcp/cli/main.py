@@ -14,6 +14,9 @@ import click
 
 # command name -> "module:attribute" of a click.Command, relative to this package
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "login": ("sfbulk_mcp.cli.auth_cmd", "login"),
+    "logout": ("sfbulk_mcp.cli.auth_cmd", "logout"),
+    "orgs": ("sfbulk_mcp.cli.auth_cmd", "orgs"),
 }
 
 
