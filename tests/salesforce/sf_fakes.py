@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx2
 import orjson
-
 from sfbulk_mcp.salesforce import RetryPolicy, SalesforceClient, Token
 
 INSTANCE = "https://example.my.salesforce.com"

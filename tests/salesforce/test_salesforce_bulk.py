@@ -10,7 +10,6 @@ from typing import Any
 import httpx2
 import pytest
 from sf_fakes import BrokenStream, Recorder, json_response, make_client, run_async
-
 from sfbulk_mcp.salesforce import (
     BulkJobError,
     BulkJobTimeoutError,

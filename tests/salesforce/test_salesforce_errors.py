@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sfbulk_mcp.salesforce.errors import (
     AuthError,
     InvalidFieldError,

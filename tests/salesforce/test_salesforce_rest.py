@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx2
 import pytest
 from sf_fakes import json_response, make_client, run_async
-
 from sfbulk_mcp.salesforce import MultipleChoicesError, NotFoundError
 from sfbulk_mcp.salesforce.versions import highest_version, normalize_version
 

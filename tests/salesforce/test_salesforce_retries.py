@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx2
 import pytest
 from sf_fakes import Recorder, json_response, make_client, run_async, sf_error
-
 from sfbulk_mcp.salesforce import (
     ConnectionLostError,
     RateLimitedError,

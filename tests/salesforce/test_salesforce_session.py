@@ -8,7 +8,6 @@ import logging
 import httpx2
 import pytest
 from sf_fakes import INSTANCE, RotatingProvider, json_response, make_client, run_async, sf_error
-
 from sfbulk_mcp.salesforce import AuthError, SessionExpiredError, StaticTokenProvider
 
 OK = {"totalSize": 0, "done": True, "records": []}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx2
 import pytest
 from sf_fakes import RotatingProvider, json_response
-
 from sfbulk_mcp.salesforce import NotFoundError, RetryPolicy, SyncSalesforceClient
 
 PAGES = {
