@@ -1,0 +1,420 @@
+"""Ingest jobs: the uploaded CSV applied row by row through the store, and the three results.
+
+Rows are applied in chunks of 200, each chunk in one SQLite transaction and each row in its own
+savepoint, so a bad row fails alone while a million rows still commit quickly. Like
+Salesforce, results are not written in input order; every input row lands in exactly one of
+`successfulResults`, `failedResults` or `unprocessedrecords`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
+from sfbulk_mcp.devorg.bulk.model import Job, Outcome
+from sfbulk_mcp.devorg.bulk.resultfile import write_lines
+from sfbulk_mcp.devorg.catalog import FieldDef, SObjectDef
+from sfbulk_mcp.devorg.errors import DevOrgError
+from sfbulk_mcp.devorg.state import OrgState
+
+CHUNK_ROWS = 200
+# Salesforce counts one batch per 10,000 uploaded records against DailyBulkApiBatches.
+BATCH_ROWS = 10_000
+NULL_MARKER = "#N/A"
+BOM = "\ufeff"
+
+
+class BatchError(Exception):
+    """The upload as a whole is unusable; the job fails with this errorMessage."""
+
+
+def sf_error(exc: DevOrgError) -> str:
+    """The `sf__Error` cell: `CODE:message:fields --` (`CODE:message:--` with no field)."""
+    fields = ",".join(exc.fields)
+    return f"{exc.error_code}:{exc.message}:{fields + ' ' if fields else ''}--"
+
+
+@dataclass
+class Upload:
+    """A parsed upload: the header line exactly as sent, its columns, and the data rows."""
+
+    header_line: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def read_upload(job: Job, path: Path) -> Upload:
+    """Parse an uploaded CSV with the job's delimiter; BatchError if it cannot be used."""
+    if not path.exists():
+        return Upload("", [], [])
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BatchError(
+            f"InvalidBatch : Failed to parse CSV: the upload is not valid UTF-8 "
+            f"(byte {exc.start})"
+        ) from None
+    text = text.removeprefix(BOM)
+    newline = text.find("\n")
+    raw_header = text if newline < 0 else text[:newline]
+    has_cr = raw_header.endswith("\r")
+    if (job.line_ending == "LF") == has_cr and newline >= 0:
+        raise BatchError(
+            "ClientInputError : LineEnding is invalid on user data. Current LineEnding "
+            f"setting is {job.line_ending}"
+        )
+    header_line = raw_header.removesuffix("\r")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=job.delimiter, strict=False)
+    try:
+        columns = next(reader)
+    except StopIteration:
+        return Upload("", [], [])
+    except csv.Error as exc:
+        raise BatchError(f"InvalidBatch : Failed to parse CSV header: {exc}") from None
+    try:
+        rows = [row for row in reader if row]
+    except csv.Error as exc:
+        raise BatchError(f"InvalidBatch : Failed to parse CSV: {exc}") from None
+    return Upload(header_line, [c.strip() for c in columns], rows)
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one upload column maps onto the object: a field, or a parent by external id."""
+
+    name: str
+    field: FieldDef | None
+    # For `Account.External_Id__c` style columns: the reference field, parent and its key.
+    reference: FieldDef | None = None
+    parent: SObjectDef | None = None
+    parent_key: FieldDef | None = None
+
+
+def resolve_columns(state: OrgState, sobject: SObjectDef, job: Job,
+                    columns: Sequence[str]) -> list[Column]:
+    """Map each header name to a field; BatchError naming the first unknown one."""
+    seen: set[str] = set()
+    resolved: list[Column] = []
+    for name in columns:
+        lowered = name.lower()
+        if lowered in seen:
+            raise BatchError(f"InvalidBatch : Duplicate field name found: {name}")
+        seen.add(lowered)
+        if not name:
+            raise BatchError("InvalidBatch : Field name not found : ")
+        if "." in name:
+            resolved.append(_relationship_column(state, sobject, name))
+            continue
+        field = sobject.field(name)
+        if field is None:
+            raise BatchError(f"InvalidBatch : Field name not found : {name}")
+        resolved.append(Column(name, field))
+    if job.operation in ("delete", "hardDelete") and not any(
+        c.field is not None and c.field.name == "Id" for c in resolved
+    ):
+        raise BatchError("InvalidBatch : Field name not found : Id")
+    return resolved
+
+
+def _relationship_column(state: OrgState, sobject: SObjectDef, name: str) -> Column:
+    relationship, _, key = name.partition(".")
+    polymorphic_target = None
+    if ":" in relationship:
+        # `Account:What.External__c` names the parent object of a polymorphic lookup.
+        polymorphic_target, _, relationship = relationship.partition(":")
+    reference = sobject.reference_by_relationship(relationship)
+    if reference is None or "." in key:
+        raise BatchError(f"InvalidBatch : Field name not found : {name}")
+    target_name = polymorphic_target or (reference.reference_to[0]
+                                         if reference.reference_to else "")
+    parent = state.store.catalog.find(target_name)
+    if parent is None:
+        raise BatchError(f"InvalidBatch : Field name not found : {name}")
+    parent_key = parent.field(key)
+    if parent_key is None or not (parent_key.external_id or parent_key.id_lookup
+                                  or parent_key.name == "Id"):
+        raise BatchError(f"InvalidBatch : Field name not found : {name}")
+    return Column(name, None, reference, parent, parent_key)
+
+
+class ParentLookup:
+    """Parent Ids by external id value, looked up once per distinct value."""
+
+    def __init__(self, state: OrgState) -> None:
+        self.state = state
+        self._cache: dict[tuple[str, str, str], str | None] = {}
+
+    def id_for(self, column: Column, value: str) -> str:
+        """The parent Id a relationship cell names, or a DevOrgError for the row."""
+        assert column.parent is not None and column.parent_key is not None
+        assert column.reference is not None
+        key = (column.parent.name, column.parent_key.name, value)
+        if key not in self._cache:
+            self._cache[key] = self._lookup(column.parent.name, column.parent_key.name, value)
+        found = self._cache[key]
+        if found is None:
+            raise DevOrgError(
+                "INVALID_FIELD",
+                f"Foreign key external ID: {value} not found for field "
+                f"{column.parent_key.name} in entity {column.parent.name}",
+                fields=[column.reference.name],
+            )
+        return found
+
+    def _lookup(self, parent: str, key: str, value: str) -> str | None:
+        literal = value.replace("\\", "\\\\").replace("'", "\\'")
+        _, rows = self.state.store.query_rows(
+            f"SELECT Id FROM {parent} WHERE {key} = '{literal}' LIMIT 2"
+        )
+        found = [row[0] for row in rows]
+        return str(found[0]) if len(found) == 1 else None
+
+
+class RowApplier:
+    """Applies one CSV row to the store according to the job's operation."""
+
+    def __init__(self, state: OrgState, job: Job, sobject: SObjectDef,
+                 columns: list[Column]) -> None:
+        self.store = state.store
+        self.job = job
+        self.sobject = sobject.name
+        self.columns = columns
+        self.parents = ParentLookup(state)
+        self.id_index = next(
+            (i for i, c in enumerate(columns) if c.field is not None and c.field.name == "Id"),
+            None,
+        )
+        external = job.external_id_field
+        self.external_index = next(
+            (i for i, c in enumerate(columns)
+             if external and c.field is not None and c.field.name.lower() == external.lower()),
+            None,
+        )
+
+    def values(self, row: Sequence[str], skip: int | None) -> dict[str, Any]:
+        """Field values of a row: empty cells left out, `#N/A` as null."""
+        values: dict[str, Any] = {}
+        for index, (column, cell) in enumerate(zip(self.columns, row, strict=False)):
+            if index == skip or cell == "":
+                continue
+            value: str | None = None if cell == NULL_MARKER else cell
+            if column.field is not None:
+                values[column.field.name] = value
+            else:
+                assert column.reference is not None
+                values[column.reference.name] = (
+                    None if value is None else self.parents.id_for(column, value)
+                )
+        return values
+
+    def record_id(self, row: Sequence[str]) -> str:
+        """The Id cell of the row (update, delete, hardDelete)."""
+        if self.id_index is None or self.id_index >= len(row) or not row[self.id_index]:
+            operation = self.job.operation
+            raise DevOrgError("MISSING_ARGUMENT", f"Id not specified in an {operation} call")
+        return row[self.id_index]
+
+    def apply(self, row: Sequence[str]) -> tuple[str, bool]:
+        """Apply the row; returns (record Id, created) or raises DevOrgError."""
+        if len(row) != len(self.columns):
+            raise DevOrgError(
+                "INVALID_FIELD",
+                f"Number of values ({len(row)}) does not match the number of fields in the "
+                f"header ({len(self.columns)})",
+            )
+        store, user, operation = self.store, self.job.created_by_id, self.job.operation
+        if operation == "insert":
+            return store.create(self.sobject, self.values(row, None), user_id=user), True
+        if operation == "update":
+            record_id = self.record_id(row)
+            store.update(self.sobject, record_id, self.values(row, self.id_index), user_id=user)
+            return _id18(record_id), False
+        if operation == "upsert":
+            external = self.job.external_id_field or "Id"
+            key = "" if self.external_index is None else row[self.external_index]
+            if external.lower() != "id" and key in ("", NULL_MARKER):
+                raise DevOrgError(
+                    "MISSING_ARGUMENT", f"{external} not specified", fields=[external]
+                )
+            return store.upsert(self.sobject, external, key,
+                                self.values(row, self.external_index), user_id=user)
+        record_id = self.record_id(row)
+        if operation == "delete":
+            store.delete(self.sobject, record_id, user_id=user)
+        else:
+            store.hard_delete(self.sobject, record_id)
+        return _id18(record_id), False
+
+
+def _id18(record_id: str) -> str:
+    from sfbulk_mcp.devorg.ids import normalize_id
+
+    return normalize_id(record_id, field="Id")
+
+
+def duplicate_keys(upload: Upload, applier: RowApplier, job: Job) -> dict[int, DevOrgError]:
+    """Rows that name the same record twice in one job fail, as they do in Salesforce."""
+    if job.operation == "upsert" and applier.external_index is not None and (
+        (job.external_id_field or "").lower() != "id"
+    ):
+        index = applier.external_index
+        field = job.external_id_field or ""
+
+        def error(value: str) -> DevOrgError:
+            return DevOrgError("DUPLICATE_EXTERNAL_ID",
+                               f"Duplicate external id specified: {value}", fields=[field])
+    elif job.operation in ("update", "delete", "hardDelete") and applier.id_index is not None:
+        index = applier.id_index
+
+        def error(value: str) -> DevOrgError:
+            return DevOrgError("DUPLICATE_VALUE", f"Duplicate id in list: {value}")
+    else:
+        return {}
+
+    by_id = index == applier.id_index
+
+    def key(row: Sequence[str]) -> str:
+        # Ids compare on their case-sensitive 15 characters; external ids ignore case.
+        cell = row[index] if index < len(row) else ""
+        return cell[:15] if by_id else cell.lower()
+
+    counts = Counter(key(row) for row in upload.rows)
+    return {
+        number: error(row[index])
+        for number, row in enumerate(upload.rows)
+        if index < len(row) and row[index] not in ("", NULL_MARKER) and counts[key(row)] > 1
+    }
+
+
+class ResultWriter:
+    """Collects each row's outcome, then writes the three result files in a shuffled order."""
+
+    def __init__(self, job: Job, upload: Upload) -> None:
+        self.job = job
+        self.upload = upload
+        self.formatter = RowFormatter(job.delimiter, job.newline)
+        self.successes: list[tuple[int, str, bool]] = []
+        self.failures: list[tuple[int, str, str]] = []
+
+    def success(self, number: int, record_id: str, created: bool) -> None:
+        self.successes.append((number, record_id, created))
+
+    def failure(self, number: int, record_id: str, error: str) -> None:
+        self.failures.append((number, record_id, error))
+
+    def write(self, folder: Path) -> None:
+        """Write successful, failed and unprocessed results under `folder`."""
+        job, rows, line = self.job, self.upload.rows, self.formatter.line
+        quote = self.formatter.header
+        echoed = self.upload.header_line
+        sep, newline = job.delimiter, job.newline
+        shuffle = random.Random(job.id)
+        successes = list(self.successes)
+        failures = list(self.failures)
+        shuffle.shuffle(successes)
+        shuffle.shuffle(failures)
+        handled = {n for n, _, _ in successes} | {n for n, _, _ in failures}
+        head_ok = quote(["sf__Id", "sf__Created"]).removesuffix(newline)
+        head_failed = quote(["sf__Id", "sf__Error"]).removesuffix(newline)
+        write_lines(
+            folder / "successful",
+            head_ok + (sep + echoed if echoed else "") + newline,
+            (line([rid, "true" if created else "false", *rows[n]]) for n, rid, created
+             in successes),
+        )
+        write_lines(
+            folder / "failed",
+            head_failed + (sep + echoed if echoed else "") + newline,
+            (line([rid, error, *rows[n]]) for n, rid, error in failures),
+        )
+        write_lines(
+            folder / "unprocessed",
+            echoed + newline if echoed else "",
+            (line(row) for n, row in enumerate(rows) if n not in handled),
+        )
+
+
+def run_ingest(
+    state: OrgState, job: Job, folder: Path, upload_path: Path, stopped: Callable[[], bool]
+) -> Outcome:
+    """Apply an ingest job's upload; writes its result files and returns its counters."""
+    sobject = state.store.catalog.get(job.object_name)
+    try:
+        upload = read_upload(job, upload_path)
+    except BatchError as exc:
+        write_unprocessed_only(job, folder, upload_path)
+        return Outcome(processed=0, error_message=str(exc))
+    writer = ResultWriter(job, upload)
+    try:
+        columns = resolve_columns(state, sobject, job, upload.columns)
+    except BatchError as exc:
+        writer.write(folder)
+        return Outcome(processed=0, error_message=str(exc))
+    batches = max(1, math.ceil(len(upload.rows) / BATCH_ROWS))
+    if not state.limits.count_bulk_batch(batches):
+        writer.write(folder)
+        return Outcome(processed=0, error_message="ExceededQuota : DailyBulkApiBatches "
+                                                  "limit exceeded")
+    applier = RowApplier(state, job, sobject, columns)
+    duplicates = duplicate_keys(upload, applier, job)
+    for start in range(0, len(upload.rows), CHUNK_ROWS):
+        if stopped():
+            break
+        _apply_chunk(state, applier, writer, upload, start, duplicates)
+    writer.write(folder)
+    failed = len(writer.failures)
+    return Outcome(processed=len(writer.successes) + failed, failed=failed)
+
+
+def _apply_chunk(state: OrgState, applier: RowApplier, writer: ResultWriter, upload: Upload,
+                 start: int, duplicates: dict[int, DevOrgError]) -> None:
+    store = state.store
+    rows = upload.rows
+    with store.transaction():
+        for number in range(start, min(start + CHUNK_ROWS, len(rows))):
+            row = rows[number]
+            given_id = _given_id(applier, row)
+            duplicate = duplicates.get(number)
+            if duplicate is not None:
+                writer.failure(number, given_id, sf_error(duplicate))
+                continue
+            try:
+                with store.transaction():
+                    record_id, created = applier.apply(row)
+            except DevOrgError as exc:
+                writer.failure(number, given_id, sf_error(exc))
+                continue
+            writer.success(number, record_id, created)
+
+
+def _given_id(applier: RowApplier, row: Sequence[str]) -> str:
+    if applier.job.operation == "insert" or applier.id_index is None:
+        return ""
+    return row[applier.id_index] if applier.id_index < len(row) else ""
+
+
+def write_unprocessed_only(job: Job, folder: Path, upload_path: Path) -> None:
+    """Result files of a job that never processed its rows: all of them unprocessed."""
+    try:
+        upload = read_upload(job, upload_path)
+    except BatchError:
+        upload = _raw_lines_upload(upload_path)
+    ResultWriter(job, upload).write(folder)
+
+
+def _raw_lines_upload(path: Path) -> Upload:
+    # The upload could not be parsed with the job's settings: keep its header line verbatim.
+    if not path.exists():
+        return Upload("", [], [])
+    text = path.read_bytes().decode("utf-8", errors="replace").removeprefix(BOM)
+    header = text.split("\n", 1)[0].removesuffix("\r")
+    return Upload(header, [], [])
+

@@ -1,0 +1,78 @@
+"""Query jobs: which SOQL Bulk API 2.0 accepts, and running it into a result file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sfbulk_mcp.devorg.bulk import errors
+from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
+from sfbulk_mcp.devorg.bulk.model import Job, Outcome
+from sfbulk_mcp.devorg.bulk.resultfile import write_rows
+from sfbulk_mcp.devorg.errors import DevOrgError
+from sfbulk_mcp.devorg.state import OrgState
+
+# Checked in this order; the first match is reported. Wording as Salesforce's Bulk query
+# errors, which name the construct.
+_UNSUPPORTED: tuple[tuple[Callable[[Any], bool], str], ...] = (
+    (lambda ast: bool(getattr(ast, "subqueries", None)),
+     "Aggregate Relationships not supported in Bulk Query"),
+    (lambda ast: bool(getattr(ast, "uses_typeof", False)),
+     "TYPEOF clause is not supported in Bulk Query"),
+    (lambda ast: bool(getattr(ast, "group_by", None)),
+     "GROUP BY clause is not supported in Bulk Query"),
+    (lambda ast: bool(getattr(ast, "is_aggregate", False)),
+     "Aggregate Functions are not supported in Bulk Query"),
+    (lambda ast: getattr(ast, "offset", None) is not None,
+     "OFFSET clause is not supported in Bulk Query"),
+)
+
+
+def check_bulk_query(state: OrgState, soql: str, *, include_deleted: bool) -> str:
+    """Reject SOQL that Bulk API 2.0 does not run; returns the queried object's name.
+
+    Malformed SOQL and unknown objects or fields fail here too, as they do when Salesforce
+    creates the job, rather than later as a Failed job.
+    """
+    from sfbulk_mcp.devorg.soql import parse_soql
+
+    ast = parse_soql(soql)
+    for matches, message in _UNSUPPORTED:
+        if matches(ast):
+            raise errors.unsupported_query(message)
+    object_name = str(getattr(ast, "from_object", ""))
+    sobject = state.store.catalog.find(object_name)
+    if sobject is None:
+        raise DevOrgError(
+            "INVALID_TYPE",
+            f"sObject type '{object_name}' is not supported. If you are attempting to use a "
+            "custom object, be sure to append the '__c' after the entity name. Please "
+            "reference your WSDL or the describe call for the appropriate names.",
+        )
+    _check_fields(state, soql, include_deleted=include_deleted)
+    return str(sobject.name)
+
+
+def _check_fields(state: OrgState, soql: str, *, include_deleted: bool) -> None:
+    # Preparing the statement resolves every field and relationship; the rows stay unread.
+    _, rows = state.store.query_rows(soql, include_deleted=include_deleted)
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+
+
+def run_query(
+    state: OrgState, job: Job, folder: Path, stopped: Callable[[], bool]
+) -> Outcome:
+    """Run a query job's SOQL and write its result file; Failed outcome on a query error."""
+    assert job.query is not None
+    formatter = RowFormatter(job.delimiter, job.newline)
+    try:
+        columns, rows = state.store.query_rows(
+            job.query, include_deleted=job.operation == "queryAll"
+        )
+        count = write_rows(folder, formatter.header(columns), rows, formatter, stopped)
+    except DevOrgError as exc:
+        return Outcome(processed=0, error_message=f"{exc.error_code} : {exc.message}")
+    return Outcome(processed=count)
