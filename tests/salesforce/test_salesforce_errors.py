@@ -106,3 +106,12 @@ def test_secrets_in_query_strings_are_redacted_from_errors() -> None:
     assert "5Aep861secret" not in redact_url(url)
     error = error_from_response(400, b'{"error":"invalid_grant"}', method="POST", url=url)
     assert "5Aep861secret" not in str(error) and "abc" not in (error.url or "").split("?")[1]
+
+
+def test_internal_server_error_is_not_retryable_but_gateway_errors_are() -> None:
+    from sfbulk_mcp.salesforce import ServerError
+
+    unknown = error_from_response(500, b'[{"errorCode":"UNKNOWN_EXCEPTION","message":"boom"}]')
+    assert isinstance(unknown, ServerError) and not unknown.retryable
+    for status in (502, 503, 504):
+        assert error_from_response(status, b"").retryable

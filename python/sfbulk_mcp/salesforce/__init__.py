@@ -26,6 +26,7 @@ from .errors import (
     RequestLimitError,
     RowLockError,
     SalesforceError,
+    ServerError,
     ServerUnavailableError,
     SessionExpiredError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "RowLockError",
     "SalesforceClient",
     "SalesforceError",
+    "ServerError",
     "ServerUnavailableError",
     "SessionExpiredError",
     "StaticTokenProvider",

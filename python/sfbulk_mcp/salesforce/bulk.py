@@ -41,6 +41,8 @@ ProgressCallback = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 DELIMITERS = frozenset({"COMMA", "TAB", "PIPE", "SEMICOLON", "CARET", "BACKQUOTE"})
 LINE_ENDINGS = frozenset({"LF", "CRLF"})
+# Salesforce's cap is 150 MB after its own base64 encoding, i.e. 100 MB of raw CSV.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 _INGEST_RESULTS = {
     "successful": "successfulResults",
@@ -247,6 +249,11 @@ class BulkApi(ApiBase):
 
     async def bulk_upload(self, job_id: str, data: bytes) -> None:
         """Upload the job's CSV (one upload per job, ≤ 100 MB)."""
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise SalesforceError(
+                f"the CSV is {len(data) / 1e6:.1f} MB; Bulk API 2.0 takes at most 100 MB per "
+                "job: split the rows over several jobs"
+            )
         path = await self._job_path("ingest", job_id, "batches")
         await self._core.send("PUT", path, content=data, headers={"Content-Type": "text/csv"})
 

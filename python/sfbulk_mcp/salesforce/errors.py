@@ -205,6 +205,14 @@ class ServerUnavailableError(SalesforceError):
         return True
 
 
+class ServerError(SalesforceError):
+    """HTTP 500 (`UNKNOWN_EXCEPTION`): the request broke something on the server side.
+
+    Not retried: the same request usually fails the same way."""
+
+    hint = "Salesforce failed on this request; if it persists, simplify it or contact support"
+
+
 class ConnectionLostError(SalesforceError):
     """The connection failed or dropped before a complete response arrived."""
 
@@ -380,8 +388,10 @@ def _class_for(status: int, code: str | None, oauth: bool) -> type[SalesforceErr
         return NotFoundError
     if status == 429:
         return RateLimitedError
-    if status >= 500:
+    if status in (502, 503, 504):
         return ServerUnavailableError
+    if status >= 500:
+        return ServerError
     return SalesforceError
 
 
