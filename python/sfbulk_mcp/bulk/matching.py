@@ -63,8 +63,10 @@ def _aligned(result: pl.DataFrame, keys: Sequence[str], extra: Sequence[str]) ->
             if source is not None
             else pl.lit(None, dtype=pl.String).alias(name)
         )
-    return result.select(exprs) if result.height else pl.DataFrame(
-        schema={**{k: pl.String for k in keys}, **{e: pl.String for e in extra}}
+    return (
+        result.select(exprs)
+        if result.height
+        else pl.DataFrame(schema={**{k: pl.String for k in keys}, **{e: pl.String for e in extra}})
     )
 
 
@@ -127,18 +129,18 @@ def match_outcomes(
     return outcome
 
 
-def _join_by_content(inputs: pl.DataFrame, results: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+def _join_by_content(
+    inputs: pl.DataFrame, results: pl.DataFrame, keys: Sequence[str]
+) -> pl.DataFrame:
     ranked_inputs = inputs.with_columns(pl.int_range(pl.len()).over(keys).alias(_RANK))
     ranked_results = results.with_row_index("__sfbulk_result").with_columns(
         pl.int_range(pl.len()).over(keys).alias(_RANK)
     )
-    joined = ranked_inputs.join(
-        ranked_results, on=[*keys, _RANK], how="inner", nulls_equal=True
-    )
+    joined = ranked_inputs.join(ranked_results, on=[*keys, _RANK], how="inner", nulls_equal=True)
     return joined.select(ROW, "__sfbulk_result", _OUTCOME, *_RESULT_COLUMNS)
 
 
-_ERROR = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*):(?P<rest>.*?)\s*(?:--)?\s*$", re.S)
+_ERROR = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*):(?P<rest>.*?)\s*(?:--)?\s*$", re.DOTALL)
 _FIELDS = re.compile(r"^[A-Za-z0-9_.,\s]*$")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from ..salesforce.errors import SalesforceError
+
 Describe = Mapping[str, Any]
 DescribeFn = Callable[[str], Awaitable[Describe]]
 
@@ -65,7 +67,7 @@ async def resolve_schema(
         if key not in cache:
             try:
                 cache[key] = await describe(name)
-            except Exception:  # a related object this user cannot describe: keep strings
+            except SalesforceError:  # a related object this user cannot describe: keep strings
                 cache[key] = {}
         return cache[key] or None
 

@@ -8,6 +8,7 @@ Bulk rejects, so that the user gets a clear error before a job is created.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -132,9 +133,7 @@ def analyze(soql: str) -> SoqlShape:
     obj = tokens[from_at + 1][1] if from_at + 1 < len(tokens) else None
 
     top_words = [tok.lower() for _, tok, depth in tokens[from_at:] if depth == 0]
-    group_by = any(
-        w == "group" and nxt == "by" for w, nxt in zip(top_words, top_words[1:], strict=False)
-    )
+    group_by = any(w == "group" and nxt == "by" for w, nxt in itertools.pairwise(top_words))
     offset = "offset" in top_words
     has_limit = "limit" in top_words
     typeof = any(it.lower().startswith("typeof ") for it in items)

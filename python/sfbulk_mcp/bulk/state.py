@@ -67,12 +67,12 @@ class ExportState:
     version: int = STATE_VERSION
 
     @property
-    def rows(self) -> int:
+    def committed_rows(self) -> int:
         """Rows already committed."""
         return sum(p.rows for p in self.pages)
 
     @property
-    def bytes(self) -> int:
+    def committed_bytes(self) -> int:
         """Result bytes already committed."""
         return sum(p.bytes for p in self.pages)
 

@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import polars as pl
 
@@ -44,7 +45,7 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str, *, compression: str =
     """Write `frame` to `path` in `fmt` via a temp name; returns the bytes written."""
     tmp = path.with_name(path.name + ".tmp")
     if fmt == "parquet":
-        frame.write_parquet(tmp, compression=compression)  # type: ignore[arg-type]
+        frame.write_parquet(tmp, compression=cast(Any, compression))
     elif fmt == "csv":
         frame.write_csv(tmp)
     elif fmt == "jsonl":
@@ -56,9 +57,7 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str, *, compression: str =
     return size
 
 
-def merge_parts(
-    parts: Sequence[Path], out: Path, fmt: str, *, compression: str = "zstd"
-) -> None:
+def merge_parts(parts: Sequence[Path], out: Path, fmt: str, *, compression: str = "zstd") -> None:
     """Concatenate part files (in the given order) into `out`, atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".sfbulk-tmp")
@@ -80,7 +79,7 @@ def _merge_parquet(parts: Sequence[Path], tmp: Path, compression: str) -> None:
     # Streaming: row groups flow from the parts into the new file without a full-table copy.
     pl.scan_parquet([str(p) for p in parts]).sink_parquet(
         tmp,
-        compression=compression,  # type: ignore[arg-type]
+        compression=cast(Any, compression),
     )
 
 

@@ -1,0 +1,249 @@
+"""The bridge between the pipelines and the engine: result pages → typed frames or Parquet
+parts, and frames → upload CSV batches.
+
+The Rust engine (`sfbulk_mcp.engine`) does the work when it offers the function; otherwise
+Polars does the same job (slower, same types), so the pipelines work with any engine build.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, cast
+
+import polars as pl
+
+_DELIMITER_CHARS = {
+    "COMMA": ",",
+    "TAB": "\t",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "CARET": "^",
+    "BACKQUOTE": "`",
+}
+
+# Salesforce field type → Polars type, for the Polars path (the engine has its own table).
+_FLOAT_TYPES = frozenset({"double", "currency", "percent"})
+_INT_TYPES = frozenset({"int", "long"})
+
+
+def _engine() -> ModuleType | None:
+    try:
+        return importlib.import_module("sfbulk_mcp.engine")
+    except ImportError:
+        return None
+
+
+def engine_has(name: str) -> bool:
+    """True when the engine offers `name`."""
+    module = _engine()
+    return module is not None and hasattr(module, name)
+
+
+def polars_type(sf_type: str) -> pl.DataType:
+    """The Polars type a Salesforce field type decodes to."""
+    kind = sf_type.lower()
+    if kind == "boolean":
+        return pl.Boolean()
+    if kind in _INT_TYPES:
+        return pl.Int64()
+    if kind in _FLOAT_TYPES:
+        return pl.Float64()
+    if kind == "date":
+        return pl.Date()
+    if kind == "datetime":
+        return pl.Datetime("ms", "UTC")
+    if kind == "time":
+        return pl.Time()
+    return pl.String()
+
+
+def _typed_column(name: str, sf_type: str) -> pl.Expr:
+    col = pl.col(name)
+    kind = sf_type.lower()
+    if kind == "boolean":
+        return col.str.to_lowercase().replace_strict(
+            {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+        )
+    if kind in _INT_TYPES:
+        return col.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
+    if kind in _FLOAT_TYPES:
+        return col.cast(pl.Float64, strict=False)
+    if kind == "date":
+        return col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+    if kind == "datetime":
+        return col.str.replace(r"\+0000$", "Z").str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.fZ", time_unit="ms", time_zone="UTC", strict=False
+        )
+    if kind == "time":
+        return col.str.replace("Z$", "").str.to_time("%H:%M:%S%.f", strict=False)
+    return col
+
+
+def _decode_with_polars(
+    chunks: Sequence[bytes], schema: dict[str, str], delimiter: str, line_ending: str
+) -> pl.DataFrame:
+    body = b"".join(chunks)
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    body = body.replace(b"\x00", b"")
+    if not body.strip():
+        return pl.DataFrame(schema={k: polars_type(v) for k, v in schema.items()})
+    frame = pl.read_csv(
+        body,
+        infer_schema=False,
+        separator=_DELIMITER_CHARS.get(delimiter.upper(), ","),
+        empty_string_is_null=True,
+        eol_char="\n",
+    )
+    if line_ending.upper() == "CRLF" and frame.width:
+        last = frame.columns[-1]
+        frame = frame.with_columns(pl.col(last).str.strip_suffix("\r"))
+        frame = frame.rename({c: c.rstrip("\r") for c in frame.columns})
+    by_lower = {k.lower(): v for k, v in schema.items()}
+    return frame.select(
+        [_typed_column(c, by_lower.get(c.lower(), "string")).alias(c) for c in frame.columns]
+    )
+
+
+def decode_page(
+    chunks: Sequence[bytes],
+    schema: dict[str, str],
+    *,
+    delimiter: str = "COMMA",
+    line_ending: str = "LF",
+) -> pl.DataFrame:
+    """One result page (CSV bytes with its header) as a typed frame."""
+    engine = _engine()
+    if engine is not None and hasattr(engine, "decode"):
+        frame: pl.DataFrame = engine.decode(
+            list(chunks), schema=schema, delimiter=delimiter, line_ending=line_ending
+        )
+        return frame
+    return _decode_with_polars(chunks, schema, delimiter, line_ending)
+
+
+def write_parquet_page(
+    chunks: Sequence[bytes],
+    path: Path,
+    schema: dict[str, str],
+    *,
+    delimiter: str = "COMMA",
+    line_ending: str = "LF",
+    compression: str = "zstd",
+) -> int:
+    """Decode one result page straight into a Parquet file; returns its row count."""
+    engine = _engine()
+    if engine is not None and hasattr(engine, "write_parquet"):
+        rows: int = engine.write_parquet(
+            list(chunks),
+            str(path),
+            schema=schema,
+            delimiter=delimiter,
+            line_ending=line_ending,
+            compression=compression,
+        )
+        return rows
+    frame = _decode_with_polars(chunks, schema, delimiter, line_ending)
+    frame.write_parquet(path, compression=cast(Any, compression))
+    return frame.height
+
+
+@dataclass(frozen=True)
+class UploadBatch:
+    """One upload: CSV bytes (header included) holding input rows `start` to `stop`."""
+
+    data: bytes
+    start: int
+    stop: int
+
+    @property
+    def rows(self) -> int:
+        """Rows in the batch."""
+        return self.stop - self.start
+
+
+def _upload_text(frame: pl.DataFrame, null_as_na: bool) -> pl.DataFrame:
+    """Every column as the text Bulk ingest expects (ISO dates, `true`/`false`)."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        text: pl.Expr
+        if dtype == pl.Boolean:
+            text = pl.when(col).then(pl.lit("true")).when(~col).then(pl.lit("false"))
+        elif isinstance(dtype, pl.Datetime):
+            utc = col.dt.convert_time_zone("UTC") if dtype.time_zone else col
+            text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        elif dtype == pl.Date:
+            text = col.dt.strftime("%Y-%m-%d")
+        elif dtype == pl.Time:
+            text = col.dt.strftime("%H:%M:%S%.3fZ")
+        elif isinstance(dtype, pl.List):
+            text = col.cast(pl.List(pl.String)).list.join(";")
+        else:
+            text = col.cast(pl.String)
+        exprs.append(text.fill_null("#N/A" if null_as_na else "").alias(name))
+    return frame.select(exprs)
+
+
+def build_batches(
+    frame: pl.DataFrame,
+    *,
+    max_bytes: int = 100_000_000,
+    max_rows: int | None = None,
+    null_as_na: bool = False,
+) -> Iterator[UploadBatch]:
+    """Split `frame` into upload CSVs of at most `max_bytes` bytes and `max_rows` rows."""
+    engine = _engine()
+    if engine is not None and hasattr(engine, "build_batches"):
+        for chunk in engine.build_batches(
+            frame, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
+        ):
+            yield UploadBatch(data=bytes(chunk.data), start=int(chunk.start), stop=int(chunk.stop))
+        return
+    yield from _build_batches_with_polars(frame, max_bytes, max_rows, null_as_na)
+
+
+def _build_batches_with_polars(
+    frame: pl.DataFrame, max_bytes: int, max_rows: int | None, null_as_na: bool
+) -> Iterator[UploadBatch]:
+    text = _upload_text(frame, null_as_na)
+    header = text.head(0).write_csv().encode()
+    # Rows are sized once, then packed greedily up to the byte and row limits.
+    start = 0
+    step = min(20_000, max_rows) if max_rows else 20_000
+    while start < text.height:
+        stop = min(start + step, text.height)
+        body = text.slice(start, stop - start).write_csv(include_header=False).encode()
+        if len(header) + len(body) <= max_bytes and (max_rows is None or stop - start <= max_rows):
+            # Grow this batch with further slices while they fit.
+            parts = [body]
+            size = len(header) + len(body)
+            while stop < text.height:
+                nxt = min(stop + step, text.height)
+                if max_rows is not None and nxt - start > max_rows:
+                    nxt = start + max_rows
+                    if nxt <= stop:
+                        break
+                more = text.slice(stop, nxt - stop).write_csv(include_header=False).encode()
+                if size + len(more) > max_bytes:
+                    break
+                parts.append(more)
+                size += len(more)
+                stop = nxt
+            yield UploadBatch(data=header + b"".join(parts), start=start, stop=stop)
+            start = stop
+            continue
+        # The slice is too big: halve it (down to one row, which must fit on its own).
+        if stop - start == 1:
+            raise ValueError(f"row {start} alone is larger than the {max_bytes}-byte upload limit")
+        step = max(1, (stop - start) // 2)
+
+
+def engine_info() -> dict[str, Any]:
+    """Which engine functions are in use (for diagnostics)."""
+    names = ("decode", "write_parquet", "build_batches")
+    return {name: engine_has(name) for name in names}

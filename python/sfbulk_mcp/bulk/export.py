@@ -1,0 +1,676 @@
+"""The export pipeline: SOQL → Bulk API 2.0 query job → typed pages → a file or a frame.
+
+    query job ──poll (backoff)──► JobComplete
+    result pages ──(several downloads in flight: the next page starts as soon as the current
+    page's headers name its locator)──► decode (engine, typed from describe) ──► part files,
+    committed in page order with the resume state ──► merged into the output atomically.
+
+Memory holds a few pages at most, whatever the row count. A rerun with the same output and
+query continues the same job from the first page not yet committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from ..salesforce.errors import (
+    BulkJobError,
+    ConnectionLostError,
+    NotFoundError,
+    SalesforceError,
+)
+from . import codec, writers
+from . import schema as schemas
+from . import soql as soqls
+from . import state as states
+from .errors import ExportError
+
+logger = logging.getLogger("sfbulk_mcp.bulk")
+
+DEFAULT_PARALLEL = 4
+_PAGE_ATTEMPTS = 5
+
+
+class BulkClient(Protocol):
+    """What the export pipeline needs from `SalesforceClient`."""
+
+    async def describe(self, sobject: str, *, refresh: bool = False) -> dict[str, Any]: ...
+
+    async def query_all(
+        self, soql: str, *, include_deleted: bool = False, batch_size: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def bulk_create_query_job(
+        self,
+        soql: str,
+        *,
+        query_all: bool = False,
+        column_delimiter: str = "COMMA",
+        line_ending: str = "LF",
+    ) -> dict[str, Any]: ...
+
+    async def bulk_get_job(self, kind: Any, job_id: str) -> dict[str, Any]: ...
+
+    async def bulk_abort_job(self, kind: Any, job_id: str) -> dict[str, Any]: ...
+
+    async def bulk_wait(
+        self,
+        kind: Any,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        on_progress: Any = None,
+        poll_initial: float = 1.0,
+        poll_max: float = 10.0,
+        abort_on_timeout: bool = False,
+    ) -> dict[str, Any]: ...
+
+    def bulk_query_results(
+        self, job_id: str, *, locator: str | None = None, max_records: int | None = None
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    """Where an export stands, for progress bars and MCP progress notifications."""
+
+    stage: str  # "polling" | "downloading" | "writing" | "done"
+    job_id: str | None
+    rows: int
+    bytes: int
+    pages: int
+    total_rows: int | None
+    job_state: str | None = None
+
+
+ProgressFn = Callable[[ExportProgress], Awaitable[None] | None]
+
+
+@dataclass
+class ExportResult:
+    """What an export did."""
+
+    soql: str
+    rows: int
+    bytes: int
+    seconds: float
+    pages: int
+    job_id: str | None
+    path: Path | None = None
+    format: str | None = None
+    resumed: bool = False
+    via: str = "bulk"  # "bulk" or "rest" (aggregate queries)
+    schema: dict[str, str] = field(default_factory=dict)
+    frame: pl.DataFrame | None = field(default=None, repr=False)
+
+    def summary(self) -> str:
+        """The one-line summary the CLI prints: rows, bytes, seconds."""
+        where = f" → {self.path}" if self.path else ""
+        extra = " (resumed)" if self.resumed else ""
+        via = " via REST" if self.via == "rest" else ""
+        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"{self.rows:,} rows, {self.bytes / 1e6:.1f} MB in {self.seconds:.1f} s "
+            f"({rate:,.0f} rows/s){via}{extra}{where}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (for `--json` and MCP results)."""
+        return {
+            "ok": True,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "pages": self.pages,
+            "jobId": self.job_id,
+            "path": str(self.path) if self.path else None,
+            "format": self.format,
+            "resumed": self.resumed,
+            "via": self.via,
+            "soql": self.soql,
+        }
+
+
+async def resolve_soql(
+    client: BulkClient,
+    *,
+    soql: str | None,
+    object_name: str | None,
+    fields: Sequence[str] | None,
+    where: str | None,
+    limit: int | None = None,
+) -> str:
+    """The query to run: `soql` as given, or built from object + fields (all fields when none)
+    + where."""
+    if soql:
+        if object_name and fields:
+            raise ValueError("give either a SOQL query or an object with fields, not both")
+        return soql.strip()
+    if not object_name:
+        raise ValueError("nothing to export: give an object name or a SOQL query")
+    chosen = [f.strip() for f in fields or [] if f.strip()]
+    if not chosen or chosen == ["*"]:
+        chosen = schemas.bulk_fields(await client.describe(object_name))
+    return soqls.build_soql(object_name, chosen, where, limit)
+
+
+async def _emit(progress: ProgressFn | None, event: ExportProgress) -> None:
+    if progress is None:
+        return
+    outcome = progress(event)
+    if outcome is not None:
+        await outcome
+
+
+def _rest_frame(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """REST records (nested relationships, `attributes`) flattened to dotted columns."""
+
+    def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for key, value in record.items():
+            if key == "attributes":
+                continue
+            name = f"{prefix}{key}"
+            if isinstance(value, Mapping) and "records" not in value:
+                flat.update(flatten(value, name + "."))
+            else:
+                flat[name] = value
+        return flat
+
+    rows = [flatten(r) for r in records]
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+async def _export_via_rest(
+    client: BulkClient,
+    soql: str,
+    *,
+    all_rows: bool,
+    out: Path | None,
+    fmt: str | None,
+    started: float,
+) -> ExportResult:
+    records = await client.query_all(soql, include_deleted=all_rows)
+    frame = _rest_frame(records)
+    result = ExportResult(
+        soql=soql,
+        rows=frame.height,
+        bytes=int(frame.estimated_size()),
+        seconds=0.0,
+        pages=1,
+        job_id=None,
+        via="rest",
+    )
+    if out is not None:
+        chosen = writers.format_for(out, fmt)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writers.write_frame(frame, out, chosen)
+        result.path, result.format = out, chosen
+    else:
+        result.frame = frame
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def export(
+    client: BulkClient,
+    soql: str | None = None,
+    *,
+    object_name: str | None = None,
+    fields: Sequence[str] | None = None,
+    where: str | None = None,
+    out: str | Path | None = None,
+    fmt: str | None = None,
+    all_rows: bool = False,
+    resume: bool = True,
+    page_size: int | None = None,
+    parallel: int = DEFAULT_PARALLEL,
+    rest_fallback: bool = True,
+    timeout: float | None = None,
+    poll_interval: float = 1.0,
+    progress: ProgressFn | None = None,
+) -> ExportResult:
+    """Export a query (or an object's fields) with Bulk API 2.0.
+
+    With `out`, writes Parquet/CSV/JSONL (from `fmt` or the extension) in constant memory and
+    returns the summary; without, returns the rows as `result.frame`. `all_rows` uses
+    queryAll (deleted and archived rows too). Aggregate queries, which Bulk rejects, run
+    through REST when `rest_fallback` is set; other queries Bulk rejects raise
+    `UnsupportedBulkQueryError` before any job exists.
+
+    If the export is cut short, rerunning it with the same `out` and query continues the same
+    job from the last committed page (`resume=True`). When `resume` is False, an interrupted
+    export aborts its server job.
+    """
+    started = time.perf_counter()
+    query = await resolve_soql(
+        client, soql=soql, object_name=object_name, fields=fields, where=where
+    )
+    shape = soqls.analyze(query)
+    out_path = Path(out) if out is not None else None
+    if shape.problems:
+        if rest_fallback and shape.rest_only_aggregate and not shape.offset:
+            logger.info("aggregate query: running it through REST (Bulk API 2.0 rejects it)")
+            return await _export_via_rest(
+                client, query, all_rows=all_rows, out=out_path, fmt=fmt, started=started
+            )
+        soqls.require_bulk(shape)
+    if shape.object is None:
+        raise ValueError(f"cannot find the object of the query: {query}")
+
+    describe = await client.describe(shape.object)
+    soqls.require_bulk(
+        shape, soqls.compound_field_problems(shape.columns, schemas.field_types(describe))
+    )
+    resolved = await schemas.resolve_schema(shape.object, shape.columns, client.describe)
+
+    chosen_fmt = writers.format_for(out_path, fmt) if out_path else None
+    pipeline = _Pipeline(
+        client,
+        soql=query,
+        operation="queryAll" if all_rows else "query",
+        out=out_path,
+        fmt=chosen_fmt,
+        resolved=resolved,
+        resume=resume and out_path is not None,
+        page_size=page_size,
+        parallel=max(1, parallel),
+        timeout=timeout,
+        poll_interval=poll_interval,
+        progress=progress,
+    )
+    result = await pipeline.run()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass
+class _Page:
+    index: int
+    locator: str | None
+    next_locator: str | None
+    chunks: list[bytes]
+    declared_rows: int | None
+
+    @property
+    def size(self) -> int:
+        return sum(len(c) for c in self.chunks)
+
+
+class _Pipeline:
+    """One export run: job, polling, page downloads, decoding, parts, resume state."""
+
+    def __init__(
+        self,
+        client: BulkClient,
+        *,
+        soql: str,
+        operation: str,
+        out: Path | None,
+        fmt: str | None,
+        resolved: dict[str, str],
+        resume: bool,
+        page_size: int | None,
+        parallel: int,
+        timeout: float | None,
+        poll_interval: float,
+        progress: ProgressFn | None,
+    ) -> None:
+        self.client = client
+        self.soql = soql
+        self.operation = operation
+        self.out = out
+        self.fmt = fmt
+        self.resolved = resolved
+        self.resume = resume
+        self.page_size = page_size
+        self.parallel = parallel
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.progress = progress
+        self.state: states.ExportState | None = None
+        self.header_schema: dict[str, str] | None = None
+        self.frames: list[pl.DataFrame] = []
+        self.rows = 0
+        self.bytes = 0
+        self.pages = 0
+        self.total_rows: int | None = None
+        self.job_id: str | None = None
+        self.job_complete = False
+
+    # ---- job ------------------------------------------------------------------------------
+
+    async def _resumable_state(self) -> states.ExportState | None:
+        assert self.out is not None and self.fmt is not None
+        previous = states.load_state(self.out)
+        fingerprint = states.query_fingerprint(self.soql, self.operation, self.fmt)
+        if previous is None:
+            states.clear_state(self.out)
+            return None
+        if previous.fingerprint != fingerprint:
+            logger.info("the saved export state is for another query: starting afresh")
+            states.clear_state(self.out)
+            return None
+        try:
+            info = await self.client.bulk_get_job("query", previous.job_id)
+        except NotFoundError:
+            logger.info("job %s of the saved export is gone: starting afresh", previous.job_id)
+            states.clear_state(self.out)
+            return None
+        if info.get("state") in ("Failed", "Aborted"):
+            states.clear_state(self.out)
+            return None
+        # Drop pages whose part file went missing, and everything after the first gap.
+        folder = states.parts_dir(self.out)
+        kept: list[states.PageRecord] = []
+        for expected, page in enumerate(sorted(previous.pages, key=lambda p: p.index)):
+            if page.index != expected or not (folder / page.part).is_file():
+                break
+            kept.append(page)
+        previous.pages = kept
+        return previous
+
+    async def _start_job(self) -> bool:
+        """Create the job (or adopt the saved one); True when resuming."""
+        if self.resume:
+            self.state = await self._resumable_state()
+            if self.state is not None:
+                self.job_id = self.state.job_id
+                logger.info(
+                    "resuming job %s after %d committed page(s)",
+                    self.job_id,
+                    len(self.state.pages),
+                )
+                return True
+        info = await self.client.bulk_create_query_job(
+            self.soql, query_all=self.operation == "queryAll"
+        )
+        self.job_id = str(info["id"])
+        if self.resume and self.out is not None and self.fmt is not None:
+            self.state = states.ExportState(
+                job_id=self.job_id,
+                api_version=str(info.get("apiVersion", "")),
+                soql=self.soql,
+                operation=self.operation,
+                fmt=self.fmt,
+                fingerprint=states.query_fingerprint(self.soql, self.operation, self.fmt),
+                schema=self.resolved,
+            )
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            states.parts_dir(self.out).mkdir(exist_ok=True)
+            states.save_state(self.out, self.state)
+        return False
+
+    async def _wait(self) -> None:
+        assert self.job_id is not None
+
+        async def on_info(info: dict[str, Any]) -> None:
+            processed = info.get("numberRecordsProcessed")
+            if isinstance(processed, int):
+                self.total_rows = processed
+            await _emit(
+                self.progress,
+                ExportProgress(
+                    stage="polling",
+                    job_id=self.job_id,
+                    rows=0,
+                    bytes=0,
+                    pages=0,
+                    total_rows=self.total_rows,
+                    job_state=str(info.get("state")),
+                ),
+            )
+
+        info = await self.client.bulk_wait(
+            "query",
+            self.job_id,
+            timeout=self.timeout,
+            on_progress=on_info,
+            poll_initial=self.poll_interval,
+        )
+        self.job_complete = True
+        processed = info.get("numberRecordsProcessed")
+        self.total_rows = int(processed) if processed is not None else None
+
+    # ---- pages ----------------------------------------------------------------------------
+
+    async def _fetch(
+        self, index: int, locator: str | None, next_known: asyncio.Future[str | None]
+    ) -> _Page:
+        """Download one page whole, telling `next_known` its successor's locator early."""
+        assert self.job_id is not None
+        attempt = 0
+        while True:
+            try:
+                async with self.client.bulk_query_results(
+                    self.job_id, locator=locator, max_records=self.page_size
+                ) as stream:
+                    if not next_known.done():
+                        next_known.set_result(stream.next_locator)
+                    chunks = [chunk async for chunk in stream.aiter_bytes()]
+                    return _Page(
+                        index=index,
+                        locator=locator,
+                        next_locator=stream.next_locator,
+                        chunks=chunks,
+                        declared_rows=stream.number_of_records,
+                    )
+            except ConnectionLostError as exc:
+                # A page broken off mid-way is fetched again whole from the same locator;
+                # its partial bytes were never used.
+                attempt += 1
+                if attempt >= _PAGE_ATTEMPTS:
+                    if not next_known.done():
+                        next_known.set_exception(exc)
+                    raise
+                logger.warning("page %d broke off (%s); fetching it again", index + 1, exc)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+            except BaseException as exc:
+                if not next_known.done():
+                    next_known.set_exception(exc)
+                raise
+
+    async def _produce(
+        self, first_index: int, first_locator: str | None, queue: asyncio.Queue[Any]
+    ) -> None:
+        """Start page downloads in order, each as soon as its locator is known."""
+        index, locator = first_index, first_locator
+        loop = asyncio.get_running_loop()
+        while True:
+            next_known: asyncio.Future[str | None] = loop.create_future()
+            task = asyncio.create_task(self._fetch(index, locator, next_known))
+            await queue.put(task)  # blocks while `parallel` pages wait to be consumed
+            try:
+                next_locator = await next_known
+            except Exception:  # noqa: BLE001 - the page task itself carries the error
+                await queue.put(None)
+                return
+            if next_locator is None:
+                await queue.put(None)
+                return
+            index, locator = index + 1, next_locator
+
+    def _decode(self, page: _Page) -> tuple[int, int]:
+        """Decode one page into its part (or into memory); returns (rows, bytes on disk)."""
+        if self.header_schema is None:
+            header = schemas.parse_header_line(b"".join(page.chunks[:4])[: 1 << 20])
+            if header is None:
+                header = schemas.parse_header_line(b"".join(page.chunks)) or []
+            self.header_schema = schemas.schema_for_header(header, self.resolved)
+        schema = self.header_schema
+        if self.out is None:
+            frame = codec.decode_page(page.chunks, schema)
+            self.frames.append(frame)
+            return frame.height, 0
+        assert self.fmt is not None
+        folder = states.parts_dir(self.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / writers.part_name(page.index, self.fmt)
+        if self.fmt == "parquet":
+            tmp = part.with_name(part.name + ".tmp")
+            rows = codec.write_parquet_page(page.chunks, tmp, schema)
+            size = tmp.stat().st_size
+            tmp.replace(part)
+            return rows, size
+        frame = codec.decode_page(page.chunks, schema)
+        size = writers.write_frame(frame, part, self.fmt)
+        return frame.height, size
+
+    async def _download(self) -> None:
+        first_index, first_locator, done = 0, None, False
+        if self.state is not None:
+            first_index, first_locator, done = self.state.next_locator()
+            self.rows, self.bytes, self.pages = (
+                self.state.committed_rows,
+                self.state.committed_bytes,
+                len(self.state.pages),
+            )
+            if self.state.pages and self.state.schema:
+                self.resolved = dict(self.state.schema)
+        if done:
+            return
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.parallel)
+        producer = asyncio.create_task(self._produce(first_index, first_locator, queue))
+        pending: list[asyncio.Task[_Page]] = []
+        try:
+            while True:
+                task = await queue.get()
+                if task is None:
+                    break
+                pending.append(task)
+                page: _Page = await task
+                pending.remove(task)
+                rows, _size = await asyncio.to_thread(self._decode, page)
+                if page.declared_rows is not None and page.declared_rows != rows:
+                    raise ExportError(
+                        f"page {page.index + 1} of job {self.job_id} decoded to {rows} rows but "
+                        f"Salesforce announced {page.declared_rows}; rerun to resume"
+                    )
+                self.rows += rows
+                self.bytes += page.size
+                self.pages += 1
+                if self.state is not None and self.out is not None and self.fmt is not None:
+                    self.state.pages.append(
+                        states.PageRecord(
+                            index=page.index,
+                            locator=page.locator,
+                            next_locator=page.next_locator,
+                            rows=rows,
+                            part=writers.part_name(page.index, self.fmt),
+                            bytes=page.size,
+                        )
+                    )
+                    states.save_state(self.out, self.state)
+                await _emit(
+                    self.progress,
+                    ExportProgress(
+                        stage="downloading",
+                        job_id=self.job_id,
+                        rows=self.rows,
+                        bytes=self.bytes,
+                        pages=self.pages,
+                        total_rows=self.total_rows,
+                        job_state="JobComplete",
+                    ),
+                )
+            await producer
+        finally:
+            if not producer.done():
+                producer.cancel()
+            while not queue.empty():
+                leftover = queue.get_nowait()
+                if leftover is not None:
+                    pending.append(leftover)
+            for task in pending:
+                task.cancel()
+            for task in [producer, *pending]:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    # ---- output ---------------------------------------------------------------------------
+
+    def _finish_file(self) -> None:
+        assert self.out is not None and self.fmt is not None
+        folder = states.parts_dir(self.out)
+        count = self.pages
+        parts = [folder / writers.part_name(i, self.fmt) for i in range(count)]
+        missing = [p for p in parts if not p.is_file()]
+        if missing:
+            raise ExportError(f"part {missing[0].name} is missing; rerun to resume the export")
+        writers.merge_parts(parts, self.out, self.fmt)
+        states.clear_state(self.out)
+
+    def _frame(self) -> pl.DataFrame:
+        if not self.frames:
+            return pl.DataFrame(schema={c: codec.polars_type(t) for c, t in self.resolved.items()})
+        return pl.concat(self.frames, how="vertical_relaxed", rechunk=True)
+
+    async def _abort(self) -> None:
+        if self.job_id is None or self.job_complete:
+            return
+        with contextlib.suppress(SalesforceError, OSError):
+            await self.client.bulk_abort_job("query", self.job_id)
+            logger.info("aborted query job %s", self.job_id)
+
+    async def run(self) -> ExportResult:
+        resumed = await self._start_job()
+        try:
+            await self._wait()
+            await self._download()
+            if self.out is not None:
+                await asyncio.to_thread(self._finish_file)
+        except BulkJobError:
+            if self.out is not None:
+                states.clear_state(self.out)
+            raise
+        except BaseException:
+            if not self.resume:
+                await asyncio.shield(self._abort())
+                if self.out is not None:
+                    states.clear_state(self.out)
+            elif self.job_id is not None:
+                logger.warning(
+                    "export interrupted: rerun the same command to resume job %s", self.job_id
+                )
+            raise
+        await _emit(
+            self.progress,
+            ExportProgress(
+                stage="done",
+                job_id=self.job_id,
+                rows=self.rows,
+                bytes=self.bytes,
+                pages=self.pages,
+                total_rows=self.total_rows,
+                job_state="JobComplete",
+            ),
+        )
+        if self.total_rows is not None and self.total_rows != self.rows:
+            logger.warning(
+                "job %s reported %d records but %d were exported",
+                self.job_id,
+                self.total_rows,
+                self.rows,
+            )
+        return ExportResult(
+            soql=self.soql,
+            rows=self.rows,
+            bytes=self.bytes,
+            seconds=0.0,
+            pages=self.pages,
+            job_id=self.job_id,
+            path=self.out,
+            format=self.fmt,
+            resumed=resumed,
+            schema=dict(self.header_schema or self.resolved),
+            frame=self._frame() if self.out is None else None,
+        )

@@ -1,0 +1,538 @@
+"""The import pipeline: Parquet / CSV / frame → upload batches → ingest jobs → outcomes.
+
+    input rows ──batches (≤ 100 MB, row limits)──► one ingest job per batch, a few at once
+    ──poll──► successful / failed / unprocessed results ──matched back by content──►
+    one outcome per input row ──► X.success.parquet, X.failed.parquet, X.unprocessed.parquet
+
+Rows that failed for a transient reason (`UNABLE_TO_LOCK_ROW`, ...) can be sent again in a new
+job; their last outcome is the one reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from ..salesforce.errors import BulkJobError, BulkJobTimeoutError, SalesforceError
+from . import codec, matching
+from .errors import ImportInputError
+
+logger = logging.getLogger("sfbulk_mcp.bulk")
+
+OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
+DEFAULT_PARALLEL = 4
+MAX_UPLOAD_BYTES = 100_000_000
+# Errors that say "try again later" rather than "this row is wrong".
+TRANSIENT_ERRORS = frozenset(
+    {
+        "UNABLE_TO_LOCK_ROW",
+        "REQUEST_RUNNING_TOO_LONG",
+        "SERVER_UNAVAILABLE",
+        "QUERY_TIMEOUT",
+        "TXN_SECURITY_METERING_ERROR",
+        "API_TEMPORARILY_UNAVAILABLE",
+    }
+)
+ROW_COLUMN = "sf__Row"
+_RESULT_NAMES = ("success", "failed", "unprocessed")
+
+
+class IngestClient(Protocol):
+    """What the import pipeline needs from `SalesforceClient`."""
+
+    async def bulk_create_ingest_job(
+        self, sobject: str, operation: str, *, external_id_field: str | None = None, **kw: Any
+    ) -> dict[str, Any]: ...
+
+    async def bulk_upload(self, job_id: str, data: bytes) -> None: ...
+
+    async def bulk_close_job(self, job_id: str) -> dict[str, Any]: ...
+
+    async def bulk_abort_job(self, kind: Any, job_id: str) -> dict[str, Any]: ...
+
+    async def bulk_wait(self, kind: Any, job_id: str, **kw: Any) -> dict[str, Any]: ...
+
+    def bulk_ingest_results(self, job_id: str, kind: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Where an import stands."""
+
+    stage: str  # "uploading" | "processing" | "done"
+    rows: int
+    done_rows: int
+    jobs: int
+    jobs_done: int
+    failed: int
+
+
+ProgressFn = Callable[[ImportProgress], Awaitable[None] | None]
+
+
+@dataclass
+class ImportResult:
+    """What an import did; every input row is in exactly one of the three frames."""
+
+    object: str
+    operation: str
+    rows: int
+    succeeded: int
+    failed: int
+    unprocessed: int
+    seconds: float
+    jobs: list[str] = field(default_factory=list)
+    retried: int = 0
+    success_path: Path | None = None
+    failed_path: Path | None = None
+    unprocessed_path: Path | None = None
+    success: pl.DataFrame | None = field(default=None, repr=False)
+    failures: pl.DataFrame | None = field(default=None, repr=False)
+    unprocessed_rows: pl.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every row succeeded."""
+        return self.failed == 0 and self.unprocessed == 0
+
+    def summary(self) -> str:
+        """The one-line summary the CLI prints."""
+        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
+        text = (
+            f"{self.operation} {self.object}: {self.rows:,} rows — {self.succeeded:,} succeeded, "
+            f"{self.failed:,} failed, {self.unprocessed:,} unprocessed in {self.seconds:.1f} s "
+            f"({rate:,.0f} rows/s, {len(self.jobs)} job(s))"
+        )
+        if self.retried:
+            text += f"; {self.retried:,} row(s) retried"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "ok": self.ok,
+            "object": self.object,
+            "operation": self.operation,
+            "rows": self.rows,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "unprocessed": self.unprocessed,
+            "retried": self.retried,
+            "seconds": round(self.seconds, 3),
+            "jobs": list(self.jobs),
+            "files": {
+                "success": str(self.success_path) if self.success_path else None,
+                "failed": str(self.failed_path) if self.failed_path else None,
+                "unprocessed": str(self.unprocessed_path) if self.unprocessed_path else None,
+            },
+        }
+
+
+def normalize_operation(operation: str) -> str:
+    """`insert|update|upsert|delete|hardDelete` from any common spelling (`hard-delete`)."""
+    key = operation.replace("-", "").replace("_", "").lower()
+    for op in OPERATIONS:
+        if op.lower() == key:
+            return op
+    raise ImportInputError(
+        f"unknown operation {operation!r}: use insert, update, upsert, delete or hard-delete"
+    )
+
+
+def read_input(data: str | Path | pl.DataFrame) -> pl.DataFrame:
+    """The rows to import. CSV cells are kept as text, exactly as written in the file."""
+    if isinstance(data, pl.DataFrame):
+        return data
+    path = Path(data)
+    if not path.is_file():
+        raise ImportInputError(f"input file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pl.read_parquet(path)
+    if suffix in (".csv", ".txt"):
+        return pl.read_csv(path, infer_schema=False, empty_string_is_null=False)
+    if suffix in (".jsonl", ".ndjson"):
+        return pl.read_ndjson(path)
+    raise ImportInputError(f"cannot import {path.name}: use a .parquet, .csv or .jsonl file")
+
+
+def result_paths(source: Path) -> dict[str, Path]:
+    """`accounts.parquet` → accounts.success/failed/unprocessed.parquet beside it."""
+    stem = source.name[: -len(source.suffix)] if source.suffix else source.name
+    return {name: source.with_name(f"{stem}.{name}.parquet") for name in _RESULT_NAMES}
+
+
+def _find_column(frame: pl.DataFrame, name: str) -> str | None:
+    lowered = name.lower()
+    return next((c for c in frame.columns if c.lower() == lowered), None)
+
+
+def upload_frame(frame: pl.DataFrame, operation: str, external_id: str | None) -> pl.DataFrame:
+    """The columns that go into the upload, after checking the operation's key column."""
+    # Columns added by an earlier import's result files are never sent back.
+    columns = [
+        c
+        for c in frame.columns
+        if not c.startswith("sf__") and c not in ("error_code", "error_message", "error_fields")
+    ]
+    if not columns:
+        raise ImportInputError("the input has no columns to import")
+    data = frame.select(columns)
+    if operation in ("update", "delete", "hardDelete"):
+        id_col = _find_column(data, "Id")
+        if id_col is None:
+            raise ImportInputError(f"an {operation} needs an Id column")
+        if operation != "update":
+            data = data.select(pl.col(id_col).alias("Id"))
+    if operation == "upsert":
+        if not external_id:
+            raise ImportInputError("an upsert needs --external-id FIELD")
+        if _find_column(data, external_id) is None:
+            raise ImportInputError(f"the input has no {external_id} column for the upsert")
+    return data
+
+
+@dataclass
+class _BatchOutcome:
+    start: int
+    stop: int
+    outcomes: pl.DataFrame  # outcome, sf__Id, sf__Created, sf__Error — one row per input row
+    job_id: str | None
+
+
+class _Runner:
+    def __init__(
+        self,
+        client: IngestClient,
+        object_name: str,
+        operation: str,
+        external_id: str | None,
+        *,
+        parallel: int,
+        timeout: float | None,
+        poll_interval: float,
+        progress: ProgressFn | None,
+        total_rows: int,
+    ) -> None:
+        self.client = client
+        self.object_name = object_name
+        self.operation = operation
+        self.external_id = external_id
+        self.semaphore = asyncio.Semaphore(max(1, parallel))
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.progress = progress
+        self.total_rows = total_rows
+        self.jobs: list[str] = []
+        self.jobs_done = 0
+        self.done_rows = 0
+        self.failed_rows = 0
+
+    async def _emit(self, stage: str) -> None:
+        if self.progress is None:
+            return
+        outcome = self.progress(
+            ImportProgress(
+                stage=stage,
+                rows=self.total_rows,
+                done_rows=self.done_rows,
+                jobs=len(self.jobs),
+                jobs_done=self.jobs_done,
+                failed=self.failed_rows,
+            )
+        )
+        if outcome is not None:
+            await outcome
+
+    async def _results(self, job_id: str, kind: str) -> pl.DataFrame:
+        async with self.client.bulk_ingest_results(job_id, kind) as stream:
+            body: bytes = await stream.aread()
+        return matching.read_csv_text(body)
+
+    async def _run_job(self, batch: codec.UploadBatch) -> _BatchOutcome:
+        uploaded = matching.read_csv_text(batch.data)
+        job_id: str | None = None
+        job_error: str | None = None
+        try:
+            async with self.semaphore:
+                info = await self.client.bulk_create_ingest_job(
+                    self.object_name, self.operation, external_id_field=self.external_id
+                )
+                job_id = str(info["id"])
+                self.jobs.append(job_id)
+                try:
+                    await self.client.bulk_upload(job_id, batch.data)
+                    await self.client.bulk_close_job(job_id)
+                    await self._emit("processing")
+                    try:
+                        await self.client.bulk_wait(
+                            "ingest",
+                            job_id,
+                            timeout=self.timeout,
+                            poll_initial=self.poll_interval,
+                        )
+                    except BulkJobTimeoutError:
+                        raise
+                    except BulkJobError as exc:
+                        job_error = exc.error_message or str(exc)
+                        logger.warning("ingest job %s ended %s: %s", job_id, exc.state, job_error)
+                except BaseException:
+                    # Cancelled or broken mid-way: stop the server job, leave nothing running.
+                    with contextlib.suppress(SalesforceError, OSError):
+                        await asyncio.shield(self.client.bulk_abort_job("ingest", job_id))
+                    raise
+                frames = {}
+                for kind in _RESULT_NAMES:
+                    try:
+                        frames[kind] = await self._results(job_id, kind)
+                    except SalesforceError as exc:
+                        if job_error is None:
+                            raise
+                        logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
+                        frames[kind] = pl.DataFrame()
+        except SalesforceError as exc:
+            if job_id is None:
+                raise
+            job_error = str(exc)
+            frames = {kind: pl.DataFrame() for kind in _RESULT_NAMES}
+        outcomes = matching.match_outcomes(
+            uploaded, frames["success"], frames["failed"], frames["unprocessed"]
+        )
+        if job_error:
+            outcomes = outcomes.with_columns(
+                pl.when(pl.col("outcome") == matching.UNPROCESSED)
+                .then(pl.lit(job_error))
+                .otherwise(pl.col("sf__Error"))
+                .alias("sf__Error")
+            )
+        self.jobs_done += 1
+        self.done_rows += batch.rows
+        self.failed_rows += int((outcomes["outcome"] != matching.SUCCESS).sum())
+        await self._emit("processing")
+        return _BatchOutcome(batch.start, batch.stop, outcomes, job_id)
+
+    async def run(
+        self, frame: pl.DataFrame, *, max_bytes: int, max_rows: int | None, null_as_na: bool
+    ) -> pl.DataFrame:
+        """Outcomes for every row of `frame`, in input order."""
+        if frame.height == 0:
+            return _empty_outcomes()
+        batches = list(
+            codec.build_batches(
+                frame, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
+            )
+        )
+        await self._emit("uploading")
+        tasks = [asyncio.create_task(self._run_job(b)) for b in batches]
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            raise
+        results.sort(key=lambda r: r.start)
+        covered = sum(r.stop - r.start for r in results)
+        if covered != frame.height:  # pragma: no cover - the batch builder guarantees it
+            raise ImportInputError(f"batches covered {covered} of {frame.height} rows")
+        return pl.concat([r.outcomes for r in results], how="vertical")
+
+
+def _empty_outcomes() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "outcome": pl.String,
+            "sf__Id": pl.String,
+            "sf__Created": pl.String,
+            "sf__Error": pl.String,
+        }
+    )
+
+
+def _error_code(errors: pl.Expr) -> pl.Expr:
+    return errors.str.extract(r"^([A-Z][A-Z0-9_]*):", 1)
+
+
+async def import_data(
+    client: IngestClient,
+    object_name: str,
+    data: str | Path | pl.DataFrame,
+    *,
+    operation: str = "insert",
+    external_id: str | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_rows: int | None = None,
+    parallel: int = DEFAULT_PARALLEL,
+    retries: int = 0,
+    retry_errors: Sequence[str] = tuple(sorted(TRANSIENT_ERRORS)),
+    retry_delay: float = 2.0,
+    null_as_na: bool = False,
+    results_dir: str | Path | None = None,
+    write_results: bool = True,
+    timeout: float | None = None,
+    poll_interval: float = 1.0,
+    progress: ProgressFn | None = None,
+) -> ImportResult:
+    """Insert, update, upsert, delete or hard-delete rows with Bulk API 2.0.
+
+    `data` is a Parquet/CSV/JSONL path or a Polars frame. Rows are split into uploads of at
+    most `max_bytes` (and `max_rows`), run as up to `parallel` concurrent jobs, and every input
+    row gets one outcome. For a file, the outcomes are written beside it (or in `results_dir`)
+    as `<name>.success.parquet`, `<name>.failed.parquet` (with `error_code`, `error_message`,
+    `error_fields`) and `<name>.unprocessed.parquet`; `sf__Row` is the input row number
+    (from 0). `retries` sends rows that failed with a transient error again, up to that many
+    times. `null_as_na` sends nulls as `#N/A` (set the field to null) instead of leaving the
+    field unchanged.
+    """
+    started = time.perf_counter()
+    op = normalize_operation(operation)
+    source = None if isinstance(data, pl.DataFrame) else Path(data)
+    frame = read_input(data)
+    upload = upload_frame(frame, op, external_id)
+    runner = _Runner(
+        client,
+        object_name,
+        op,
+        external_id if op == "upsert" else None,
+        parallel=parallel,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        progress=progress,
+        total_rows=upload.height,
+    )
+    outcomes = await runner.run(
+        upload, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
+    )
+
+    retried = 0
+    wanted = frozenset(retry_errors)
+    for attempt in range(retries):
+        transient = outcomes.with_row_index("__i").filter(
+            (pl.col("outcome") == matching.FAILED) & _error_code(pl.col("sf__Error")).is_in(wanted)
+        )
+        if transient.height == 0:
+            break
+        rows = transient.get_column("__i")
+        logger.info(
+            "retrying %d row(s) that failed transiently (round %d)", rows.len(), attempt + 1
+        )
+        await asyncio.sleep(min(retry_delay * 2**attempt, 60.0))
+        again = await runner.run(
+            upload[rows.to_list()], max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
+        )
+        retried += rows.len()
+        outcomes = _replace_rows(outcomes, rows, again)
+
+    result = _assemble(
+        frame,
+        outcomes,
+        object_name=object_name,
+        operation=op,
+        jobs=runner.jobs,
+        retried=retried,
+    )
+    if write_results and (source is not None or results_dir is not None):
+        base = source if source is not None else Path(results_dir or ".") / f"{object_name}.parquet"
+        paths = result_paths(base)
+        if results_dir is not None:
+            folder = Path(results_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            paths = {k: folder / p.name for k, p in paths.items()}
+        _write_results(result, paths)
+    result.seconds = time.perf_counter() - started
+    await runner._emit("done")
+    return result
+
+
+def _replace_rows(outcomes: pl.DataFrame, rows: pl.Series, again: pl.DataFrame) -> pl.DataFrame:
+    """`outcomes` with the rows at positions `rows` replaced by `again` (same order)."""
+    patch = again.with_columns(rows.cast(pl.UInt32).alias("__i"))
+    joined = outcomes.with_row_index("__i").join(patch, on="__i", how="left", suffix="__new")
+    retried = pl.col("outcome__new").is_not_null()
+    return joined.select(
+        [
+            pl.when(retried).then(pl.col(f"{c}__new")).otherwise(pl.col(c)).alias(c)
+            for c in outcomes.columns
+        ]
+    )
+
+
+def _assemble(
+    frame: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    *,
+    object_name: str,
+    operation: str,
+    jobs: list[str],
+    retried: int,
+) -> ImportResult:
+    source = frame.drop([c for c in frame.columns if c.startswith("sf__")])
+    source = source.drop(
+        [c for c in ("error_code", "error_message", "error_fields") if c in source.columns]
+    )
+    rows = pl.Series(ROW_COLUMN, range(frame.height), dtype=pl.Int64)
+    combined = pl.concat([source, outcomes, pl.DataFrame({ROW_COLUMN: rows})], how="horizontal")
+    success = combined.filter(pl.col("outcome") == matching.SUCCESS).select(
+        pl.col(ROW_COLUMN),
+        pl.col("sf__Id"),
+        pl.col("sf__Created").str.to_lowercase().eq("true").alias("sf__Created"),
+        *source.columns,
+    )
+    failed_rows = combined.filter(pl.col("outcome") == matching.FAILED)
+    errors = matching.error_columns(failed_rows.get_column("sf__Error"))
+    failures = pl.concat(
+        [
+            failed_rows.select(
+                pl.col(ROW_COLUMN),
+                pl.col("sf__Id").replace("", None),
+                pl.col("sf__Error"),
+            ),
+            errors,
+            failed_rows.select(source.columns),
+        ],
+        how="horizontal",
+    )
+    unprocessed = combined.filter(pl.col("outcome") == matching.UNPROCESSED).select(
+        pl.col(ROW_COLUMN), pl.col("sf__Error"), *source.columns
+    )
+    return ImportResult(
+        object=object_name,
+        operation=operation,
+        rows=frame.height,
+        succeeded=success.height,
+        failed=failures.height,
+        unprocessed=unprocessed.height,
+        seconds=0.0,
+        jobs=list(jobs),
+        retried=retried,
+        success=success,
+        failures=failures,
+        unprocessed_rows=unprocessed,
+    )
+
+
+def _write_results(result: ImportResult, paths: dict[str, Path]) -> None:
+    frames = {
+        "success": result.success,
+        "failed": result.failures,
+        "unprocessed": result.unprocessed_rows,
+    }
+    for name, frame in frames.items():
+        assert frame is not None
+        path = paths[name]
+        tmp = path.with_name(path.name + ".tmp")
+        frame.write_parquet(tmp)
+        tmp.replace(path)
+    result.success_path = paths["success"]
+    result.failed_path = paths["failed"]
+    result.unprocessed_path = paths["unprocessed"]
