@@ -251,3 +251,30 @@ def test_unsupported_bulk_soql_is_refused_before_creating_a_job(soql: str) -> No
 
 def test_keywords_inside_string_literals_are_fine() -> None:
     assert bulk_query_problems("SELECT Id FROM Account WHERE Name = 'GROUP BY (SELECT x)'") == []
+
+
+@run_async
+async def test_parallel_result_pages_give_locators_to_open() -> None:
+    base = "/services/data/v62.0/jobs/query/750X/results"
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/resultPages"):
+            if "page2" in str(request.url):
+                return json_response(200, {"resultPages": [{"resultUrl": f"{base}?locator=Mw&maxRecords=10"}], "done": True})
+            return json_response(
+                200,
+                {
+                    "resultPages": [
+                        {"resultUrl": f"{base}?maxRecords=10"},
+                        {"resultUrl": f"{base}?locator=MTA&maxRecords=10"},
+                    ],
+                    "done": False,
+                    "nextRecordsUrl": "/services/data/v62.0/jobs/query/750X/resultPages?page2=1",
+                },
+            )
+        return json_response(200, {"id": "750X", "state": "JobComplete", "apiVersion": 62.0})
+
+    client, _ = make_client(handler)
+    async with client:
+        links = [link async for link in client.bulk_result_pages("750X")]
+    assert [(link.locator, link.max_records) for link in links] == [(None, 10), ("MTA", 10), ("Mw", 10)]

@@ -6,7 +6,13 @@ Errors live in `sfbulk_mcp.salesforce.errors`, tokens in `sfbulk_mcp.salesforce.
 
 from __future__ import annotations
 
-from .bulk import BulkResultStream, ResultPage, ResultStreamBrokenError, bulk_query_problems
+from .bulk import (
+    BulkResultStream,
+    ResultLink,
+    ResultPage,
+    ResultStreamBrokenError,
+    bulk_query_problems,
+)
 from .client import SalesforceClient
 from .credentials import StaticTokenProvider, Token, TokenProvider
 from .errors import (
@@ -51,6 +57,7 @@ __all__ = [
     "RateLimitedError",
     "RecordError",
     "RequestLimitError",
+    "ResultLink",
     "ResultPage",
     "ResultStreamBrokenError",
     "RetryPolicy",

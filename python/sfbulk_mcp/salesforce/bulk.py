@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 
@@ -75,6 +76,27 @@ class ResultPage:
     locator: str | None
     next_locator: str | None
     number_of_records: int | None
+
+
+@dataclass(frozen=True)
+class ResultLink:
+    """One entry of `resultPages`: where a page starts and how many records it holds."""
+
+    url: str
+    locator: str | None
+    max_records: int | None
+
+    @classmethod
+    def from_url(cls, url: str) -> ResultLink:
+        """Read the locator and maxRecords out of a result URL."""
+        query = parse_qs(urlsplit(url).query)
+        locator = (query.get("locator") or [None])[0]
+        max_records = (query.get("maxRecords") or [None])[0]
+        return cls(
+            url=url,
+            locator=None if locator in (None, "", "null") else locator,
+            max_records=int(max_records) if max_records and max_records.isdigit() else None,
+        )
 
 
 class BulkResultStream:
@@ -389,8 +411,12 @@ class BulkApi(ApiBase):
                 return
             locator = page.next_locator
 
-    async def bulk_result_pages(self, job_id: str) -> AsyncIterator[str]:
-        """Result URLs that can be fetched in parallel (`resultPages`, API 58.0+)."""
+    async def bulk_result_pages(self, job_id: str) -> AsyncIterator[ResultLink]:
+        """Links to result pages that can be fetched in parallel (`resultPages`, API 58.0+).
+
+        Open each with `bulk_query_results(job_id, locator=link.locator,
+        max_records=link.max_records)`.
+        """
         await self.bulk_job_version("query", job_id)
         path: str | None = await self._job_path("query", job_id, "resultPages")
         while path:
@@ -398,7 +424,7 @@ class BulkApi(ApiBase):
             for entry in page.get("resultPages") or []:
                 url = entry.get("resultUrl") or entry.get("resultLink")
                 if url:
-                    yield str(url)
+                    yield ResultLink.from_url(str(url))
             path = None if page.get("done", True) else page.get("nextRecordsUrl")
 
     @asynccontextmanager
