@@ -90,11 +90,11 @@ class ResultLink:
     def from_url(cls, url: str) -> ResultLink:
         """Read the locator and maxRecords out of a result URL."""
         query = parse_qs(urlsplit(url).query)
-        locator = (query.get("locator") or [None])[0]
-        max_records = (query.get("maxRecords") or [None])[0]
+        locator = query.get("locator", [""])[0]
+        max_records = query.get("maxRecords", [""])[0]
         return cls(
             url=url,
-            locator=None if locator in (None, "", "null") else locator,
+            locator=None if locator in ("", "null") else locator,
             max_records=int(max_records) if max_records and max_records.isdigit() else None,
         )
 
