@@ -17,6 +17,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("sfbulk_mcp.cli.auth_cmd", "login"),
     "logout": ("sfbulk_mcp.cli.auth_cmd", "logout"),
     "orgs": ("sfbulk_mcp.cli.auth_cmd", "orgs"),
+    "mcp": ("sfbulk_mcp.cli.mcp_cmd", "mcp"),
 }
 
 

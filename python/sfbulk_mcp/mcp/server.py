@@ -1,0 +1,92 @@
+"""Build the MCP server: pick the toolsets, wire the tools to the caller's org."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
+from mcp_types import CallToolResult, InputRequiredResult
+
+from sfbulk_mcp import __version__
+from sfbulk_mcp.salesforce.errors import SalesforceError
+
+from .app import App
+from .config import ServerConfig
+from .orgs import OrgAccess
+from .results import RESOURCE_SCHEME
+from .tools import bulk, data, org, schema
+
+log = logging.getLogger("sfbulk_mcp.mcp")
+
+INSTRUCTIONS = """\
+Salesforce tools. Results are kept small: rows come as CSV text (and slim JSON) cut to a
+byte budget; follow `next_cursor` with salesforce_query_more, or ask for output='file' /
+use salesforce_bulk_query to get every row as a Parquet/CSV resource (sfbulk://results/…)
+that never passes through the conversation. Unsure of field names? salesforce_describe_object
+or salesforce_get_object_fields first; salesforce_learn_schema lets queries be checked
+before they are sent. Deletes need the user's confirmation."""
+
+
+class SalesforceMCPServer(MCPServer[Any]):
+    """`MCPServer` whose tools report Salesforce errors as readable tool errors."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, SalesforceError):
+                # Salesforce's own message says what went wrong (it never holds a token).
+                raise ToolError(f"{name} failed: {cause}") from cause
+            if isinstance(cause, (ValueError, LookupError, OSError)) and _engine_or_io(cause):
+                raise ToolError(f"{name} failed: {cause}") from cause
+            raise
+
+
+def _engine_or_io(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith("sfbulk_mcp") or isinstance(exc, OSError)
+
+
+def build_server(
+    config: ServerConfig, orgs: OrgAccess, **server_options: Any
+) -> tuple[SalesforceMCPServer, App]:
+    """The server with the tools of `config.toolsets`, served through `orgs`."""
+    app = App(config=config, orgs=orgs)
+    server = SalesforceMCPServer(
+        name="sfbulk-mcp",
+        title="Salesforce (sfbulk-mcp)",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        **server_options,
+    )
+    read_only = config.read_only
+    if "data" in config.toolsets:
+        data.register(server, app, read_only=read_only)
+    if "schema" in config.toolsets:
+        schema.register(server, app, read_only=read_only)
+    if "bulk" in config.toolsets:
+        bulk.register(server, app, read_only=read_only)
+    if "org" in config.toolsets:
+        org.register(server, app, read_only=read_only)
+    if "apex" in config.toolsets and not read_only:
+        org.register_apex(server, app)
+
+    @server.resource(
+        RESOURCE_SCHEME + "{name}",
+        name="result-file",
+        description="A full query or bulk result saved as Parquet or CSV.",
+    )
+    async def result_file(name: str, ctx: Context[Any, Any]) -> bytes | str:
+        saved = app.files.get(name, app.owner())
+        if saved is None:
+            raise ResourceError(f"no result file {name} (it may belong to another session)")
+        if saved.format == "csv":
+            return saved.path.read_text(encoding="utf-8")
+        return saved.path.read_bytes()
+
+    return server, app
