@@ -18,10 +18,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
+from ..salesforce.client import SalesforceClient
 from ..salesforce.errors import (
     BulkJobError,
     ConnectionLostError,
@@ -40,43 +41,7 @@ DEFAULT_PARALLEL = 4
 _PAGE_ATTEMPTS = 5
 
 
-class BulkClient(Protocol):
-    """What the export pipeline needs from `SalesforceClient`."""
-
-    async def describe(self, sobject: str, *, refresh: bool = False) -> dict[str, Any]: ...
-
-    async def query_all(
-        self, soql: str, *, include_deleted: bool = False, batch_size: int | None = None
-    ) -> list[dict[str, Any]]: ...
-
-    async def bulk_create_query_job(
-        self,
-        soql: str,
-        *,
-        query_all: bool = False,
-        column_delimiter: str = "COMMA",
-        line_ending: str = "LF",
-    ) -> dict[str, Any]: ...
-
-    async def bulk_get_job(self, kind: Any, job_id: str) -> dict[str, Any]: ...
-
-    async def bulk_abort_job(self, kind: Any, job_id: str) -> dict[str, Any]: ...
-
-    async def bulk_wait(
-        self,
-        kind: Any,
-        job_id: str,
-        *,
-        timeout: float | None = None,
-        on_progress: Any = None,
-        poll_initial: float = 1.0,
-        poll_max: float = 10.0,
-        abort_on_timeout: bool = False,
-    ) -> dict[str, Any]: ...
-
-    def bulk_query_results(
-        self, job_id: str, *, locator: str | None = None, max_records: int | None = None
-    ) -> Any: ...
+BulkClient = SalesforceClient
 
 
 @dataclass(frozen=True)

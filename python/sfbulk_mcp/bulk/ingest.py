@@ -17,10 +17,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
+from ..salesforce.client import SalesforceClient
 from ..salesforce.errors import BulkJobError, BulkJobTimeoutError, SalesforceError
 from . import codec, matching
 from .errors import ImportInputError
@@ -45,22 +46,7 @@ ROW_COLUMN = "sf__Row"
 _RESULT_NAMES = ("success", "failed", "unprocessed")
 
 
-class IngestClient(Protocol):
-    """What the import pipeline needs from `SalesforceClient`."""
-
-    async def bulk_create_ingest_job(
-        self, sobject: str, operation: str, *, external_id_field: str | None = None, **kw: Any
-    ) -> dict[str, Any]: ...
-
-    async def bulk_upload(self, job_id: str, data: bytes) -> None: ...
-
-    async def bulk_close_job(self, job_id: str) -> dict[str, Any]: ...
-
-    async def bulk_abort_job(self, kind: Any, job_id: str) -> dict[str, Any]: ...
-
-    async def bulk_wait(self, kind: Any, job_id: str, **kw: Any) -> dict[str, Any]: ...
-
-    def bulk_ingest_results(self, job_id: str, kind: str) -> Any: ...
+IngestClient = SalesforceClient
 
 
 @dataclass(frozen=True)
