@@ -278,3 +278,15 @@ async def test_parallel_result_pages_give_locators_to_open() -> None:
     async with client:
         links = [link async for link in client.bulk_result_pages("750X")]
     assert [(link.locator, link.max_records) for link in links] == [(None, 10), ("MTA", 10), ("Mw", 10)]
+
+
+@run_async
+async def test_result_stream_can_be_awaited_and_closed_by_hand() -> None:
+    client, _ = make_client(paged_results(PAGES))
+    async with client:
+        stream = await client.bulk_query_results("750X", locator="NDAwMDA")
+        try:
+            assert await stream.aread() == PAGES["NDAwMDA"][0]
+            assert stream.next_locator is None
+        finally:
+            await stream.aclose()

@@ -16,10 +16,10 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -141,6 +141,31 @@ class BulkResultStream:
     async def aclose(self) -> None:
         """Release the connection."""
         await self._response.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class OpenResults:
+    """A result stream about to be opened: `async with` it, or `await` it for the stream."""
+
+    def __init__(self, opener: Callable[[], Awaitable[BulkResultStream]]) -> None:
+        self._opener = opener
+        self._stream: BulkResultStream | None = None
+
+    def __await__(self) -> Generator[Any, None, BulkResultStream]:
+        return self._opener().__await__()
+
+    async def __aenter__(self) -> BulkResultStream:
+        self._stream = await self._opener()
+        return self._stream
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
 
 
 def bulk_query_problems(soql: str) -> list[str]:
@@ -347,30 +372,31 @@ class BulkApi(ApiBase):
 
     # ---- results --------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def bulk_query_results(
+    def bulk_query_results(
         self, job_id: str, *, locator: str | None = None, max_records: int | None = None
-    ) -> AsyncIterator[BulkResultStream]:
+    ) -> OpenResults:
         """One page of a completed query job's results, streamed.
 
-        The stream gives `next_locator` (None on the last page), `number_of_records`, and the
-        decoded CSV bytes. If it breaks mid-way, open the same `locator` again.
+        Use `async with client.bulk_query_results(job_id) as page:` (or `await` it and close
+        the stream yourself). The stream gives `next_locator` (None on the last page),
+        `number_of_records`, and the decoded CSV bytes. If it breaks mid-way, open the same
+        `locator` again.
         """
         params: dict[str, str] = {}
         if locator:
             params["locator"] = locator
         if max_records is not None:
             params["maxRecords"] = str(max_records)
-        await self.bulk_job_version("query", job_id)
-        path = await self._job_path("query", job_id, "results")
-        response = await self._core.send(
-            "GET", path, params=params or None, headers=_CSV_HEADERS, stream=True
-        )
-        stream = BulkResultStream(response, job_id=job_id, locator=locator)
-        try:
-            yield stream
-        finally:
-            await stream.aclose()
+
+        async def open_page() -> BulkResultStream:
+            await self.bulk_job_version("query", job_id)
+            path = await self._job_path("query", job_id, "results")
+            response = await self._core.send(
+                "GET", path, params=params or None, headers=_CSV_HEADERS, stream=True
+            )
+            return BulkResultStream(response, job_id=job_id, locator=locator)
+
+        return OpenResults(open_page)
 
     async def bulk_query_page(
         self, job_id: str, *, locator: str | None = None, max_records: int | None = None
@@ -427,20 +453,22 @@ class BulkApi(ApiBase):
                     yield ResultLink.from_url(str(url))
             path = None if page.get("done", True) else page.get("nextRecordsUrl")
 
-    @asynccontextmanager
-    async def bulk_ingest_results(self, job_id: str, kind: str) -> AsyncIterator[BulkResultStream]:
-        """Stream an ingest job's `successful`, `failed` or `unprocessed` records (CSV)."""
+    def bulk_ingest_results(self, job_id: str, kind: str) -> OpenResults:
+        """Stream an ingest job's `successful`, `failed` or `unprocessed` records (CSV).
+
+        Use it like `bulk_query_results`: `async with` (or `await`, then `aclose()`).
+        """
         resource = _INGEST_RESULTS.get(kind.replace("_", "").replace("-", "").lower())
         if resource is None:
             raise ValueError(f"unknown result kind {kind!r}: successful, failed or unprocessed")
-        await self.bulk_job_version("ingest", job_id)
-        path = await self._job_path("ingest", job_id, resource + "/")
-        response = await self._core.send("GET", path, headers=_CSV_HEADERS, stream=True)
-        stream = BulkResultStream(response, job_id=job_id, locator=None)
-        try:
-            yield stream
-        finally:
-            await stream.aclose()
+
+        async def open_results() -> BulkResultStream:
+            await self.bulk_job_version("ingest", job_id)
+            path = await self._job_path("ingest", job_id, resource + "/")
+            response = await self._core.send("GET", path, headers=_CSV_HEADERS, stream=True)
+            return BulkResultStream(response, job_id=job_id, locator=None)
+
+        return OpenResults(open_results)
 
     # ---- helpers --------------------------------------------------------------------------
 
