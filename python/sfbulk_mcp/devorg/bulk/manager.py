@@ -138,8 +138,9 @@ class BulkJobs:
 
     # Creating jobs -----------------------------------------------------------------------
 
-    def create_query_job(self, body: dict[str, Any], version: str, user_id: str) -> Job:
-        """Validate a query job request, create the job and start it."""
+    def create_query_job(self, body: dict[str, Any], version: str,
+                         user_id: str) -> dict[str, Any]:
+        """Validate a query job request, create the job, start it; returns the create body."""
         operation = body.get("operation")
         if operation not in QUERY_OPERATIONS:
             raise errors.invalid_operation(operation, QUERY_OPERATIONS)
@@ -156,12 +157,14 @@ class BulkJobs:
         )
         job.query = soql
         job.state = JobState.UPLOAD_COMPLETE
+        created = job.created_json()
         self._register(job)
         self._start_worker(job)
-        return job
+        return created
 
-    def create_ingest_job(self, body: dict[str, Any], version: str, user_id: str) -> Job:
-        """Validate an ingest job request and create the job, Open for its upload."""
+    def create_ingest_job(self, body: dict[str, Any], version: str,
+                          user_id: str) -> dict[str, Any]:
+        """Validate an ingest job request, create the job Open; returns the create body."""
         operation = body.get("operation")
         if operation not in INGEST_OPERATIONS:
             raise errors.invalid_operation(operation, INGEST_OPERATIONS)
@@ -187,7 +190,7 @@ class BulkJobs:
         rule = body.get("assignmentRuleId")
         job.assignment_rule_id = rule if isinstance(rule, str) and rule else None
         self._register(job)
-        return job
+        return job.created_json()
 
     def _new_job(
         self,
@@ -275,37 +278,42 @@ class BulkJobs:
 
     # State changes -----------------------------------------------------------------------
 
-    def change_state(self, job: Job, requested: object) -> Job:
-        """Apply a PATCH `{"state": ...}`: `UploadComplete` (ingest) or `Aborted`."""
-        if requested == JobState.ABORTED.value:
-            self.abort(job)
-        elif requested == JobState.UPLOAD_COMPLETE.value and job.kind is JobKind.INGEST:
-            self.upload_complete(job)
-        else:
-            raise errors.invalid_state_request(requested, job)
-        return job
+    def change_state(self, job: Job, requested: object) -> dict[str, Any]:
+        """Apply a PATCH `{"state": ...}` (`UploadComplete` or `Aborted`); returns its body.
 
-    def abort(self, job: Job) -> None:
-        """Abort a job that has not finished yet."""
+        The body shows the state just set, even if a worker moves the job on at once.
+        """
+        if requested == JobState.ABORTED.value:
+            return self.abort(job)
+        if requested == JobState.UPLOAD_COMPLETE.value and job.kind is JobKind.INGEST:
+            return self.upload_complete(job)
+        raise errors.invalid_state_request(requested, job)
+
+    def abort(self, job: Job) -> dict[str, Any]:
+        """Abort a job that has not finished yet; returns the state change body."""
         with job.lock:
             if job.state.is_terminal:
                 raise errors.cannot_abort(job)
             job.state = JobState.ABORTED
             job.touch()
+            body = job.state_change_json()
         event = self._aborts.get(job.id)
         if event is not None:
             event.set()
         self._save(job)
+        return body
 
-    def upload_complete(self, job: Job) -> None:
-        """Close an ingest job's upload and queue it for processing."""
+    def upload_complete(self, job: Job) -> dict[str, Any]:
+        """Close an ingest job's upload and queue it; returns the state change body."""
         with job.lock:
             if job.state is not JobState.OPEN:
                 raise errors.cannot_close(job)
             job.state = JobState.UPLOAD_COMPLETE
             job.touch()
+            body = job.state_change_json()
         self._save(job)
         self._start_worker(job)
+        return body
 
     def delete(self, job: Job) -> None:
         """Delete a finished job and its files."""

@@ -104,7 +104,8 @@ class Job:
 
     def touch(self) -> None:
         """Record a change: Salesforce bumps `systemModstamp` on every state change."""
-        self.modified_at = time.time()
+        # Job dates carry whole seconds (`.000`), as in Salesforce's responses.
+        self.modified_at = float(int(time.time()))
 
     def version_text(self) -> str:
         """The API version as it appears in URLs (`52.0`)."""

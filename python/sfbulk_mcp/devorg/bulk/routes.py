@@ -75,8 +75,8 @@ class BulkApi:
         create = (self.jobs.create_query_job if kind is JobKind.QUERY
                   else self.jobs.create_ingest_job)
         # Creating a query job prepares its SOQL against the store: keep it off the loop.
-        job = await anyio.to_thread.run_sync(create, body, version, user_id)
-        return json_response(job.created_json())
+        created = await anyio.to_thread.run_sync(create, body, version, user_id)
+        return json_response(created)
 
     # One job -----------------------------------------------------------------------------
 
@@ -94,8 +94,7 @@ class BulkApi:
             return json_response(job.info_json())
         if request.method == "PATCH":
             body = await _json_body(request)
-            self.jobs.change_state(job, body.get("state"))
-            return json_response(job.state_change_json())
+            return json_response(self.jobs.change_state(job, body.get("state")))
         await anyio.to_thread.run_sync(self.jobs.delete, job)
         return Response(status_code=204)
 
