@@ -18,6 +18,11 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("sfbulk_mcp.cli.auth_cmd", "logout"),
     "orgs": ("sfbulk_mcp.cli.auth_cmd", "orgs"),
     "mcp": ("sfbulk_mcp.cli.mcp_cmd", "mcp"),
+    "export": ("sfbulk_mcp.cli.export_cmd", "export_command"),
+    "import": ("sfbulk_mcp.cli.import_cmd", "import_command"),
+    "query": ("sfbulk_mcp.cli.query_cmd", "query_command"),
+    "describe": ("sfbulk_mcp.cli.describe_cmd", "describe_command"),
+    "jobs": ("sfbulk_mcp.cli.jobs_cmd", "jobs_group"),
 }
 
 

@@ -5,7 +5,8 @@ Exit codes are part of the CLI's contract (documented in docs/cli.md):
     0  success
     1  unexpected error (a bug, or an error without a better code)
     2  usage error: bad option or argument (click's own code)
-    3  authentication failed, or the session expired and could not be renewed
+    3  authentication failed, the session expired and could not be renewed, or no usable org
+       (unknown alias, no credentials)
     4  Salesforce rejected the request: bad SOQL, unknown object or field, missing permission,
        a query Bulk API 2.0 cannot run
     5  a Bulk job failed or was aborted
@@ -25,6 +26,7 @@ from typing import Any, NoReturn, Self
 import click
 import orjson
 
+from ..auth.errors import OrgStoreError
 from ..salesforce.errors import (
     AuthError,
     BulkJobError,
@@ -50,7 +52,7 @@ def exit_code_for(error: BaseException) -> int:
     """The documented exit code for an error."""
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(error, AuthError):
+    if isinstance(error, AuthError | OrgStoreError):
         return EXIT_AUTH
     if isinstance(error, BulkJobError):
         return EXIT_JOB_FAILED
@@ -189,7 +191,7 @@ def handle_errors(as_json: bool) -> Iterator[None]:
         raise
     except click.ClickException:
         raise
-    except (KeyboardInterrupt, SalesforceError, OSError, ValueError) as error:
+    except (KeyboardInterrupt, SalesforceError, OrgStoreError, OSError, ValueError) as error:
         fail(error, as_json=as_json)
 
 
@@ -211,3 +213,17 @@ def run_async(factory: Callable[[], Any]) -> Any:
     import asyncio
 
     return asyncio.run(factory())
+
+
+def setup_logging(*, quiet: bool, verbose: bool = False) -> None:
+    """Log to stderr: warnings by default, info with --verbose, errors only with --quiet."""
+    import logging
+
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    root = logging.getLogger("sfbulk_mcp")
+    if not any(getattr(h, "_sfbulk_cli", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler._sfbulk_cli = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
