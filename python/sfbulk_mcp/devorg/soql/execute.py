@@ -1,0 +1,193 @@
+"""Run compiled SOQL on the store: REST records for /query, value tuples for Bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..store import QueryResult, address_value, rest_value
+from .compiler import (
+    AddressOut,
+    ChildOut,
+    Compiler,
+    FieldOut,
+    ParentOut,
+    Plan,
+    Shape,
+    TypeOfOut,
+)
+from .parser import malformed, parse_soql
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+_CHILD_BATCH = 500
+_ADDRESS_KEYS = ["street", "city", "state", "postalCode", "country", "latitude", "longitude",
+                 "geocodeAccuracy"]
+
+
+def compile_query(store: Store, soql: str, *, include_deleted: bool,
+                  for_bulk: bool) -> Plan:
+    """Parse and compile SOQL against the store's catalog."""
+    query = parse_soql(soql)
+    compiler = Compiler(store.catalog, query, today=store.now().date(),
+                        include_deleted=include_deleted, for_bulk=for_bulk)
+    return compiler.compile()
+
+
+def run_query(store: Store, soql: str, *, include_deleted: bool,
+              api_version: str) -> QueryResult:
+    """Run SOQL and build REST-shaped records."""
+    plan = compile_query(store, soql, include_deleted=include_deleted, for_bulk=False)
+    conn = store._conn()
+    if plan.count_only:
+        total = int(conn.execute(plan.sql, plan.params).fetchone()[0])
+        return QueryResult([], total, [])
+    rows = conn.execute(plan.sql, plan.params).fetchall()
+    builder = _Builder(store, api_version)
+    children: list[dict[str, dict[str, list[dict[str, Any]]]]] = []
+    for child in plan.children:
+        children.append(_fetch_children(conn, builder, plan, child, rows))
+    records = []
+    for row in rows:
+        if plan.aggregate:
+            record: dict[str, Any] = {"attributes": {"type": "AggregateResult"}}
+            builder.fill(record, plan.shape, row)
+        else:
+            record = builder.record(plan.obj.name, row[plan.id_col] if plan.id_col is not None
+                                    else None, plan.shape, row)
+            for child, found in zip(plan.children, children):
+                items = found.get(row[plan.id_col or 0])
+                record[child.key] = (
+                    None if not items
+                    else {"totalSize": len(items), "done": True, "records": items}
+                )
+        records.append(record)
+    return QueryResult(records, len(records), plan.columns)
+
+
+def _fetch_children(conn: Any, builder: _Builder, parent: Plan, child: ChildOut,
+                    rows: list[tuple[Any, ...]]) -> dict[str, list[dict[str, Any]]]:
+    plan = child.plan
+    assert parent.id_col is not None and plan.fk_col is not None and plan.id_col is not None
+    ids = [r[parent.id_col] for r in rows]
+    found: dict[str, list[dict[str, Any]]] = {}
+    base_sql = plan.sql.rsplit(" IN (?)", 1)
+    for start in range(0, len(ids), _CHILD_BATCH):
+        chunk = ids[start:start + _CHILD_BATCH]
+        sql = base_sql[0] + " IN (" + ", ".join("?" * len(chunk)) + ")" + base_sql[1]
+        for row in conn.execute(sql, [*plan.params, *chunk]):
+            bucket = found.setdefault(row[plan.fk_col], [])
+            if plan.limit is not None and len(bucket) >= plan.limit:
+                continue
+            bucket.append(builder.record(plan.obj.name, row[plan.id_col], plan.shape, row))
+    return found
+
+
+class _Builder:
+    """Turns result rows into REST records following a Shape."""
+
+    def __init__(self, store: Store, api_version: str) -> None:
+        self.store = store
+        self.version = api_version
+
+    def attributes(self, sobject: str, record_id: str | None) -> dict[str, Any]:
+        attrs: dict[str, Any] = {"type": sobject}
+        if record_id is not None:
+            attrs["url"] = f"/services/data/v{self.version}/sobjects/{sobject}/{record_id}"
+        return attrs
+
+    def record(self, sobject: str, record_id: str | None, shape: Shape,
+               row: tuple[Any, ...]) -> dict[str, Any]:
+        record: dict[str, Any] = {"attributes": self.attributes(sobject, record_id)}
+        self.fill(record, shape, row)
+        return record
+
+    def fill(self, record: dict[str, Any], shape: Shape, row: tuple[Any, ...]) -> None:
+        for key, entry in shape.entries.items():
+            if isinstance(entry, FieldOut):
+                value = row[entry.col]
+                if value is None:
+                    record[key] = None
+                elif entry.kind == "int":
+                    record[key] = int(value)
+                elif entry.kind == "float":
+                    record[key] = float(value)
+                elif entry.fdef is not None:
+                    record[key] = rest_value(entry.fdef, value)
+                else:
+                    record[key] = value
+            elif isinstance(entry, AddressOut):
+                parts = {k: row[c] for k, c in zip(_ADDRESS_KEYS, entry.cols)}
+                record[key] = (None if all(v is None for v in parts.values())
+                               else dict(sorted(parts.items())))
+            elif isinstance(entry, ParentOut):
+                parent_id = row[entry.id_col]
+                if parent_id is None:
+                    record[key] = None
+                    continue
+                sobject = entry.sobject or self._type_of(parent_id)
+                record[key] = self.record(sobject, parent_id, entry.shape, row)
+            elif isinstance(entry, TypeOfOut):
+                parent_id = row[entry.id_col]
+                if parent_id is None:
+                    record[key] = None
+                    continue
+                match = entry.by_prefix.get(parent_id[:3])
+                if match is not None:
+                    record[key] = self.record(match[0], parent_id, match[1], row)
+                elif entry.else_shape is not None:
+                    record[key] = self.record(self._type_of(parent_id), parent_id,
+                                              entry.else_shape, row)
+                else:
+                    record[key] = self.record(self._type_of(parent_id), parent_id, Shape(),
+                                              row)
+            elif isinstance(entry, ChildOut):
+                record[key] = None  # filled in by run_query
+
+    def _type_of(self, record_id: str) -> str:
+        obj = self.store.catalog.by_prefix(record_id[:3])
+        return obj.name if obj is not None else "Name"
+
+
+def stream_rows(store: Store, soql: str, *, include_deleted: bool
+                ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """Compile a plain SELECT for Bulk and stream its rows as tuples of Python values."""
+    plan = compile_query(store, soql, include_deleted=include_deleted, for_bulk=True)
+    q = plan.query
+    if plan.aggregate or plan.count_only or plan.children or q.uses_typeof:
+        raise malformed(q.text, q.from_pos, "Aggregate, child-relationship and TYPEOF queries "
+                        "are not supported in Bulk Query")
+    positions = [index for index, _ in plan.bulk_cols]
+    booleans = [i for i, (_, f) in enumerate(plan.bulk_cols)
+                if f is not None and f.type == "boolean"]
+    # Select exactly the visible columns, in SELECT order, so rows need no reshaping.
+    select = ", ".join(plan.select_cols[p] for p in positions) or "1"
+    sql = "SELECT " + select + plan.sql[plan.sql.index(" FROM "):]
+    conn = store.connect()
+    try:
+        cursor = conn.execute(sql, plan.params)
+    except Exception:
+        conn.close()
+        raise
+    return list(plan.columns), _iterate(conn, cursor, booleans)
+
+
+def _iterate(conn: Any, cursor: Any, booleans: list[int]) -> Iterator[tuple[Any, ...]]:
+    try:
+        while True:
+            rows = cursor.fetchmany(4096)
+            if not rows:
+                return
+            if not booleans:
+                yield from rows
+                continue
+            for row in rows:
+                values = list(row)
+                for i in booleans:
+                    v = values[i]
+                    if v is not None:
+                        values[i] = v == 1
+                yield tuple(values)
+    finally:
+        conn.close()
