@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("sfbulk_mcp.cli.query_cmd", "query_command"),
     "describe": ("sfbulk_mcp.cli.describe_cmd", "describe_command"),
     "jobs": ("sfbulk_mcp.cli.jobs_cmd", "jobs_group"),
+    "devorg": ("sfbulk_mcp.cli.devorg_cmd", "devorg"),
 }
 
 
