@@ -1,0 +1,123 @@
+"""Pages decode to typed columns; parts merge in page order; resume state survives a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from sfbulk_mcp.bulk import codec, state, writers
+from sfbulk_mcp.bulk.matching import read_csv_text
+
+PAGE = (
+    b'\xef\xbb\xbf"Id","Flag","N","Amount","Day","When","Note"\n'
+    b'"001A","true","3","1.5","2024-02-29","2024-02-29T23:59:58.123Z","two\nlines"\n'
+    b'"001B","false","","","","","say ""hi"" \xc3\xa9"\n'
+)
+SCHEMA = {
+    "Id": "id",
+    "Flag": "boolean",
+    "N": "int",
+    "Amount": "currency",
+    "Day": "date",
+    "When": "datetime",
+    "Note": "textarea",
+}
+
+
+def test_a_page_decodes_to_salesforce_types_with_nulls() -> None:
+    frame = codec.decode_page([PAGE[:7], PAGE[7:50], PAGE[50:]], SCHEMA)
+    assert frame.columns == list(SCHEMA)
+    assert frame.schema["Flag"] == pl.Boolean
+    assert frame.schema["N"] == pl.Int64
+    assert frame.schema["Amount"] == pl.Float64
+    assert frame.schema["Day"] == pl.Date
+    assert isinstance(frame.schema["When"], pl.Datetime)
+    first = frame.row(0, named=True)
+    assert first["Flag"] is True and first["N"] == 3 and first["Amount"] == 1.5
+    assert first["Day"] == dt.date(2024, 2, 29)
+    assert first["When"] == dt.datetime(2024, 2, 29, 23, 59, 58, 123000, tzinfo=dt.UTC)
+    assert first["Note"] == "two\nlines"
+    second = frame.row(1, named=True)
+    assert second["N"] is None and second["Day"] is None and second["When"] is None
+    assert second["Note"] == 'say "hi" é'
+
+
+def test_upload_batches_respect_byte_and_row_limits_and_cover_every_row() -> None:
+    frame = pl.DataFrame(
+        {
+            "Name": [f"Company {i}, Inc" for i in range(1000)],
+            "Active": [i % 2 == 0 for i in range(1000)],
+            "Since": [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(1000)],
+            "Score": [None if i % 7 == 0 else i * 1.5 for i in range(1000)],
+        }
+    )
+    batches = list(codec.build_batches(frame, max_bytes=8_000, max_rows=300))
+    assert [b.start for b in batches] == [0, *[b.stop for b in batches[:-1]]]
+    assert batches[-1].stop == 1000
+    assert all(len(b.data) <= 8_000 and b.rows <= 300 for b in batches)
+    back = pl.concat([read_csv_text(b.data) for b in batches])
+    assert back.height == 1000
+    assert back.row(0, named=True) == {
+        "Name": "Company 0, Inc",
+        "Active": "true",
+        "Since": "2020-01-01",
+        "Score": "",
+    }
+
+
+def test_nulls_can_be_sent_as_na_to_clear_fields() -> None:
+    frame = pl.DataFrame({"Id": ["001A"], "Phone": [None]}, schema={"Id": pl.String, "Phone": pl.String})
+    (batch,) = codec.build_batches(frame, null_as_na=True)
+    assert batch.data.decode().splitlines()[1] == "001A,#N/A"
+
+
+def test_parquet_parts_merge_in_page_order(tmp_path: Path) -> None:
+    parts = []
+    for i in range(3):
+        part = tmp_path / writers.part_name(i, "parquet")
+        writers.write_frame(pl.DataFrame({"n": [i * 10, i * 10 + 1]}), part, "parquet")
+        parts.append(part)
+    out = tmp_path / "out.parquet"
+    writers.merge_parts(parts, out, "parquet")
+    assert pl.read_parquet(out)["n"].to_list() == [0, 1, 10, 11, 20, 21]
+
+
+def test_csv_parts_keep_one_header(tmp_path: Path) -> None:
+    parts = []
+    for i in range(2):
+        part = tmp_path / writers.part_name(i, "csv")
+        writers.write_frame(pl.DataFrame({"a": [i], "b": ["x,y"]}), part, "csv")
+        parts.append(part)
+    out = tmp_path / "out.csv"
+    writers.merge_parts(parts, out, "csv")
+    assert out.read_text() == 'a,b\n0,"x,y"\n1,"x,y"\n'
+
+
+def test_resume_state_round_trips_and_names_the_next_page(tmp_path: Path) -> None:
+    out = tmp_path / "accounts.parquet"
+    saved = state.ExportState(
+        job_id="750xx",
+        api_version="62.0",
+        soql="SELECT Id FROM Account",
+        operation="query",
+        fmt="parquet",
+        fingerprint=state.query_fingerprint("SELECT Id FROM Account", "query", "parquet"),
+    )
+    saved.pages.append(state.PageRecord(0, None, "L1", 50, "page-000000.parquet", 1000))
+    saved.pages.append(state.PageRecord(1, "L1", "L2", 50, "page-000001.parquet", 1000))
+    state.save_state(out, saved)
+    loaded = state.load_state(out)
+    assert loaded is not None
+    assert loaded.next_locator() == (2, "L2", False)
+    assert loaded.committed_rows == 100
+    state.clear_state(out)
+    assert state.load_state(out) is None
+
+
+def test_format_follows_the_extension_unless_asked() -> None:
+    assert writers.format_for(Path("a.csv"), None) == "csv"
+    assert writers.format_for(Path("a.ndjson"), None) == "jsonl"
+    assert writers.format_for(Path("a.out"), None) == "parquet"
+    assert writers.format_for(Path("a.csv"), "parquet") == "parquet"

@@ -1,0 +1,98 @@
+"""Ingest results come back in any order; every input row must get exactly one outcome."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings, strategies as st
+
+from sfbulk_mcp.bulk.matching import match_outcomes, parse_row_error, read_csv_text
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> bytes:
+    def cell(v: str) -> str:
+        return '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\n') else v
+
+    lines = [",".join(cell(h) for h in header)] + [",".join(cell(v) for v in r) for r in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_duplicates_and_shuffled_results_each_get_one_outcome() -> None:
+    upload = read_csv_text(_csv(["Name", "Phone"], [["A", "1"], ["B", "2"], ["A", "1"], ["C", ""]]))
+    success = read_csv_text(
+        _csv(["sf__Id", "sf__Created", "Name", "Phone"], [["001C", "true", "C", ""], ["001A", "true", "A", "1"]])
+    )
+    failed = read_csv_text(
+        _csv(
+            ["sf__Id", "sf__Error", "Name", "Phone"],
+            [["", "DUPLICATE_VALUE:duplicate value found:Name --", "A", "1"]],
+        )
+    )
+    unprocessed = read_csv_text(_csv(["Name", "Phone"], [["B", "2"]]))
+    outcomes = match_outcomes(upload, success, failed, unprocessed)
+    assert outcomes["outcome"].to_list() == ["success", "unprocessed", "failed", "success"]
+    assert outcomes["sf__Id"].to_list()[0] == "001A"
+    assert outcomes["sf__Id"].to_list()[3] == "001C"
+
+
+def test_a_row_no_result_mentions_is_unprocessed() -> None:
+    upload = read_csv_text(_csv(["Name"], [["A"], ["B"]]))
+    success = read_csv_text(_csv(["sf__Id", "sf__Created", "Name"], [["001", "true", "A"]]))
+    outcomes = match_outcomes(upload, success, read_csv_text(b""), read_csv_text(b""))
+    assert outcomes["outcome"].to_list() == ["success", "unprocessed"]
+
+
+def test_result_columns_match_case_insensitively_and_with_padding() -> None:
+    upload = read_csv_text(_csv(["Name", "Email"], [["Acme", "A@X.COM"]]))
+    success = read_csv_text(
+        _csv(["sf__Id", "sf__Created", "NAME", "email"], [["001", "false", "Acme", "a@x.com "]])
+    )
+    outcomes = match_outcomes(upload, success, read_csv_text(b""), read_csv_text(b""))
+    assert outcomes["outcome"].to_list() == ["success"]
+
+
+def test_error_text_splits_into_code_message_and_fields() -> None:
+    err = parse_row_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --")
+    assert (err.code, err.message, err.fields) == (
+        "REQUIRED_FIELD_MISSING",
+        "Required fields are missing: [Name]",
+        ("Name",),
+    )
+    lock = parse_row_error("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--")
+    assert lock.code == "UNABLE_TO_LOCK_ROW" and lock.fields == ()
+    two = parse_row_error("FIELD_INTEGRITY_EXCEPTION:bad:Name,Phone --")
+    assert two.fields == ("Name", "Phone")
+
+
+names = st.text(alphabet="ab,\"\n é", min_size=0, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(names, st.sampled_from(["1", "2", ""])), min_size=1, max_size=30),
+       seed=st.integers(0, 1000))
+def test_any_split_of_any_rows_is_matched_exactly(rows: list[tuple[str, str]], seed: int) -> None:
+    rng = random.Random(seed)
+    header = ["Name", "Code"]
+    upload = read_csv_text(_csv(header, [list(r) for r in rows]))
+    fates = [rng.choice(["s", "f", "u"]) for _ in rows]
+    succ = [[f"id{i}", "true", *r] for i, (r, k) in enumerate(zip(rows, fates)) if k == "s"]
+    fail = [["", "X_ERR:bad:Name --", *r] for r, k in zip(rows, fates) if k == "f"]
+    unp = [list(r) for r, k in zip(rows, fates) if k == "u"]
+    for group in (succ, fail, unp):
+        rng.shuffle(group)
+    outcomes = match_outcomes(
+        upload,
+        read_csv_text(_csv(["sf__Id", "sf__Created", *header], succ)) if succ else read_csv_text(b""),
+        read_csv_text(_csv(["sf__Id", "sf__Error", *header], fail)) if fail else read_csv_text(b""),
+        read_csv_text(_csv(header, unp)) if unp else read_csv_text(b""),
+    )
+    assert outcomes.height == len(rows)
+    got = outcomes["outcome"].to_list()
+    want = {"s": "success", "f": "failed", "u": "unprocessed"}
+    # Identical rows are interchangeable, so compare the multiset of outcomes per content.
+    by_content: dict[tuple[str, str], list[str]] = {}
+    expected: dict[tuple[str, str], list[str]] = {}
+    for r, g, k in zip(rows, got, fates):
+        by_content.setdefault(r, []).append(g)
+        expected.setdefault(r, []).append(want[k])
+    assert {k: sorted(v) for k, v in by_content.items()} == {k: sorted(v) for k, v in expected.items()}
