@@ -28,9 +28,57 @@ class PolicyError(ToolError):
     """The request names an object this server is not allowed to touch."""
 
 
+def _without_literals(text: str) -> str:
+    return re.sub(r"'(?:\\.|[^'\\])*'", "''", text)
+
+
+def _scan(soql: str) -> tuple[str, list[str], list[str]]:
+    """(top level with subqueries blanked, SELECT-list subqueries, later subqueries)."""
+    text = _without_literals(soql)
+    top: list[str] = []
+    in_select: list[str] = []
+    later: list[str] = []
+    depth = 0
+    current = ""
+    seen_from = False
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+            if depth == 1:
+                current = ""
+                top.append(" ")
+                continue
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                if re.match(r"\s*SELECT\b", current, re.I):
+                    (later if seen_from else in_select).append(current)
+                continue
+        if depth == 0:
+            top.append(char)
+            if (
+                text[index : index + 4].upper() == "FROM"
+                and (index == 0 or not text[index - 1].isalnum())
+            ):
+                seen_from = True
+        else:
+            current += char
+    return "".join(top), in_select, later
+
+
 def soql_objects(soql: str) -> list[str]:
-    """Objects named in a SOQL text's FROM clauses (child subqueries name relationships)."""
-    return _FROM.findall(soql)
+    """Objects a SOQL text reads: the top-level FROM and semi-joins (`IN (SELECT … FROM X)`)."""
+    top, _, later = _scan(soql)
+    names = _FROM.findall(top)
+    for sub in later:
+        names += soql_objects(sub)
+    return names
+
+
+def soql_child_relationships(soql: str) -> list[str]:
+    """Child relationship names read by subqueries in the SELECT list (`Contacts`)."""
+    _, in_select, _ = _scan(soql)
+    return [name for sub in in_select for name in _FROM.findall(sub)]
 
 
 def sosl_objects(sosl: str) -> list[str]:

@@ -112,3 +112,27 @@ def file_response(
         + (f"\n{note}" if note else "")
     )
     return respond(result, text)
+
+
+async def check_query_objects(app: App, client: Any, soql: str) -> None:
+    """Apply the object lists to a SOQL text, child subqueries included.
+
+    Subqueries name child relationships (`Contacts`), so with a restricted policy the parent's
+    describe tells which object each one reads.
+    """
+    from ..safety import soql_child_relationships, soql_objects
+
+    if not app.policy.restricted:
+        return
+    objects = soql_objects(soql)
+    app.policy.check_all(objects)
+    children = soql_child_relationships(soql)
+    if not children or not objects:
+        return
+    describe = await client.describe(objects[0])
+    by_name = {
+        str(c.get("relationshipName", "")).lower(): str(c.get("childSObject"))
+        for c in describe.get("childRelationships", [])
+    }
+    for name in children:
+        app.policy.check(by_name.get(name.lower(), name))

@@ -19,7 +19,7 @@ from ..confirm import CONFIRMED_BY_ARGUMENT, NO_ELICITATION, Confirmation, decid
 from ..formatting import fit_records, render_csv, shorten_values, slim_record
 from ..models import RecordResult, RecordsResult, WriteResult
 from ..safety import soql_objects
-from .common import file_response, frame_from_records, records_response
+from .common import check_query_objects, file_response, frame_from_records, records_response
 
 MAX_FILE_ROWS = 200_000
 
@@ -47,6 +47,7 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
                 + ". (Checked against the learned schema; salesforce_get_object_fields lists them.)"
             )
         client = await app.client()
+        await check_query_objects(app, client, query)
         try:
             page = await client.query(query, include_deleted=include_deleted)
         except QueryError as exc:
