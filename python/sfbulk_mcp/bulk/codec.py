@@ -80,7 +80,8 @@ def _typed_column(name: str, sf_type: str) -> pl.Expr:
         )
     if kind == "time":
         return col.str.replace("Z$", "").str.to_time("%H:%M:%S%.f", strict=False)
-    return col
+    # Bulk writes null as an empty quoted value: there is no empty string to keep.
+    return pl.when(col.str.len_bytes() == 0).then(None).otherwise(col)
 
 
 def _decode_with_polars(

@@ -239,7 +239,8 @@ class _Runner:
             await outcome
 
     async def _results(self, job_id: str, kind: str) -> pl.DataFrame:
-        async with self.client.bulk_ingest_results(job_id, kind) as stream:
+        resource = "successful" if kind == "success" else kind
+        async with self.client.bulk_ingest_results(job_id, resource) as stream:
             body: bytes = await stream.aread()
         return matching.read_csv_text(body)
 
