@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urljoin
 
 import httpx2
 import orjson
@@ -128,3 +129,84 @@ def rsa_key_pem() -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+class _FormParser(HTMLParser):
+    """Collects the first form of a page: action, method, inputs and submit buttons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.method = "get"
+        self.fields: dict[str, str] = {}
+        self.buttons: list[tuple[str, str]] = []
+        self._in_form = False
+        self._done = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if self._done:
+            return
+        if tag == "form" and self.action is None:
+            self._in_form = True
+            self.action = a.get("action", "")
+            self.method = a.get("method", "get").lower()
+        elif self._in_form and tag == "input" and a.get("name"):
+            if a.get("type", "text") in {"submit", "button"}:
+                self.buttons.append((a["name"], a.get("value", "")))
+            else:
+                self.fields[a["name"]] = a.get("value", "")
+        elif self._in_form and tag == "button" and a.get("name"):
+            self.buttons.append((a["name"], a.get("value", "")))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._in_form:
+            self._in_form = False
+            self._done = True
+
+
+class FormBrowser:
+    """Plays the user's browser on the devorg's login/allow pages, with plain HTTP."""
+
+    def __init__(self, username: str = "admin@devorg.local", password: str = "devorg",
+                 choice: str = "allow") -> None:
+        self.username = username
+        self.password = password
+        self.choice = choice
+        self.pages: list[str] = []
+
+    def log_in(self, authorize_url: str) -> httpx2.Response:
+        """Open the URL, fill each form like a user would, follow redirects to the callback."""
+        with httpx2.Client(follow_redirects=True, timeout=15) as browser:
+            response = browser.get(authorize_url)
+            for _ in range(5):
+                if "html" not in response.headers.get("content-type", "") or "<form" not in response.text:
+                    return response
+                self.pages.append(response.text)
+                form = _FormParser()
+                form.feed(response.text)
+                data = dict(form.fields)
+                for name in list(data):
+                    if "user" in name.lower():
+                        data[name] = self.username
+                    elif "pass" in name.lower():
+                        data[name] = self.password
+                chosen = [b for b in form.buttons if self.choice in (b[1] or b[0]).lower()]
+                if chosen:
+                    data[chosen[0][0]] = chosen[0][1]
+                target = urljoin(str(response.url), form.action or "")
+                if form.method == "post":
+                    response = browser.post(target, data=data)
+                else:
+                    response = browser.get(target, params=data)
+            return response
+
+
+@pytest.fixture
+def form_browser() -> FormBrowser:
+    return FormBrowser()
+
+
+@pytest.fixture
+def browser_factory() -> type[FormBrowser]:
+    return FormBrowser

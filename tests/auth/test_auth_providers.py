@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-
 from sfbulk_mcp.auth.errors import LoginRequiredError, LoginUrlError
 from sfbulk_mcp.auth.oauth import TokenGrant, parse_identity_url, token_from_response
 from sfbulk_mcp.auth.providers import (
@@ -162,7 +161,7 @@ def test_jwt_grant_posts_the_assertion_to_the_login_host(fake_sf: Any, rsa_key_p
 
     token = asyncio.run(scenario())
     assert token.username == "ada@acme.test"
-    method, url, form = fake_sf.requests[0]
+    _method, url, form = fake_sf.requests[0]
     assert url == "https://login.salesforce.com/services/oauth2/token"
     assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     claims = jwt.decode(form["assertion"], RSAKey.import_key(rsa_key_pem)).claims

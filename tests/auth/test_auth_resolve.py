@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sfbulk_mcp.auth.errors import LoginRequiredError, NoCredentialsError, OrgNotFoundError
 from sfbulk_mcp.auth.providers import (
     ClientCredentialsProvider,

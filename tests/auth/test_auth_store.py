@@ -11,7 +11,6 @@ from typing import Any
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
-
 from sfbulk_mcp.auth.errors import OrgNotFoundError, OrgStoreError
 from sfbulk_mcp.auth.oauth import TokenGrant
 from sfbulk_mcp.auth.store import OrgRecord, OrgSecrets, OrgStore

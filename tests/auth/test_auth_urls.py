@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sfbulk_mcp.auth.errors import LoginUrlError
 from sfbulk_mcp.auth.pkce import make_verifier, s256_challenge
 from sfbulk_mcp.auth.urls import (

@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
-
 from sfbulk_mcp.auth.errors import CallbackError, LoginUrlError
 from sfbulk_mcp.auth.pkce import s256_challenge
 from sfbulk_mcp.auth.webflow import WebServerFlow
@@ -52,7 +51,7 @@ def test_callback_with_the_right_state_is_exchanged_with_the_verifier(fake_sf: A
                 redirect = params["redirect_uri"]
                 favicon = await _browser_hits(redirect.rsplit("/", 1)[0] + "/favicon.ico")
                 page = await _browser_hits(f"{redirect}?code=aPrx-CODE&state={params['state']}")
-                grant = await flow.complete(timeout=5)
+                await flow.complete(timeout=5)
             assert favicon.status_code == 404
             return params, fake_sf.token_requests()[0], page.text, page.status_code
 
