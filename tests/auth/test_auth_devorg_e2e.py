@@ -226,6 +226,27 @@ def test_rotated_refresh_tokens_are_persisted_at_once(
         asyncio.run(old_token_is_dead())
 
 
+def test_two_processes_sharing_a_rotating_org_both_keep_working(
+    org: Any, config_dir: Path, form_browser: Any
+) -> None:
+    org.add_connected_app("rotating-app-2", rotate_refresh_tokens=True)
+    grant = _web_login(org, config_dir, form_browser, client_id="rotating-app-2")
+    from sfbulk_mcp.auth.login import save_grant
+
+    asyncio.run(save_grant(_store(config_dir), grant, alias="shared", method="web",
+                           login_url=org.login_url, client_id="rotating-app-2"))
+
+    async def scenario() -> tuple[str, str]:
+        # Two independent resolutions = two processes that loaded the same stored org.
+        async with open_org("shared", store=_store(config_dir), env={}) as first, \
+                open_org("shared", store=_store(config_dir), env={}) as second:
+            renewed_a = await first.refresh(await first.token())  # rotates the refresh token
+            renewed_b = await second.refresh(await second.token())  # still holds the old one
+            return await _whoami(renewed_a), await _whoami(renewed_b)
+
+    assert asyncio.run(scenario()) == ("admin@devorg.local", "admin@devorg.local")
+
+
 def test_revoked_refresh_token_asks_to_log_in_again(
     org: Any, config_dir: Path, form_browser: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -21,7 +21,7 @@ from joserfc.jwk import RSAKey
 
 from ..salesforce.credentials import Token
 from ..salesforce.errors import AuthError
-from .errors import LoginRequiredError
+from .errors import LoginRequiredError, OrgStoreError
 from .oauth import DEFAULT_SESSION_TIMEOUT, TokenGrant, request_token
 from .urls import jwt_audience, normalize_login_url, require_my_domain
 
@@ -140,6 +140,7 @@ class RefreshTokenProvider(RenewingTokenProvider):
         refresh_margin: float | None = None,
         session_timeout: float = DEFAULT_SESSION_TIMEOUT,
         on_grant: GrantCallback | None = None,
+        reload_refresh_token: Callable[[], str | None] | None = None,
         http: httpx2.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -152,6 +153,8 @@ class RefreshTokenProvider(RenewingTokenProvider):
         self._refresh_token = refresh_token
         self._alias = alias
         self._username = username
+        # Another process using the same stored org may have rotated the refresh token.
+        self._reload = reload_refresh_token
 
     @property
     def refresh_token(self) -> str:
@@ -159,16 +162,13 @@ class RefreshTokenProvider(RenewingTokenProvider):
         return self._refresh_token
 
     async def _grant(self) -> TokenGrant:
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self._client_id,
-            "refresh_token": self._refresh_token,
-        }
-        if self._client_secret:
-            form["client_secret"] = self._client_secret
         try:
-            grant = await self._request(self._login_url, form, self._username)
+            grant = await self._grant_with(self._refresh_token)
         except AuthError as exc:
+            newer = await self._stored_refresh_token() if exc.error_code == "invalid_grant" else None
+            if newer and newer != self._refresh_token:
+                self._refresh_token = newer
+                return await self._grant()
             if exc.error_code in {"invalid_grant", "invalid_token", "inactive_user"}:
                 raise LoginRequiredError(
                     f"the refresh token was revoked or has expired ({exc.message})",
@@ -183,6 +183,24 @@ class RefreshTokenProvider(RenewingTokenProvider):
         if grant.refresh_token is not None:
             self._refresh_token = grant.refresh_token
         return grant
+
+    async def _stored_refresh_token(self) -> str | None:
+        if self._reload is None:
+            return None
+        try:
+            return await asyncio.to_thread(self._reload)
+        except OrgStoreError:  # the org was removed meanwhile: nothing newer to try
+            return None
+
+    async def _grant_with(self, refresh_token: str) -> TokenGrant:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self._client_id,
+            "refresh_token": refresh_token,
+        }
+        if self._client_secret:
+            form["client_secret"] = self._client_secret
+        return await self._request(self._login_url, form, self._username)
 
 
 class JwtBearerProvider(RenewingTokenProvider):

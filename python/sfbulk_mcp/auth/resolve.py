@@ -113,6 +113,9 @@ def provider_for_record(
                 token=token,
                 session_timeout=timeout,
                 on_grant=saver,
+                reload_refresh_token=(
+                    (lambda: store.secrets(record.alias).refresh_token) if store else None
+                ),
             )
         if token is None:
             raise missing

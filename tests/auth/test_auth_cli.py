@@ -1,0 +1,154 @@
+"""`sfbulk login | logout | orgs` as a user runs them: flags, messages, exit codes, no secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from sfbulk_mcp.cli.main import cli
+
+devorg_module = pytest.importorskip("sfbulk_mcp.devorg")
+DevOrg: Any = getattr(devorg_module, "DevOrg", None)
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if DevOrg is None:  # pragma: no cover
+        pytest.skip("the devorg is not available")
+    with DevOrg(seed=0, data_dir=tmp_path_factory.mktemp("devorg-cli")) as running:
+        yield running
+
+
+def _env(config_dir: Path, **extra: str) -> dict[str, str]:
+    return {"SFBULK_CONFIG_DIR": str(config_dir), "SFBULK_SECRETS": "file", **extra}
+
+
+def _sfbulk(args: list[str], env: dict[str, str], stdin: str | None = None) -> Any:
+    return CliRunner().invoke(cli, args, env=env, input=stdin)
+
+
+def _cert(pem_key: bytes) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key: Any = serialization.load_pem_private_key(pem_key, password=None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ci")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _stored_secrets(config_dir: Path) -> list[str]:
+    data = orjson.loads((config_dir / "secrets.json").read_bytes())
+    return [v for entry in data["orgs"].values() for v in entry.values()]
+
+
+def test_login_with_jwt_key_file(org: Any, config_dir: Path, rsa_key_pem: bytes,
+                                 tmp_path: Path) -> None:
+    org.add_connected_app("cli-jwt", certificate_pem=_cert(rsa_key_pem))
+    key = tmp_path / "server.key"
+    key.write_bytes(rsa_key_pem)
+    result = _sfbulk(["login", "--jwt-key-file", str(key), "--username", "admin@devorg.local",
+                      "--client-id", "cli-jwt", "--instance-url", org.instance_url,
+                      "--alias", "ci"], _env(config_dir))
+    assert result.exit_code == 0, result.output
+    assert "stored as 'ci'" in result.output and "[jwt]" in result.output
+    listed = orjson.loads(_sfbulk(["orgs", "--json"], _env(config_dir)).output)
+    assert listed[0]["alias"] == "ci" and listed[0]["auth_method"] == "jwt"
+    assert listed[0]["username"] == "admin@devorg.local"
+    assert listed[0]["token_expires_at"].endswith("Z")
+    for secret in _stored_secrets(config_dir):
+        assert secret not in result.output
+
+
+def test_login_with_password_from_stdin_and_env(org: Any, config_dir: Path) -> None:
+    env = _env(config_dir, SALESFORCE_PASSWORD="devorg")
+    by_env = _sfbulk(["login", "--instance-url", org.instance_url, "--username",
+                      "admin@devorg.local", "--alias", "pw-env"], env)
+    assert by_env.exit_code == 0, by_env.output
+    by_stdin = _sfbulk(["login", "--instance-url", org.instance_url, "--username",
+                        "admin@devorg.local", "--alias", "pw-stdin", "--password-stdin",
+                        "--set-default"], _env(config_dir), stdin="devorg\n")
+    assert by_stdin.exit_code == 0, by_stdin.output
+    assert "(default org)" in by_stdin.output
+    assert "devorg\n" not in by_stdin.output.replace("devorg.local", "")
+    table = _sfbulk(["orgs"], _env(config_dir))
+    lines = [line for line in table.output.splitlines() if "pw-" in line]
+    assert len(lines) == 2
+    assert any(line.lstrip().startswith("*") and "pw-stdin" in line for line in lines)
+    assert all("password" in line and org.instance_url in line for line in lines)
+
+
+def test_wrong_password_exits_with_the_auth_code(org: Any, config_dir: Path) -> None:
+    result = _sfbulk(["login", "--instance-url", org.instance_url, "--username",
+                      "admin@devorg.local", "--password-stdin"], _env(config_dir),
+                     stdin="not-the-password-SECRET\n")
+    assert result.exit_code == 3
+    assert "invalid_grant" in result.output
+    assert "SECRET" not in result.output
+    assert not (config_dir / "orgs.json").exists()
+
+
+def test_client_credentials_login_and_generic_host_refusal(org: Any, config_dir: Path) -> None:
+    org.add_connected_app("cli-m2m", secret="m2m-SECRET-value", run_as="admin@devorg.local")
+    ok = _sfbulk(["login", "--client-id", "cli-m2m", "--client-secret", "m2m-SECRET-value",
+                  "--instance-url", org.instance_url, "--alias", "m2m"], _env(config_dir))
+    assert ok.exit_code == 0, ok.output
+    assert "[client_credentials]" in ok.output
+    assert "m2m-SECRET-value" not in ok.output
+    refused = _sfbulk(["login", "--client-id", "x", "--client-secret", "y",
+                       "--instance-url", "https://login.salesforce.com"], _env(config_dir))
+    assert refused.exit_code == 3
+    assert "My Domain" in refused.output
+
+
+def test_salesforce_login_needs_a_client_id(config_dir: Path) -> None:
+    result = _sfbulk(["login", "--instance-url", "https://acme.my.salesforce.com",
+                      "--no-browser"], _env(config_dir))
+    assert result.exit_code == 2
+    assert "--client-id" in result.output and "SALESFORCE_CLIENT_ID" in result.output
+
+
+def test_orgs_with_no_store_and_logout_with_nothing(config_dir: Path) -> None:
+    assert "No stored orgs" in _sfbulk(["orgs"], _env(config_dir)).output
+    assert orjson.loads(_sfbulk(["orgs", "--json"], _env(config_dir)).output) == []
+    result = _sfbulk(["logout"], _env(config_dir))
+    assert result.exit_code == 2 and "--all" in result.output
+
+
+def test_corrupt_or_exposed_store_is_a_clear_cli_error(config_dir: Path) -> None:
+    config_dir.mkdir(parents=True)
+    store = config_dir / "orgs.json"
+    store.write_text("{ not json")
+    store.chmod(0o600)
+    result = _sfbulk(["orgs"], _env(config_dir))
+    assert result.exit_code == 1
+    assert "corrupt" in result.output and "Traceback" not in result.output
+    store.write_text('{"format": "sfbulk-orgs", "version": 1, "default": null, "orgs": {}}')
+    store.chmod(0o644)
+    result = _sfbulk(["orgs"], _env(config_dir))
+    assert result.exit_code == 1
+    assert f"chmod 600 {store}" in result.output
+    assert stat.S_IMODE(store.stat().st_mode) == 0o644  # we do not silently "fix" it
+
+
+def test_orgs_set_default_and_unknown_alias(org: Any, config_dir: Path) -> None:
+    env = _env(config_dir, SALESFORCE_PASSWORD="devorg")
+    for alias in ("one", "two"):
+        assert _sfbulk(["login", "--instance-url", org.instance_url, "--username",
+                        "admin@devorg.local", "--alias", alias], env).exit_code == 0
+    listed = orjson.loads(_sfbulk(["orgs", "--json", "--set-default", "two"], env).output)
+    assert [o["alias"] for o in listed if o["is_default"]] == ["two"]
+    missing = _sfbulk(["logout", "--alias", "three"], env)
+    assert missing.exit_code == 1
+    assert "known aliases: one, two" in missing.output
