@@ -1,7 +1,7 @@
 """Ingest jobs: the uploaded CSV applied row by row through the store, and the three results.
 
-Rows are applied in chunks of 200, each chunk in one SQLite transaction and each row in its own
-savepoint, so a bad row fails alone while a million rows still commit quickly. Like
+Rows are applied in chunks of 1000, each chunk in one SQLite transaction (each store operation
+is a savepoint inside it), so a bad row fails alone while a million rows still commit quickly. Like
 Salesforce, results are not written in input order; every input row lands in exactly one of
 `successfulResults`, `failedResults` or `unprocessedrecords`.
 """
@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
+from sfbulk_mcp.devorg.bulk.fastinsert import FastInserter
 from sfbulk_mcp.devorg.bulk.model import Job, Outcome
 from sfbulk_mcp.devorg.bulk.resultfile import write_lines
 from sfbulk_mcp.devorg.catalog import FieldDef, SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.state import OrgState
 
-CHUNK_ROWS = 200
+CHUNK_ROWS = 1000
 # Salesforce counts one batch per 10,000 uploaded records against DailyBulkApiBatches.
 BATCH_ROWS = 10_000
 NULL_MARKER = "#N/A"
@@ -188,6 +189,8 @@ class RowApplier:
         self.sobject = sobject.name
         self.columns = columns
         self.parents = ParentLookup(state)
+        # Inserts go through the chunked writer; other operations row by row.
+        self.inserter = FastInserter(state.store, sobject) if job.operation == "insert" else None
         self.id_index = next(
             (i for i, c in enumerate(columns) if c.field is not None and c.field.name == "Id"),
             None,
@@ -222,14 +225,18 @@ class RowApplier:
             raise DevOrgError("MISSING_ARGUMENT", f"Id not specified in an {operation} call")
         return row[self.id_index]
 
-    def apply(self, row: Sequence[str]) -> tuple[str, bool]:
-        """Apply the row; returns (record Id, created) or raises DevOrgError."""
+    def check_width(self, row: Sequence[str]) -> None:
+        """A row must have as many cells as the header has columns."""
         if len(row) != len(self.columns):
             raise DevOrgError(
                 "INVALID_FIELD",
                 f"Number of values ({len(row)}) does not match the number of fields in the "
                 f"header ({len(self.columns)})",
             )
+
+    def apply(self, row: Sequence[str]) -> tuple[str, bool]:
+        """Apply the row; returns (record Id, created) or raises DevOrgError."""
+        self.check_width(row)
         store, user, operation = self.store, self.job.created_by_id, self.job.operation
         if operation == "insert":
             return store.create(self.sobject, self.values(row, None), user_id=user), True
@@ -377,22 +384,47 @@ def run_ingest(
 def _apply_chunk(state: OrgState, applier: RowApplier, writer: ResultWriter, upload: Upload,
                  start: int, duplicates: dict[int, DevOrgError]) -> None:
     store = state.store
-    rows = upload.rows
+    numbers = range(start, min(start + CHUNK_ROWS, len(upload.rows)))
     with store.transaction():
-        for number in range(start, min(start + CHUNK_ROWS, len(rows))):
-            row = rows[number]
+        if applier.inserter is not None:
+            _insert_chunk(applier, writer, upload, numbers)
+            return
+        for number in numbers:
+            row = upload.rows[number]
             given_id = _given_id(applier, row)
             duplicate = duplicates.get(number)
             if duplicate is not None:
                 writer.failure(number, given_id, sf_error(duplicate))
                 continue
             try:
-                with store.transaction():
-                    record_id, created = applier.apply(row)
+                # Each store operation is its own savepoint: a failed row leaves no trace.
+                record_id, created = applier.apply(row)
             except DevOrgError as exc:
                 writer.failure(number, given_id, sf_error(exc))
                 continue
             writer.success(number, record_id, created)
+
+
+def _insert_chunk(applier: RowApplier, writer: ResultWriter, upload: Upload,
+                  numbers: range) -> None:
+    assert applier.inserter is not None
+    ready: list[int] = []
+    values: list[dict[str, Any]] = []
+    for number in numbers:
+        row = upload.rows[number]
+        try:
+            applier.check_width(row)
+            values.append(applier.values(row, None))
+        except DevOrgError as exc:
+            writer.failure(number, "", sf_error(exc))
+            continue
+        ready.append(number)
+    outcomes = applier.inserter.insert(values, applier.job.created_by_id)
+    for number, outcome in zip(ready, outcomes, strict=True):
+        if isinstance(outcome, DevOrgError):
+            writer.failure(number, "", sf_error(outcome))
+        else:
+            writer.success(number, outcome, True)
 
 
 def _given_id(applier: RowApplier, row: Sequence[str]) -> str:
