@@ -1,0 +1,171 @@
+"""Import against a real devorg: every input row ends in exactly one outcome file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from sfbulk_mcp.bulk.ingest import import_data
+from sfbulk_mcp.devorg import DevOrg
+from sfbulk_mcp.salesforce import SalesforceClient
+
+from .conftest import FAST_RETRY, make_accounts, provider_for, run_with_client
+
+
+def names_in_org(org: DevOrg) -> dict[str, str]:
+    return {
+        str(r["Id"]): str(r["Name"]) for r in org.store.query("SELECT Id, Name FROM Account").records
+    }
+
+
+def test_insert_from_parquet_accounts_for_every_row(small_org: DevOrg, tmp_path: Path) -> None:
+    source = tmp_path / "accounts.parquet"
+    frame = pl.DataFrame(
+        {
+            "Name": ["Alpha", "Beta", None, "Alpha", "Gamma, \"Quoted\"\nInc", "Delta"],
+            "AnnualRevenue": [1.5, 2.0, 3.0, 1.5, None, 4.0],
+            "Active__c": [True, False, True, True, None, True],
+            "Description": [f"since {dt.date(2024, 1, 2)}"] * 6,
+        }
+    )
+    frame.write_parquet(source)
+    result = run_with_client(
+        small_org, lambda c: import_data(c, "Account", source, max_rows=2, poll_interval=0.05)
+    )
+    assert (result.rows, result.succeeded, result.failed, result.unprocessed) == (6, 5, 1, 0)
+    assert len(result.jobs) == 3
+    success = pl.read_parquet(tmp_path / "accounts.success.parquet")
+    failed = pl.read_parquet(tmp_path / "accounts.failed.parquet")
+    unprocessed = pl.read_parquet(tmp_path / "accounts.unprocessed.parquet")
+    rows = sorted([*success["sf__Row"], *failed["sf__Row"], *unprocessed["sf__Row"]])
+    assert rows == list(range(6))
+    assert failed.row(0, named=True)["sf__Row"] == 2
+    assert failed.row(0, named=True)["error_code"] == "REQUIRED_FIELD_MISSING"
+    assert "Name" in failed.row(0, named=True)["error_fields"]
+    org_names = names_in_org(small_org)
+    assert success["sf__Id"].n_unique() == 5
+    for row in success.iter_rows(named=True):
+        assert org_names[row["sf__Id"]] == row["Name"]  # each Id really holds its own row
+    assert success["sf__Created"].all()
+
+
+def test_update_upsert_delete_and_hard_delete(small_org: DevOrg, tmp_path: Path) -> None:
+    ids = make_accounts(small_org, ["One", "Two", "Three"])
+
+    async def scenario(client: SalesforceClient) -> list[Any]:
+        updated = await import_data(
+            client, "Account",
+            pl.DataFrame({"Id": ids, "Name": ["Uno", "Dos", "Tres"]}),
+            operation="update", poll_interval=0.05,
+        )
+        upserted = await import_data(
+            client, "Account",
+            pl.DataFrame({"External_Id__c": ["X1", "X2"], "Name": ["Ext one", "Ext two"]}),
+            operation="upsert", external_id="External_Id__c", poll_interval=0.05,
+        )
+        again = await import_data(
+            client, "Account",
+            pl.DataFrame({"External_Id__c": ["X1"], "Name": ["Ext one again"]}),
+            operation="upsert", external_id="External_Id__c", poll_interval=0.05,
+        )
+        deleted = await import_data(
+            client, "Account", pl.DataFrame({"Id": ids[:2], "Name": ["ignored", "ignored"]}),
+            operation="delete", poll_interval=0.05,
+        )
+        hard = await import_data(
+            client, "Account", pl.DataFrame({"Id": [ids[2]]}), operation="hard-delete",
+            poll_interval=0.05,
+        )
+        return [updated, upserted, again, deleted, hard]
+
+    updated, upserted, again, deleted, hard = run_with_client(small_org, scenario)
+    assert updated.succeeded == 3
+    assert upserted.succeeded == 2 and upserted.success is not None
+    assert upserted.success["sf__Created"].to_list() == [True, True]
+    assert again.success is not None and again.success["sf__Created"].to_list() == [False]
+    assert deleted.succeeded == 2 and hard.succeeded == 1
+    remaining = names_in_org(small_org)
+    assert sorted(remaining.values()) == ["Ext one again", "Ext two"]
+    assert small_org.store.count("Account", include_deleted=True) == 4  # 2 in the bin, 1 gone
+
+
+def test_a_failed_job_leaves_its_rows_unprocessed_with_the_reason(small_org: DevOrg) -> None:
+    small_org.faults.fail_next_jobs(1, "Injected failure")
+    frame = pl.DataFrame({"Name": [f"N{i}" for i in range(6)]})
+    result = run_with_client(
+        small_org, lambda c: import_data(c, "Account", frame, max_rows=3, parallel=1, poll_interval=0.05)
+    )
+    assert result.rows == 6 and result.succeeded == 3 and result.unprocessed == 3
+    assert result.unprocessed_rows is not None
+    assert result.unprocessed_rows["sf__Row"].to_list() == [0, 1, 2]
+    assert all("Injected failure" in e for e in result.unprocessed_rows["sf__Error"])
+
+
+def test_input_without_the_key_column_is_refused(small_org: DevOrg) -> None:
+    from sfbulk_mcp.bulk.errors import ImportInputError
+
+    with pytest.raises(ImportInputError, match="Id column"):
+        run_with_client(
+            small_org,
+            lambda c: import_data(c, "Account", pl.DataFrame({"Name": ["x"]}), operation="update"),
+        )
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def aread(self) -> bytes:
+        return self.data
+
+
+def test_transient_failures_are_retried_until_they_succeed(small_org: DevOrg) -> None:
+    ids = make_accounts(small_org, ["a", "b", "c"])
+
+    class Locking(SalesforceClient):
+        first_job: str | None = None
+
+        @asynccontextmanager
+        async def bulk_ingest_results(self, job_id: str, kind: str) -> Any:
+            self.first_job = self.first_job or job_id
+            async with super().bulk_ingest_results(job_id, kind) as stream:
+                body = await stream.aread()
+            if job_id == self.first_job and kind in ("successful", "failed"):
+                text = body.decode().splitlines()
+                if kind == "successful":
+                    self.locked_rows = [line.split(",", 2)[2] for line in text[1:]]
+                    body = ("sf__Id,sf__Created," + text[0].split(",", 2)[2] + "\n").encode()
+                else:
+                    rows = [
+                        ",UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,"
+                        + r
+                        for r in self.locked_rows
+                    ]
+                    body = "\n".join([text[0], *rows, ""]).encode()
+            yield _Body(body)
+
+    import asyncio
+
+    async def main() -> Any:
+        async with Locking(provider_for(small_org), retry=FAST_RETRY) as client:
+            frame = pl.DataFrame({"Id": ids, "Name": ["A", "B", "C"]})
+            no_retry = await import_data(
+                client, "Account", frame, operation="update", poll_interval=0.05
+            )
+            client.first_job = None
+            retried = await import_data(
+                client, "Account", frame, operation="update", retries=2, retry_delay=0.01,
+                poll_interval=0.05,
+            )
+            return no_retry, retried
+
+    no_retry, retried = asyncio.run(main())
+    assert no_retry.failed == 3 and no_retry.failures is not None
+    assert set(no_retry.failures["error_code"]) == {"UNABLE_TO_LOCK_ROW"}
+    assert retried.succeeded == 3 and retried.failed == 0 and retried.retried == 3
+    assert sorted(names_in_org(small_org).values()) == ["A", "B", "C"]
