@@ -59,6 +59,7 @@ def simple_sf(tls_devorg: DevOrg) -> Any:
     from simple_salesforce import Salesforce
 
     session = requests.Session()
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE would replace `verify`
     session.verify = str(tls_devorg.ca_certificate)
     sf = Salesforce(instance_url=tls_devorg.instance_url,
                     session_id=tls_devorg.access_token(), session=session,
