@@ -1,8 +1,21 @@
-//! The sfbulk-mcp engine: streaming Bulk API 2.0 CSV decoding and upload batch building.
+//! The sfbulk-mcp engine: streaming Bulk API 2.0 CSV decoding, typed Arrow output, a
+//! Parquet sink, and the upload batch builder. Plain Rust modules hold the logic; `python`
+//! is the thin PyO3 layer.
+pub mod builder;
+pub mod columns;
+pub mod convert;
+pub mod decoder;
+pub mod error;
+pub mod gzip;
+pub mod parquet_sink;
+pub mod pipeline;
+pub mod types;
+
+mod python;
+
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    Ok(())
+    python::register(m)
 }

@@ -1,0 +1,21 @@
+//! The thin PyO3 layer: argument conversion, GIL release, Arrow PyCapsules, exceptions.
+//! All logic lives in the plain Rust modules next to this one.
+use pyo3::prelude::*;
+
+mod arrow;
+mod builder;
+mod decoder;
+mod errors;
+mod options;
+mod parquet;
+
+/// Registers the module's classes, functions and exceptions.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    arrow::register(m)?;
+    decoder::register(m)?;
+    parquet::register(m)?;
+    builder::register(m)?;
+    Ok(())
+}
