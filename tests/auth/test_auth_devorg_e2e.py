@@ -487,3 +487,35 @@ def test_devorg_alias_starts_an_embedded_org_when_none_runs(config_dir: Path) ->
     assert accounts == 3
     with pytest.raises(httpx2.TransportError):  # stopped with the context
         httpx2.get(f"{url}/services/data/", timeout=2)
+
+
+def test_no_token_reaches_any_log_during_a_full_session(
+    org: Any, config_dir: Path, form_browser: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger: ours, httpx2/httpcore, the devorg's
+    org.add_connected_app("logged-app", rotate_refresh_tokens=True)
+    grant = _web_login(org, config_dir, form_browser, client_id="logged-app")
+    store = _store(config_dir)
+    from sfbulk_mcp.auth.login import save_grant
+
+    asyncio.run(save_grant(store, grant, alias="logged", method="web", login_url=org.login_url,
+                           client_id="logged-app"))
+    org.faults.expire_sessions()
+
+    async def work() -> None:
+        async with open_org("logged", store=store, env={}) as resolved:
+            client = SalesforceClient(resolved)
+            try:
+                await client.query("SELECT Id FROM User")
+            finally:
+                await client.aclose()
+
+    asyncio.run(work())
+    renewed = store.secrets("logged")
+    asyncio.run(logout(store, "logged"))
+    secrets = {grant.token.access_token, str(grant.refresh_token),
+               str(renewed.access_token), str(renewed.refresh_token)}
+    assert len(secrets) == 4
+    assert caplog.records  # the session did log
+    for secret in secrets:
+        assert secret not in caplog.text

@@ -1,1 +1,53 @@
-"""OAuth flows and the org store."""
+"""OAuth flows and the org store.
+
+- `open_org(alias=None)` (`auth.resolve`): the one entry point every command and the MCP
+  server use to get a `TokenProvider` for `--org ALIAS`, the default org, the SALESFORCE_*
+  environment variables, or the zero-setup `devorg`.
+- Flows (`auth.providers`, `auth.webflow`): refresh token, JWT bearer, client credentials,
+  username + password, and the browser login with PKCE on a loopback redirect.
+- `OrgStore` (`auth.store`): named orgs, the default org, secrets in the OS keyring or a
+  private (optionally encrypted) file.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    CallbackError,
+    LoginRequiredError,
+    LoginUrlError,
+    NoCredentialsError,
+    OrgNotFoundError,
+    OrgStoreError,
+)
+from .oauth import TokenGrant
+from .providers import (
+    ClientCredentialsProvider,
+    JwtBearerProvider,
+    PasswordProvider,
+    RefreshTokenProvider,
+    RenewingTokenProvider,
+)
+from .resolve import ConnectedOrg, open_org
+from .store import OrgRecord, OrgSecrets, OrgStore
+from .webflow import WebServerFlow
+
+__all__ = [
+    "CallbackError",
+    "ClientCredentialsProvider",
+    "ConnectedOrg",
+    "JwtBearerProvider",
+    "LoginRequiredError",
+    "LoginUrlError",
+    "NoCredentialsError",
+    "OrgNotFoundError",
+    "OrgRecord",
+    "OrgSecrets",
+    "OrgStore",
+    "OrgStoreError",
+    "PasswordProvider",
+    "RefreshTokenProvider",
+    "RenewingTokenProvider",
+    "TokenGrant",
+    "WebServerFlow",
+    "open_org",
+]

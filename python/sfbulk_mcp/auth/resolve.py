@@ -63,9 +63,8 @@ class SessionOnlyProvider:
         self._alias = alias
 
     async def token(self) -> Token:
-        """The stored token, or a clear error once it is known to have expired."""
-        if self._token.expires_within(0):
-            raise LoginRequiredError("the stored session has expired", alias=self._alias)
+        """The stored token. Sessions stay alive while used, so only Salesforce can say it
+        has expired (then `refresh` explains what to do)."""
         return self._token
 
     async def refresh(self, stale: Token) -> Token:
