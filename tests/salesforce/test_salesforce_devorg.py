@@ -107,6 +107,8 @@ async def test_query_pages_cover_every_row_once(org: DevOrg) -> None:
         with pytest.raises(InvalidFieldError):
             await client.query("SELECT Nme FROM Account")
     assert len(ids) == first["totalSize"] == len(set(ids))
+    used, allowed = client.api_usage or (0, 0)
+    assert 0 < used <= allowed  # Sforce-Limit-Info was read from the answers
 
 
 @run_async
@@ -203,3 +205,52 @@ def test_sync_client_against_the_devorg(org: DevOrg) -> None:
         page = sf.query("SELECT Id, Name FROM Account LIMIT 3")
         assert len(page["records"]) == 3
         assert sf.describe("Contact")["name"] == "Contact"
+
+
+@run_async
+async def test_composite_collections_search_tooling_limits_and_apex_rest(org: DevOrg) -> None:
+    org.register_apex_rest("POST", "/Echo/*", lambda req: {"got": req.json(), "path": req.path})
+    client, _ = client_for(org)
+    async with client:
+        created = await client.collections_create(
+            "Contact", [{"LastName": "Coll One"}, {"LastName": "Coll Two"}], all_or_none=True
+        )
+        assert [r["success"] for r in created] == [True, True]
+        ids = [r["id"] for r in created]
+        fetched = await client.collections_get("Contact", ids, ["LastName"])
+        assert sorted(r["LastName"] for r in fetched if r) == ["Coll One", "Coll Two"]
+
+        answer = await client.composite(
+            [
+                {"method": "POST", "url": f"/services/data/v{await client.api_version()}/sobjects/Account",
+                 "referenceId": "acct", "body": {"Name": "Composite Co"}},
+                {"method": "GET", "url": f"/services/data/v{await client.api_version()}/sobjects/Account/@{{acct.id}}",
+                 "referenceId": "read"},
+            ],
+            all_or_none=True,
+        )
+        codes = [r["httpStatusCode"] for r in answer["compositeResponse"]]
+        assert codes == [201, 200]
+        assert answer["compositeResponse"][1]["body"]["Name"] == "Composite Co"
+
+        deleted = await client.collections_delete(ids)
+        assert all(r["success"] for r in deleted)
+
+        tooling = await client.tooling_query("SELECT Id, Name FROM ApexClass")
+        assert "records" in tooling
+
+        limits = await client.limits()
+        assert limits["DailyApiRequests"]["Max"] >= limits["DailyApiRequests"]["Remaining"]
+
+        echoed = await client.apex_rest("POST", "Echo/abc", body={"x": 1})
+        assert echoed["got"] == {"x": 1}
+
+
+@run_async
+async def test_sosl_search_finds_a_new_record(org: DevOrg) -> None:
+    pytest.importorskip("sfbulk_mcp.devorg.sosl", reason="the devorg does not serve SOSL yet")
+    client, _ = client_for(org)
+    async with client:
+        await client.create("Account", {"Name": "Searchable Zebra Co"})
+        found = await client.search("FIND {Zebra} IN NAME FIELDS RETURNING Account(Id, Name)")
+    assert any(r.get("Name") == "Searchable Zebra Co" for r in found["searchRecords"])
