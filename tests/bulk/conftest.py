@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
-
 from sfbulk_mcp.auth.providers import PasswordProvider
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.salesforce import RetryPolicy, SalesforceClient

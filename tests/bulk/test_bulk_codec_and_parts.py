@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
-
 from sfbulk_mcp.bulk import codec, state, writers
 from sfbulk_mcp.bulk.matching import read_csv_text
 
@@ -68,7 +67,9 @@ def test_upload_batches_respect_byte_and_row_limits_and_cover_every_row() -> Non
 
 
 def test_nulls_can_be_sent_as_na_to_clear_fields() -> None:
-    frame = pl.DataFrame({"Id": ["001A"], "Phone": [None]}, schema={"Id": pl.String, "Phone": pl.String})
+    frame = pl.DataFrame(
+        {"Id": ["001A"], "Phone": [None]}, schema={"Id": pl.String, "Phone": pl.String}
+    )
     (batch,) = codec.build_batches(frame, null_as_na=True)
     assert batch.data.decode().splitlines()[1] == "001A,#N/A"
 

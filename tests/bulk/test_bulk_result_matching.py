@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sfbulk_mcp.bulk.matching import match_outcomes, parse_row_error, read_csv_text
 
 
@@ -20,7 +20,10 @@ def _csv(header: list[str], rows: list[list[str]]) -> bytes:
 def test_duplicates_and_shuffled_results_each_get_one_outcome() -> None:
     upload = read_csv_text(_csv(["Name", "Phone"], [["A", "1"], ["B", "2"], ["A", "1"], ["C", ""]]))
     success = read_csv_text(
-        _csv(["sf__Id", "sf__Created", "Name", "Phone"], [["001C", "true", "C", ""], ["001A", "true", "A", "1"]])
+        _csv(
+            ["sf__Id", "sf__Created", "Name", "Phone"],
+            [["001C", "true", "C", ""], ["001A", "true", "A", "1"]],
+        )
     )
     failed = read_csv_text(
         _csv(
@@ -64,12 +67,14 @@ def test_error_text_splits_into_code_message_and_fields() -> None:
     assert two.fields == ("Name", "Phone")
 
 
-names = st.text(alphabet="ab,\"\n é", min_size=0, max_size=4)
+names = st.text(alphabet='ab,"\n é', min_size=0, max_size=4)
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.lists(st.tuples(names, st.sampled_from(["1", "2", ""])), min_size=1, max_size=30),
-       seed=st.integers(0, 1000))
+@given(
+    rows=st.lists(st.tuples(names, st.sampled_from(["1", "2", ""])), min_size=1, max_size=30),
+    seed=st.integers(0, 1000),
+)
 def test_any_split_of_any_rows_is_matched_exactly(rows: list[tuple[str, str]], seed: int) -> None:
     rng = random.Random(seed)
     header = ["Name", "Code"]
@@ -82,7 +87,9 @@ def test_any_split_of_any_rows_is_matched_exactly(rows: list[tuple[str, str]], s
         rng.shuffle(group)
     outcomes = match_outcomes(
         upload,
-        read_csv_text(_csv(["sf__Id", "sf__Created", *header], succ)) if succ else read_csv_text(b""),
+        read_csv_text(_csv(["sf__Id", "sf__Created", *header], succ))
+        if succ
+        else read_csv_text(b""),
         read_csv_text(_csv(["sf__Id", "sf__Error", *header], fail)) if fail else read_csv_text(b""),
         read_csv_text(_csv(header, unp)) if unp else read_csv_text(b""),
     )
@@ -95,4 +102,6 @@ def test_any_split_of_any_rows_is_matched_exactly(rows: list[tuple[str, str]], s
     for r, g, k in zip(rows, got, fates):
         by_content.setdefault(r, []).append(g)
         expected.setdefault(r, []).append(want[k])
-    assert {k: sorted(v) for k, v in by_content.items()} == {k: sorted(v) for k, v in expected.items()}
+    assert {k: sorted(v) for k, v in by_content.items()} == {
+        k: sorted(v) for k, v in expected.items()
+    }

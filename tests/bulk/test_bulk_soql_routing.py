@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from sfbulk_mcp.bulk.errors import UnsupportedBulkQueryError
 from sfbulk_mcp.bulk.schema import bulk_fields, parse_header_line, resolve_schema, schema_for_header
 from sfbulk_mcp.bulk.soql import analyze, build_soql, compound_field_problems, require_bulk
@@ -38,7 +37,9 @@ def test_keywords_inside_string_literals_do_not_count() -> None:
 
 
 def test_relationship_columns_keep_their_dotted_names() -> None:
-    shape = analyze("SELECT Id, Owner.Name, Account.Owner.Email FROM Contact WHERE IsDeleted = false")
+    shape = analyze(
+        "SELECT Id, Owner.Name, Account.Owner.Email FROM Contact WHERE IsDeleted = false"
+    )
     assert shape.columns == ("Id", "Owner.Name", "Account.Owner.Email")
     assert shape.object == "Contact"
 
@@ -81,8 +82,12 @@ def test_relationship_columns_are_typed_from_the_related_object() -> None:
         "contact": {
             "fields": [
                 {"name": "Id", "type": "id"},
-                {"name": "AccountId", "type": "reference", "relationshipName": "Account",
-                 "referenceTo": ["Account"]},
+                {
+                    "name": "AccountId",
+                    "type": "reference",
+                    "relationshipName": "Account",
+                    "referenceTo": ["Account"],
+                },
             ]
         },
         "account": {

@@ -11,7 +11,6 @@ from typing import Any
 
 import polars as pl
 import pytest
-
 from sfbulk_mcp.bulk import state as states
 from sfbulk_mcp.bulk.errors import UnsupportedBulkQueryError
 from sfbulk_mcp.bulk.export import ExportProgress, export
@@ -57,7 +56,11 @@ def test_export_writes_csv_and_jsonl(org: DevOrg, tmp_path: Path, fmt: str) -> N
     run_with_client(
         org,
         lambda c: export(
-            c, object_name="Account", fields=["Id", "Name"], out=out, page_size=PAGE,
+            c,
+            object_name="Account",
+            fields=["Id", "Name"],
+            out=out,
+            page_size=PAGE,
             poll_interval=0.05,
         ),
     )
@@ -67,9 +70,7 @@ def test_export_writes_csv_and_jsonl(org: DevOrg, tmp_path: Path, fmt: str) -> N
 
 
 def test_all_fields_export_leaves_out_compound_fields(org: DevOrg) -> None:
-    result = run_with_client(
-        org, lambda c: export(c, object_name="Account", poll_interval=0.05)
-    )
+    result = run_with_client(org, lambda c: export(c, object_name="Account", poll_interval=0.05))
     assert result.frame is not None
     columns = set(result.frame.columns)
     assert {"Id", "Name", "BillingCity"} <= columns
@@ -81,7 +82,10 @@ def test_where_filter_and_frame_result(org: DevOrg) -> None:
     result = run_with_client(
         org,
         lambda c: export(
-            c, object_name="Account", fields=["Id", "Name"], where="Name LIKE 'Acct 00%'",
+            c,
+            object_name="Account",
+            fields=["Id", "Name"],
+            where="Name LIKE 'Acct 00%'",
             poll_interval=0.05,
         ),
     )
@@ -122,7 +126,8 @@ def test_aggregate_query_runs_through_rest(org: DevOrg, tmp_path: Path) -> None:
     result = run_with_client(
         org,
         lambda c: export(
-            c, "SELECT Name, COUNT(Id) n FROM Account WHERE Name LIKE 'Acct 00%' GROUP BY Name",
+            c,
+            "SELECT Name, COUNT(Id) n FROM Account WHERE Name LIKE 'Acct 00%' GROUP BY Name",
             out=out,
         ),
     )
@@ -139,8 +144,13 @@ def test_export_survives_expired_session_mid_export(org: DevOrg, tmp_path: Path)
 
     async def scenario(client: SalesforceClient) -> Any:
         result = await export(
-            client, "SELECT Id, Name FROM Account", out=out, page_size=PAGE,
-            parallel=1, progress=expire_once, poll_interval=0.05,
+            client,
+            "SELECT Id, Name FROM Account",
+            out=out,
+            page_size=PAGE,
+            parallel=1,
+            progress=expire_once,
+            poll_interval=0.05,
         )
         return result, client.refresh_count
 
@@ -154,7 +164,8 @@ def test_export_survives_a_503_storm(org: DevOrg, tmp_path: Path) -> None:
     out = tmp_path / "a.parquet"
     org.faults.fail_requests(503, 3, path="/results")
     result = run_with_client(
-        org, lambda c: export(c, "SELECT Id FROM Account", out=out, page_size=PAGE, poll_interval=0.05)
+        org,
+        lambda c: export(c, "SELECT Id FROM Account", out=out, page_size=PAGE, poll_interval=0.05),
     )
     frame = pl.read_parquet(out)
     assert result.rows == N and frame["Id"].n_unique() == N and set(frame["Id"]) == org_ids(org)
@@ -164,7 +175,10 @@ def test_connection_dropped_mid_page_refetches_that_page(org: DevOrg, tmp_path: 
     out = tmp_path / "a.csv"
     org.faults.drop_connection(300, 3, path="/results")
     result = run_with_client(
-        org, lambda c: export(c, "SELECT Id, Name FROM Account", out=out, page_size=PAGE, poll_interval=0.05)
+        org,
+        lambda c: export(
+            c, "SELECT Id, Name FROM Account", out=out, page_size=PAGE, poll_interval=0.05
+        ),
     )
     frame = pl.read_csv(out)
     assert result.rows == N == frame.height
@@ -175,7 +189,9 @@ def test_failed_job_raises_and_leaves_no_state(org: DevOrg, tmp_path: Path) -> N
     out = tmp_path / "a.parquet"
     org.faults.fail_next_jobs(1, "Injected failure")
     with pytest.raises(BulkJobError, match="Injected failure"):
-        run_with_client(org, lambda c: export(c, "SELECT Id FROM Account", out=out, poll_interval=0.05))
+        run_with_client(
+            org, lambda c: export(c, "SELECT Id FROM Account", out=out, poll_interval=0.05)
+        )
     assert not out.exists() and not states.state_path(out).exists()
 
 
@@ -197,7 +213,11 @@ def test_cut_short_export_resumes_the_same_job_without_loss_or_duplicates(
         run_with_client(
             org,
             lambda c: export(
-                c, soql, out=out, page_size=PAGE, progress=crash_after_two_pages,
+                c,
+                soql,
+                out=out,
+                page_size=PAGE,
+                progress=crash_after_two_pages,
                 poll_interval=0.05,
             ),
         )
@@ -226,13 +246,20 @@ def test_a_different_query_to_the_same_file_starts_afresh(org: DevOrg, tmp_path:
     with pytest.raises(_CutShort):
         run_with_client(
             org,
-            lambda c: export(c, "SELECT Id FROM Account", out=out, page_size=PAGE, progress=crash,
-                             poll_interval=0.05),
+            lambda c: export(
+                c,
+                "SELECT Id FROM Account",
+                out=out,
+                page_size=PAGE,
+                progress=crash,
+                poll_interval=0.05,
+            ),
         )
     result = run_with_client(
         org,
-        lambda c: export(c, "SELECT Id, Name FROM Account", out=out, page_size=PAGE,
-                         poll_interval=0.05),
+        lambda c: export(
+            c, "SELECT Id, Name FROM Account", out=out, page_size=PAGE, poll_interval=0.05
+        ),
     )
     assert not result.resumed
     assert pl.read_parquet(out).columns == ["Id", "Name"]

@@ -9,7 +9,6 @@ from typing import Any
 
 import polars as pl
 import pytest
-
 from sfbulk_mcp.bulk.ingest import import_data
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.salesforce import SalesforceClient
@@ -19,7 +18,8 @@ from .conftest import FAST_RETRY, make_accounts, provider_for, run_with_client
 
 def names_in_org(org: DevOrg) -> dict[str, str]:
     return {
-        str(r["Id"]): str(r["Name"]) for r in org.store.query("SELECT Id, Name FROM Account").records
+        str(r["Id"]): str(r["Name"])
+        for r in org.store.query("SELECT Id, Name FROM Account").records
     }
 
 
@@ -27,7 +27,7 @@ def test_insert_from_parquet_accounts_for_every_row(small_org: DevOrg, tmp_path:
     source = tmp_path / "accounts.parquet"
     frame = pl.DataFrame(
         {
-            "Name": ["Alpha", "Beta", None, "Alpha", "Gamma, \"Quoted\"\nInc", "Delta"],
+            "Name": ["Alpha", "Beta", None, "Alpha", 'Gamma, "Quoted"\nInc', "Delta"],
             "AnnualRevenue": [1.5, 2.0, 3.0, 1.5, None, 4.0],
             "Active__c": [True, False, True, True, None, True],
             "Description": [f"since {dt.date(2024, 1, 2)}"] * 6,
@@ -59,26 +59,40 @@ def test_update_upsert_delete_and_hard_delete(small_org: DevOrg, tmp_path: Path)
 
     async def scenario(client: SalesforceClient) -> list[Any]:
         updated = await import_data(
-            client, "Account",
+            client,
+            "Account",
             pl.DataFrame({"Id": ids, "Name": ["Uno", "Dos", "Tres"]}),
-            operation="update", poll_interval=0.05,
+            operation="update",
+            poll_interval=0.05,
         )
         upserted = await import_data(
-            client, "Account",
+            client,
+            "Account",
             pl.DataFrame({"External_Id__c": ["X1", "X2"], "Name": ["Ext one", "Ext two"]}),
-            operation="upsert", external_id="External_Id__c", poll_interval=0.05,
+            operation="upsert",
+            external_id="External_Id__c",
+            poll_interval=0.05,
         )
         again = await import_data(
-            client, "Account",
+            client,
+            "Account",
             pl.DataFrame({"External_Id__c": ["X1"], "Name": ["Ext one again"]}),
-            operation="upsert", external_id="External_Id__c", poll_interval=0.05,
+            operation="upsert",
+            external_id="External_Id__c",
+            poll_interval=0.05,
         )
         deleted = await import_data(
-            client, "Account", pl.DataFrame({"Id": ids[:2], "Name": ["ignored", "ignored"]}),
-            operation="delete", poll_interval=0.05,
+            client,
+            "Account",
+            pl.DataFrame({"Id": ids[:2], "Name": ["ignored", "ignored"]}),
+            operation="delete",
+            poll_interval=0.05,
         )
         hard = await import_data(
-            client, "Account", pl.DataFrame({"Id": [ids[2]]}), operation="hard-delete",
+            client,
+            "Account",
+            pl.DataFrame({"Id": [ids[2]]}),
+            operation="hard-delete",
             poll_interval=0.05,
         )
         return [updated, upserted, again, deleted, hard]
@@ -98,7 +112,8 @@ def test_a_failed_job_leaves_its_rows_unprocessed_with_the_reason(small_org: Dev
     small_org.faults.fail_next_jobs(1, "Injected failure")
     frame = pl.DataFrame({"Name": [f"N{i}" for i in range(6)]})
     result = run_with_client(
-        small_org, lambda c: import_data(c, "Account", frame, max_rows=3, parallel=1, poll_interval=0.05)
+        small_org,
+        lambda c: import_data(c, "Account", frame, max_rows=3, parallel=1, poll_interval=0.05),
     )
     assert result.rows == 6 and result.succeeded == 3 and result.unprocessed == 3
     assert result.unprocessed_rows is not None
@@ -159,7 +174,12 @@ def test_transient_failures_are_retried_until_they_succeed(small_org: DevOrg) ->
             )
             client.first_job = None
             retried = await import_data(
-                client, "Account", frame, operation="update", retries=2, retry_delay=0.01,
+                client,
+                "Account",
+                frame,
+                operation="update",
+                retries=2,
+                retry_delay=0.01,
                 poll_interval=0.05,
             )
             return no_retry, retried

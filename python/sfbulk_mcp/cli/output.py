@@ -196,16 +196,27 @@ def handle_errors(as_json: bool) -> Iterator[None]:
 
 
 def print_records_table(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    """Records as a table on stdout (plain text when stdout is not a terminal)."""
-    from rich.console import Console
-    from rich.table import Table
+    """Records as a table on stdout: rich on a terminal, plain aligned text in a pipe."""
+    cells = [["" if r.get(c) is None else str(r.get(c)) for c in columns] for r in records]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
 
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for record in records:
-        table.add_row(*("" if record.get(c) is None else str(record.get(c)) for c in columns))
-    Console(soft_wrap=False).print(table)
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in cells:
+            table.add_row(*row)
+        Console(soft_wrap=False).print(table)
+        return
+    # Never cut or wrap a value when the output feeds another program.
+    flat = [[v.replace("\n", " ") for v in row] for row in cells]
+    widths = [max([len(c), *(len(row[i]) for row in flat)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in flat
+    ]
+    click.echo("\n".join(lines))
 
 
 def run_async(factory: Callable[[], Any]) -> Any:

@@ -1,0 +1,267 @@
+"""`sfbulk export|import|query|describe|jobs` against a devorg: results on stdout only,
+messages on stderr, documented exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+from click.testing import CliRunner, Result
+from sfbulk_mcp.cli.main import cli
+from sfbulk_mcp.devorg import DevOrg
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Iterator[DevOrg]:
+    with DevOrg() as devorg:
+        for i in range(40):
+            devorg.store.create("Account", {"Name": f"Cli {i:02d}", "AnnualRevenue": i * 10.0})
+        yield devorg
+
+
+@pytest.fixture
+def env(org: DevOrg, tmp_path: Path) -> dict[str, str]:
+    # `--org devorg` finds this org through SFBULK_DEVORG_URL; the org store stays private.
+    return {"SFBULK_DEVORG_URL": org.instance_url, "SFBULK_CONFIG_DIR": str(tmp_path / "cfg")}
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_export_prints_one_summary_line_and_writes_the_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "accounts.parquet"
+    result = run(
+        env,
+        "export",
+        "Account",
+        "--org",
+        "devorg",
+        "--out",
+        str(out),
+        "--fields",
+        "Id,Name,AnnualRevenue",
+        "--page-size",
+        "15",
+    )
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("40 rows") and "s (" in lines[0]
+    frame = pl.read_parquet(out)
+    assert frame.height == 40 and frame["Id"].n_unique() == 40
+    assert frame.schema["AnnualRevenue"] == pl.Float64
+
+
+def test_export_json_and_quiet_for_scripts(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "a.csv"
+    result = run(
+        env,
+        "export",
+        "--soql",
+        "SELECT Id FROM Account",
+        "--org",
+        "devorg",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert result.exit_code == 0
+    summary = orjson.loads(result.stdout)
+    assert summary["rows"] == 40 and summary["format"] == "csv" and summary["jobId"]
+    quiet = run(
+        env,
+        "export",
+        "Account",
+        "--fields",
+        "Id",
+        "--org",
+        "devorg",
+        "--out",
+        str(tmp_path / "b.jsonl"),
+        "--quiet",
+    )
+    assert quiet.exit_code == 0 and quiet.stdout == ""
+    assert len((tmp_path / "b.jsonl").read_text().splitlines()) == 40
+
+
+def test_export_of_a_query_bulk_rejects_exits_4_before_any_job(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(
+        env,
+        "export",
+        "--soql",
+        "SELECT Id, (SELECT Id FROM Contacts) FROM Account",
+        "--org",
+        "devorg",
+        "--out",
+        str(tmp_path / "x.parquet"),
+    )
+    assert result.exit_code == 4
+    assert result.stdout == "" and "subquer" in result.stderr
+    jobs = run(env, "jobs", "list", "--org", "devorg", "--json")
+    assert orjson.loads(jobs.stdout) == []
+
+
+def test_import_writes_outcome_files_and_exits_6_on_failed_rows(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    source = tmp_path / "new.csv"
+    source.write_text("Name,AnnualRevenue\nNew A,1\n,2\nNew C,3\n")
+    result = run(
+        env,
+        "import",
+        "Account",
+        "--file",
+        str(source),
+        "--operation",
+        "insert",
+        "--org",
+        "devorg",
+        "--json",
+    )
+    assert result.exit_code == 6
+    summary = orjson.loads(result.stdout)
+    assert (summary["succeeded"], summary["failed"], summary["unprocessed"]) == (2, 1, 0)
+    failed = pl.read_parquet(tmp_path / "new.failed.parquet")
+    assert failed["sf__Row"].to_list() == [1]
+    assert failed["error_code"].to_list() == ["REQUIRED_FIELD_MISSING"]
+    assert pl.read_parquet(tmp_path / "new.success.parquet").height == 2
+
+    ok = tmp_path / "ok.csv"
+    ok.write_text("Name\nFine\n")
+    clean = run(env, "import", "Account", "--file", str(ok), "--org", "devorg")
+    assert clean.exit_code == 0 and "1 succeeded" in clean.stdout
+
+
+def test_import_delete_by_id(env: dict[str, str], org: DevOrg, tmp_path: Path) -> None:
+    ids = [str(r["Id"]) for r in org.store.query("SELECT Id FROM Account LIMIT 3").records]
+    source = tmp_path / "gone.csv"
+    source.write_text("Id\n" + "\n".join(ids) + "\n")
+    result = run(
+        env,
+        "import",
+        "Account",
+        "--file",
+        str(source),
+        "--operation",
+        "hard-delete",
+        "--org",
+        "devorg",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert org.store.count("Account", include_deleted=True) == 37
+
+
+def test_query_prints_table_json_and_csv(env: dict[str, str]) -> None:
+    soql = "SELECT Id, Name, Owner.Name FROM Account WHERE Name LIKE 'Cli 0%' ORDER BY Name"
+    table = run(env, "query", soql, "--org", "devorg")
+    assert table.exit_code == 0 and "Cli 00" in table.stdout and "Owner.Name" in table.stdout
+    as_json = orjson.loads(run(env, "query", soql, "--org", "devorg", "--json").stdout)
+    assert as_json["totalSize"] == 10
+    assert "attributes" not in as_json["records"][0]
+    assert as_json["records"][0]["Owner"] == {"Name": as_json["records"][0]["Owner"]["Name"]}
+    csv = run(env, "query", soql, "--org", "devorg", "--format", "csv")
+    frame = pl.read_csv(csv.stdout.encode())
+    assert frame.columns == ["Id", "Name", "Owner.Name"] and frame.height == 10
+    count = run(env, "query", "SELECT COUNT() FROM Account", "--org", "devorg")
+    assert count.stdout.strip() == "40"
+
+
+def test_describe_lists_fields(env: dict[str, str]) -> None:
+    table = run(env, "describe", "Account", "--org", "devorg")
+    assert table.exit_code == 0 and "AnnualRevenue" in table.stdout and "currency" in table.stdout
+    raw = orjson.loads(run(env, "describe", "Account", "--org", "devorg", "--json").stdout)
+    assert raw["name"] == "Account"
+    missing = run(env, "describe", "NoSuchObject__c", "--org", "devorg")
+    assert missing.exit_code == 4 and missing.stdout == ""
+
+
+def test_jobs_list_status_and_abort(env: dict[str, str], org: DevOrg, tmp_path: Path) -> None:
+    export = run(
+        env,
+        "export",
+        "Account",
+        "--fields",
+        "Id",
+        "--org",
+        "devorg",
+        "--out",
+        str(tmp_path / "a.parquet"),
+        "--json",
+    )
+    job_id = orjson.loads(export.stdout)["jobId"]
+    listed = orjson.loads(run(env, "jobs", "list", "--org", "devorg", "--json").stdout)
+    assert [j["id"] for j in listed] == [job_id]
+    status = orjson.loads(run(env, "jobs", "status", job_id, "--org", "devorg", "--json").stdout)
+    assert status["state"] == "JobComplete" and status["jobKind"] == "query"
+
+    org.faults.hang_next_jobs(1)
+    source = tmp_path / "hang.csv"
+    source.write_text("Name\nx\n")
+    import asyncio
+
+    from sfbulk_mcp.auth.providers import PasswordProvider
+    from sfbulk_mcp.salesforce import SalesforceClient
+
+    async def start_hanging_job() -> str:
+        provider = PasswordProvider(
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+            username="admin@devorg.local",
+            password="devorg",
+        )
+        async with SalesforceClient(provider) as client:
+            info = await client.bulk_create_ingest_job("Account", "insert")
+            await client.bulk_upload(info["id"], b"Name\nx\n")
+            await client.bulk_close_job(info["id"])
+            return str(info["id"])
+
+    hanging = asyncio.run(start_hanging_job())
+    aborted = run(env, "jobs", "abort", hanging, "--org", "devorg")
+    assert aborted.exit_code == 0 and "Aborted" in aborted.stdout
+    unknown = run(env, "jobs", "status", "750000000000000AAA", "--org", "devorg")
+    assert unknown.exit_code == 4
+
+
+def test_unknown_org_alias_exits_3(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(env, "query", "SELECT Id FROM Account", "--org", "nope")
+    assert result.exit_code == 3 and result.stdout == ""
+
+
+def test_readme_first_command_runs_an_embedded_devorg(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "SFBULK_DEVORG_URL": "http://127.0.0.1:9",  # nothing listens: the org is embedded
+        "SFBULK_CONFIG_DIR": str(tmp_path / "cfg"),
+        "SFBULK_DEVORG_SEED": "50",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from sfbulk_mcp.cli.main import main; main()",
+            "export",
+            "Account",
+            "--org",
+            "devorg",
+            "--out",
+            "accounts.parquet",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("50 rows")
+    assert pl.read_parquet(tmp_path / "accounts.parquet").height == 50
