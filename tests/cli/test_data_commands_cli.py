@@ -256,6 +256,7 @@ def test_readme_first_command_runs_an_embedded_devorg(tmp_path: Path) -> None:
             "--out",
             "accounts.parquet",
         ],
+        check=False,
         cwd=tmp_path,
         env=env,
         capture_output=True,
