@@ -102,20 +102,47 @@ def start_harness(data_dir: Path) -> BulkHarness:
     return BulkHarness(url, state, server, thread)
 
 
+class OrgUnderTest:
+    """A running org as the bulk tests see it: URL, token, state and job manager."""
+
+    def __init__(self, url: str, token: str, state: OrgState, stop: Any) -> None:
+        self.url = url
+        self.token = token
+        self.state = state
+        self._stop = stop
+
+    @property
+    def jobs(self) -> BulkJobs:
+        assert isinstance(self.state.bulk, BulkJobs)
+        return self.state.bulk
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def start_org(data_dir: Path) -> OrgUnderTest:
+    """The full devorg (auth, limits, error JSON, gzip layers) on `data_dir`."""
+    from sfbulk_mcp.devorg import DevOrg
+
+    org = DevOrg(data_dir=data_dir).start()
+    return OrgUnderTest(org.instance_url, org.access_token(), org.state, org.stop)
+
+
 @pytest.fixture
-def bulk_org(tmp_path: Path) -> Iterator[BulkHarness]:
-    """A running org with the Bulk API, on a fresh store."""
-    harness = start_harness(tmp_path / "org")
+def bulk_org(tmp_path: Path) -> Iterator[OrgUnderTest]:
+    """A fresh, empty devorg served over loopback HTTP for one test."""
+    org = start_org(tmp_path / "org")
     try:
-        yield harness
+        yield org
     finally:
-        harness.stop()
+        org.stop()
 
 
 @pytest.fixture
-def api(bulk_org: BulkHarness) -> Iterator[httpx2.Client]:
+def api(bulk_org: OrgUnderTest) -> Iterator[httpx2.Client]:
     """An HTTP client for the org, authenticated like a Salesforce client."""
-    with httpx2.Client(base_url=bulk_org.url, headers={"Authorization": f"Bearer {TOKEN}"},
+    with httpx2.Client(base_url=bulk_org.url,
+                       headers={"Authorization": f"Bearer {bulk_org.token}"},
                        timeout=30) as client:
         yield client
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from .conftest import BulkHarness, wait_for_state
+from .conftest import OrgUnderTest, wait_for_state
 
 FIXTURES = Path("/work/shared/fixtures/salesforce/bulk2_recorded.json")
 V = "/services/data/v52.0"
@@ -141,7 +141,7 @@ def test_unknown_column_fails_the_job_as_invalid_batch(api: httpx2.Client) -> No
 
 
 def test_na_sets_null_and_empty_cell_leaves_value_unchanged(
-    api: httpx2.Client, bulk_org: BulkHarness
+    api: httpx2.Client, bulk_org: OrgUnderTest
 ) -> None:
     job = run_job(api, "Name,Phone,Website\nKeep,111,example.com\n", object="Account",
                   operation="insert")
@@ -156,7 +156,7 @@ def test_na_sets_null_and_empty_cell_leaves_value_unchanged(
 
 
 def test_upsert_reports_created_and_updated_rows(api: httpx2.Client,
-                                                 bulk_org: BulkHarness) -> None:
+                                                 bulk_org: OrgUnderTest) -> None:
     sobject = next(o for o in bulk_org.state.store.catalog if o.external_id_fields())
     key = sobject.external_id_fields()[0].name
     name = sobject.name_field.name
@@ -173,7 +173,7 @@ def test_upsert_reports_created_and_updated_rows(api: httpx2.Client,
 
 
 def test_duplicate_external_ids_in_one_job_fail_both_rows(api: httpx2.Client,
-                                                          bulk_org: BulkHarness) -> None:
+                                                          bulk_org: OrgUnderTest) -> None:
     sobject = next(o for o in bulk_org.state.store.catalog if o.external_id_fields())
     key = sobject.external_id_fields()[0].name
     name = sobject.name_field.name
@@ -184,7 +184,7 @@ def test_duplicate_external_ids_in_one_job_fail_both_rows(api: httpx2.Client,
     assert failed.count("DUPLICATE_EXTERNAL_ID:Duplicate external id specified: D-1") == 2
 
 
-def test_delete_and_hard_delete(api: httpx2.Client, bulk_org: BulkHarness) -> None:
+def test_delete_and_hard_delete(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     ids = insert_accounts(api, ["Del A", "Del B"])
     deleted = run_job(api, f"Id\n{ids[0]}\n", object="Account", operation="delete")
     assert deleted["numberRecordsProcessed"] == 1 and deleted["numberRecordsFailed"] == 0
@@ -244,7 +244,7 @@ def test_only_one_upload_per_job_and_only_while_open(api: httpx2.Client) -> None
 
 
 def test_upload_over_the_size_limit_is_refused(api: httpx2.Client,
-                                               bulk_org: BulkHarness) -> None:
+                                               bulk_org: OrgUnderTest) -> None:
     bulk_org.jobs.upload_limit = 1000  # bytes of base64, so ~750 bytes of CSV
     job = create_job(api, object="Account", operation="insert")
     big = "Name\n" + "x" * 800 + "\n"
@@ -315,7 +315,7 @@ def test_job_list_shows_ingest_jobs_and_filters(api: httpx2.Client) -> None:
 
 
 def test_relationship_column_sets_the_parent_by_external_id(
-    api: httpx2.Client, bulk_org: BulkHarness
+    api: httpx2.Client, bulk_org: OrgUnderTest
 ) -> None:
     catalog = bulk_org.state.store.catalog
     parent = catalog.get("Account")

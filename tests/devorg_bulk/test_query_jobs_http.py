@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from sfbulk_mcp.devorg.bulk import manager as bulk_manager
 
-from .conftest import BulkHarness, wait_for_state
+from .conftest import OrgUnderTest, wait_for_state
 
 V = "/services/data/v52.0"
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+0000$")
@@ -26,7 +26,7 @@ def recorded() -> dict[str, Any]:
     return json.loads(Path(__file__).with_name("bulk2_recorded.json").read_text())  # type: ignore[no-any-return]
 
 
-def seed_accounts(org: BulkHarness, rows: list[dict[str, Any]]) -> list[str]:
+def seed_accounts(org: OrgUnderTest, rows: list[dict[str, Any]]) -> list[str]:
     store = org.state.store
     return [store.create("Account", row) for row in rows]
 
@@ -44,7 +44,7 @@ def finished(api: httpx2.Client, job_id: str, version: str = V) -> dict[str, Any
 
 
 def test_recorded_query_job_shapes_and_result_bytes(api: httpx2.Client,
-                                                    bulk_org: BulkHarness) -> None:
+                                                    bulk_org: OrgUnderTest) -> None:
     real = recorded()
     seed_accounts(bulk_org, [
         {"Name": "Boone625 Inc"},
@@ -77,7 +77,7 @@ def test_recorded_query_job_shapes_and_result_bytes(api: httpx2.Client,
 
 
 def test_state_machine_is_observable_while_the_job_runs(api: httpx2.Client,
-                                                        bulk_org: BulkHarness) -> None:
+                                                        bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": "Slow"}])
     bulk_org.state.faults.job_delay = 0.6
     created = create_query(api, "SELECT Id FROM Account")
@@ -97,7 +97,7 @@ def test_state_machine_is_observable_while_the_job_runs(api: httpx2.Client,
 
 
 def test_pages_by_locator_and_max_records_each_with_a_header(api: httpx2.Client,
-                                                             bulk_org: BulkHarness) -> None:
+                                                             bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": f"Paged {i:02d}"} for i in range(25)])
     job = create_query(api, "SELECT Name FROM Account ORDER BY Name")
     finished(api, job["id"])
@@ -125,7 +125,7 @@ def test_pages_by_locator_and_max_records_each_with_a_header(api: httpx2.Client,
 
 
 def test_values_are_quoted_nulls_empty_and_relationships_dotted(
-    api: httpx2.Client, bulk_org: BulkHarness
+    api: httpx2.Client, bulk_org: OrgUnderTest
 ) -> None:
     tricky = 'He said "hi",\nthen left ✓ 日本'
     seed_accounts(bulk_org, [{"Name": "Quote Co", "Description": tricky}])
@@ -141,7 +141,7 @@ def test_values_are_quoted_nulls_empty_and_relationships_dotted(
 
 
 def test_delimiter_and_line_ending_follow_the_job(api: httpx2.Client,
-                                                  bulk_org: BulkHarness) -> None:
+                                                  bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": "Pipe|Name", "Phone": "1"}])
     job = create_query(api, "SELECT Name, Phone FROM Account", columnDelimiter="PIPE",
                        lineEnding="CRLF")
@@ -151,13 +151,13 @@ def test_delimiter_and_line_ending_follow_the_job(api: httpx2.Client,
     assert text == '"Name"|"Phone"\r\n"Pipe|Name"|"1"\r\n'
 
 
-def test_gzip_when_the_client_asks(api: httpx2.Client, bulk_org: BulkHarness) -> None:
+def test_gzip_when_the_client_asks(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": f"Zip {i}"} for i in range(50)])
     job = create_query(api, "SELECT Name FROM Account")
     finished(api, job["id"])
     url = f"{bulk_org.url}{V}/jobs/query/{job['id']}/results"
     with (
-        httpx2.Client(headers={"Authorization": "Bearer t"}) as raw,
+        httpx2.Client(headers={"Authorization": f"Bearer {bulk_org.token}"}) as raw,
         raw.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as response,
     ):
         assert response.headers["Content-Encoding"] == "gzip"
@@ -168,7 +168,7 @@ def test_gzip_when_the_client_asks(api: httpx2.Client, bulk_org: BulkHarness) ->
     assert len(packed) < len(plain.content)
 
 
-def test_query_all_includes_deleted_rows(api: httpx2.Client, bulk_org: BulkHarness) -> None:
+def test_query_all_includes_deleted_rows(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     kept, gone = seed_accounts(bulk_org, [{"Name": "Kept"}, {"Name": "Gone"}])
     bulk_org.state.store.delete("Account", gone)
     plain = create_query(api, "SELECT Id FROM Account")
@@ -218,7 +218,7 @@ def test_bad_soql_and_bad_requests_are_rejected(api: httpx2.Client) -> None:
 
 
 def test_results_need_the_api_version_that_created_the_job(api: httpx2.Client,
-                                                           bulk_org: BulkHarness) -> None:
+                                                           bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": "Versioned"}])
     job = create_query(api, "SELECT Id FROM Account", version="/services/data/v58.0")
     finished(api, job["id"], "/services/data/v58.0")
@@ -228,7 +228,7 @@ def test_results_need_the_api_version_that_created_the_job(api: httpx2.Client,
     assert right.status_code == 200
 
 
-def test_unknown_job_and_invalid_locator(api: httpx2.Client, bulk_org: BulkHarness) -> None:
+def test_unknown_job_and_invalid_locator(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     missing = api.get(f"{V}/jobs/query/750Dv00000009ZZAAA/results")
     assert missing.status_code == 404
     assert missing.json()[0]["errorCode"] == "NOT_FOUND"
@@ -242,7 +242,7 @@ def test_unknown_job_and_invalid_locator(api: httpx2.Client, bulk_org: BulkHarne
     assert zero.status_code == 400
 
 
-def test_result_pages_list_parallel_urls(api: httpx2.Client, bulk_org: BulkHarness) -> None:
+def test_result_pages_list_parallel_urls(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": f"Par {i:02d}"} for i in range(12)])
     v60 = "/services/data/v60.0"
     job = create_query(api, "SELECT Name FROM Account ORDER BY Name", version=v60)
@@ -267,7 +267,7 @@ def test_result_pages_list_parallel_urls(api: httpx2.Client, bulk_org: BulkHarne
 
 
 def test_default_page_size_is_capped_by_bytes(api: httpx2.Client,
-                                              bulk_org: BulkHarness) -> None:
+                                              bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": f"Big {i:03d}", "Description": "x" * 900}
                              for i in range(40)])
     bulk_org.jobs.page_bytes = 10_000
@@ -280,7 +280,7 @@ def test_default_page_size_is_capped_by_bytes(api: httpx2.Client,
     assert response.headers["Sforce-Locator"] != "null"
 
 
-def test_abort_and_delete(api: httpx2.Client, bulk_org: BulkHarness) -> None:
+def test_abort_and_delete(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": "Abort"}])
     bulk_org.state.faults.hang_next_jobs(1)
     job = create_query(api, "SELECT Id FROM Account")
@@ -302,7 +302,7 @@ def test_abort_and_delete(api: httpx2.Client, bulk_org: BulkHarness) -> None:
 
 
 def test_injected_failure_ends_the_job_failed(api: httpx2.Client,
-                                              bulk_org: BulkHarness) -> None:
+                                              bulk_org: OrgUnderTest) -> None:
     bulk_org.state.faults.fail_next_jobs(1, "InternalServerError : injected")
     job = create_query(api, "SELECT Id FROM Account")
     done = finished(api, job["id"])
@@ -331,19 +331,20 @@ def test_job_list_filters_and_pages(api: httpx2.Client, monkeypatch: pytest.Monk
 
 
 def test_jobs_and_results_survive_a_restart(tmp_path: Path) -> None:
-    from .conftest import start_harness
+    from .conftest import start_org
 
-    org = start_harness(tmp_path / "org")
+    org = start_org(tmp_path / "org")
     try:
         org.state.store.create("Account", {"Name": "Persistent"})
-        with httpx2.Client(base_url=org.url, headers={"Authorization": "Bearer t"}) as api:
+        with httpx2.Client(base_url=org.url, headers={"Authorization": f"Bearer {org.token}"}) as api:
             job = create_query(api, "SELECT Name FROM Account")
             finished(api, job["id"])
     finally:
         org.stop()
-    again = start_harness(tmp_path / "org")
+    again = start_org(tmp_path / "org")
     try:
-        with httpx2.Client(base_url=again.url, headers={"Authorization": "Bearer t"}) as api:
+        with httpx2.Client(base_url=again.url,
+                           headers={"Authorization": f"Bearer {again.token}"}) as api:
             assert api.get(f"{V}/jobs/query/{job['id']}").json()["state"] == "JobComplete"
             text = api.get(f"{V}/jobs/query/{job['id']}/results", headers=IDENTITY).text
             assert text == '"Name"\n"Persistent"\n'
