@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -254,3 +255,23 @@ async def test_sosl_search_finds_a_new_record(org: DevOrg) -> None:
         await client.create("Account", {"Name": "Searchable Zebra Co"})
         found = await client.search("FIND {Zebra} IN NAME FIELDS RETURNING Account(Id, Name)")
     assert any(r.get("Name") == "Searchable Zebra Co" for r in found["searchRecords"])
+
+
+@run_async
+async def test_rejected_session_leaves_no_token_in_any_log_or_error(
+    org: DevOrg, faults: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sfbulk_mcp.salesforce import SessionExpiredError, StaticTokenProvider
+
+    secret = org.access_token()
+    faults.expire_sessions()
+    caplog.set_level(logging.DEBUG)  # every logger, httpx2 and httpcore included
+    client = SalesforceClient(StaticTokenProvider(secret, org.instance_url))
+    async with client:
+        with pytest.raises(SessionExpiredError) as info:
+            await client.query("SELECT Id FROM Account LIMIT 1")
+    text = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records)
+    assert "sfbulk_mcp.salesforce" in text and "401" in text
+    assert secret not in text
+    assert secret not in str(info.value) and secret not in repr(info.value)
+    assert "SALESFORCE_ACCESS_TOKEN" in str(info.value) or "sfbulk login" in str(info.value)

@@ -176,6 +176,7 @@ class HttpCore:
                         method=method,
                         url=str(request.url),
                         errors=error.errors,
+                        hint="",
                     )
                 token = await self._refresh(token)
                 refreshed = True

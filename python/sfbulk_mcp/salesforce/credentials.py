@@ -56,9 +56,11 @@ class StaticTokenProvider:
         return self._token
 
     async def refresh(self, stale: Token) -> Token:
-        from .errors import AuthError
+        from .errors import SessionExpiredError
 
-        raise AuthError(
+        raise SessionExpiredError(
             "the access token was rejected and cannot be refreshed: set a new "
-            "SALESFORCE_ACCESS_TOKEN or log in with `sfbulk login`"
+            "SALESFORCE_ACCESS_TOKEN or log in with `sfbulk login`",
+            status=401,
+            hint="",
         )

@@ -72,7 +72,10 @@ class SalesforceError(Exception):
         url: str | None = None,
         errors: Sequence[ErrorDetail] = (),
         retry_after: float | None = None,
+        hint: str | None = None,
     ) -> None:
+        if hint is not None:  # the caller's own advice replaces the class's default
+            self.hint = hint
         self.message = message
         self.error_code = error_code
         self.status = status
