@@ -163,7 +163,9 @@ def test_web_flow_exchange_with_a_wrong_pkce_verifier_is_refused(
     with pytest.raises(AuthError) as caught:
         asyncio.run(scenario())
     assert caught.value.error_code == "invalid_grant"
-    assert "refused the authorization code" in str(caught.value)
+    message = str(caught.value)
+    assert "refused the authorization code: invalid code verifier" in message
+    assert "PKCE code verifier does not match" in message  # and what to do about it
 
 
 def test_denied_login_is_reported(org: Any, config_dir: Path, browser_factory: Any) -> None:

@@ -242,3 +242,35 @@ def test_providers_satisfy_the_client_protocol(rsa_key_pem: bytes) -> None:
                                  private_key=rsa_key_pem)
     assert isinstance(provider, TokenProvider)
     assert provider.audience == "http://127.0.0.1:1"
+
+
+@pytest.mark.parametrize(
+    ("body", "advice"),
+    [
+        ({"error": "invalid_client_id", "error_description": "client identifier invalid"},
+         "SALESFORCE_CLIENT_ID"),
+        ({"error": "invalid_grant", "error_description": "user hasn't approved this consumer"},
+         "pre-authorized"),
+        ({"error": "invalid_grant", "error_description": "audience is invalid"},
+         "https://test.salesforce.com for sandboxes"),
+        ({"error": "invalid_request", "error_description": "request not supported on this domain"},
+         "My Domain"),
+        ({"error": "unsupported_grant_type", "error_description": "grant type not supported"},
+         "does not allow this flow"),
+    ],
+)
+def test_common_oauth_errors_come_with_advice(fake_sf: Any, body: dict[str, str], advice: str) -> None:
+    fake_sf.fail_with = (400, body)
+
+    async def scenario() -> None:
+        async with fake_sf.client() as http:
+            await ClientCredentialsProvider(
+                login_url="https://acme.my.salesforce.com", client_id="app", client_secret="s",
+                http=http,
+            ).token()
+
+    with pytest.raises(AuthError) as caught:
+        asyncio.run(scenario())
+    assert caught.value.error_code == body["error"]
+    assert body["error_description"] in str(caught.value)
+    assert advice in str(caught.value)

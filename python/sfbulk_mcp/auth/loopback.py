@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import CallbackError
+from .explain import advice_for
 
 log = logging.getLogger("sfbulk_mcp.auth")
 
@@ -133,9 +134,12 @@ class LoopbackCallbackServer:
             return "400 Bad Request", "Login failed", "The state parameter does not match."
         if "error" in params:
             description = params.get("error_description") or params["error"]
+            advice = advice_for(params["error"], description)
             self._result.set_exception(
                 CallbackError(
-                    f"Salesforce refused the login: {description}", error_code=params["error"]
+                    f"Salesforce refused the login: {description}"
+                    + (f" ({advice})" if advice else ""),
+                    error_code=params["error"],
                 )
             )
             return "400 Bad Request", "Login failed", description

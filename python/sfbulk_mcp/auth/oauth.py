@@ -21,6 +21,7 @@ import orjson
 
 from ..salesforce.credentials import Token
 from ..salesforce.errors import AuthError, ConnectionLostError, error_from_response
+from .explain import explain
 from .urls import oauth_endpoint
 
 log = logging.getLogger("sfbulk_mcp.auth")
@@ -134,8 +135,8 @@ async def request_token(
     elapsed_ms = (time.monotonic() - started) * 1000
     log.info("POST %s grant_type=%s -> %s (%.0f ms)", url, grant, response.status_code, elapsed_ms)
     if response.status_code >= 400:
-        raise error_from_response(
-            response.status_code, response.content, method="POST", url=url
+        raise explain(
+            error_from_response(response.status_code, response.content, method="POST", url=url)
         )
     data = _json_object(response, url)
     token = token_from_response(

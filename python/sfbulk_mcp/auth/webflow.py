@@ -19,6 +19,7 @@ import httpx2
 
 from ..salesforce.errors import AuthError
 from .errors import LoginUrlError
+from .explain import explain
 from .loopback import LoopbackCallbackServer
 from .oauth import DEFAULT_SESSION_TIMEOUT, TokenGrant, request_token
 from .pkce import make_state, make_verifier, s256_challenge
@@ -124,12 +125,14 @@ class WebServerFlow:
                 self.login_url, form, http=self._http, session_timeout=self._session_timeout
             )
         except AuthError as exc:
-            raise AuthError(
-                f"Salesforce refused the authorization code: {exc.message}",
-                error_code=exc.error_code,
-                status=exc.status,
-                method=exc.method,
-                url=exc.url,
+            raise explain(
+                AuthError(
+                    f"Salesforce refused the authorization code: {exc.message}",
+                    error_code=exc.error_code,
+                    status=exc.status,
+                    method=exc.method,
+                    url=exc.url,
+                )
             ) from None
 
     async def complete(self, timeout: float | None = None) -> TokenGrant:
