@@ -201,7 +201,7 @@ async def export(
     parallel: int = DEFAULT_PARALLEL,
     rest_fallback: bool = True,
     timeout: float | None = None,
-    poll_interval: float = 1.0,
+    poll_interval: float = 0.25,
     progress: ProgressFn | None = None,
 ) -> ExportResult:
     """Export a query (or an object's fields) with Bulk API 2.0.

@@ -367,7 +367,7 @@ async def import_data(
     results_dir: str | Path | None = None,
     write_results: bool = True,
     timeout: float | None = None,
-    poll_interval: float = 1.0,
+    poll_interval: float = 0.25,
     progress: ProgressFn | None = None,
 ) -> ImportResult:
     """Insert, update, upsert, delete or hard-delete rows with Bulk API 2.0.

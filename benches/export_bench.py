@@ -1,0 +1,185 @@
+"""End-to-end export benchmark: sfbulk-mcp vs simple-salesforce bulk2 + polars, same run.
+
+    python benches/export_bench.py --rows 100000
+
+A devorg seeded with N accounts is served over HTTPS in this process. Each side then runs in
+its own subprocess, so its peak RSS and CPU time are its own:
+
+- sfbulk:  `sfbulk_mcp.connect(...).export(soql, out="x.parquet")` — Bulk 2.0 query job,
+  pipelined page downloads decoded straight into Parquet parts, merged at the end;
+- simple-salesforce: `sf.bulk2.Account.download(soql, path=dir)` (one CSV file per page),
+  then `polars.read_csv` of every page and `write_parquet` — what a user of that library
+  writes to get the same Parquet file.
+
+Both fetch the same query with the same page size. Printed: wall time, peak RSS, client CPU
+seconds per million rows, and the sfbulk ÷ simple-salesforce ratios (targets: ≤ 0.5× time,
+≤ 0.25× memory). The devorg's own work is in this parent process and is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PAGE_SIZE = 50_000
+FIELDS = (
+    "Id, Name, Type, Industry, AnnualRevenue, NumberOfEmployees, Phone, Website, "
+    "BillingStreet, BillingCity, BillingState, BillingPostalCode, BillingCountry, "
+    "Description, Rating, OwnerId, CreatedDate, LastModifiedDate, IsDeleted"
+)
+SOQL = f"SELECT {FIELDS} FROM Account"
+
+
+def _usage() -> dict[str, float]:
+    self_usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "peak_rss_mb": self_usage.ru_maxrss / 1024,  # Linux reports KiB
+        "cpu_s": self_usage.ru_utime + self_usage.ru_stime,
+    }
+
+
+def side_sfbulk(args: argparse.Namespace) -> dict[str, Any]:
+    """Our export, as a user of the Python API would run it."""
+    import sfbulk_mcp
+    from sfbulk_mcp.salesforce.credentials import StaticTokenProvider
+
+    started = time.perf_counter()
+    provider = StaticTokenProvider(args.token, args.instance)
+    with sfbulk_mcp.connect(provider=provider, api_version=args.api_version) as org:
+        result = org.export(soql=args.soql, out=args.out, page_size=args.page_size, resume=False)
+    wall = time.perf_counter() - started
+    return {"rows": result.rows, "wall_s": wall, **_usage()}
+
+
+def side_simple_salesforce(args: argparse.Namespace) -> dict[str, Any]:
+    """simple-salesforce bulk2 download (CSV file per page) + polars.read_csv + write_parquet."""
+    import polars as pl
+    import requests
+    from simple_salesforce import Salesforce
+
+    started = time.perf_counter()
+    session = requests.Session()
+    session.verify = args.ca
+    sf = Salesforce(
+        instance_url=args.instance,
+        session_id=args.token,
+        session=session,
+        version=args.api_version,
+    )
+    with tempfile.TemporaryDirectory() as pages_dir:
+        results = sf.bulk2.Account.download(args.soql, path=pages_dir, max_records=args.page_size)
+        files = sorted(str(r["file"]) for r in results)
+        frame = pl.concat([pl.read_csv(f) for f in files], how="vertical_relaxed")
+        frame.write_parquet(args.out)
+        rows = frame.height
+    wall = time.perf_counter() - started
+    return {"rows": rows, "wall_s": wall, **_usage()}
+
+
+def run_side(
+    name: str, common: list[str], env: dict[str, str], script: str = __file__
+) -> dict[str, Any]:
+    """One side in a fresh interpreter; its JSON report is the last line of its stdout."""
+    done = subprocess.run(
+        [sys.executable, script, "--side", name, *common],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-4000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE)
+    parser.add_argument("--soql", default=SOQL)
+    parser.add_argument("--data-dir", help="Keep the seeded devorg here (reused when present).")
+    # Internal: the subprocess sides.
+    parser.add_argument("--side", choices=["sfbulk", "simple-salesforce"])
+    parser.add_argument("--instance")
+    parser.add_argument("--token")
+    parser.add_argument("--ca")
+    parser.add_argument("--api-version")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+
+    if args.side == "sfbulk":
+        print(json.dumps(side_sfbulk(args)))
+        return
+    if args.side == "simple-salesforce":
+        print(json.dumps(side_simple_salesforce(args)))
+        return
+
+    from sfbulk_mcp.devorg import DevOrg
+
+    print(f"seeding a devorg with {args.rows:,} accounts ...", file=sys.stderr)
+    t0 = time.perf_counter()
+    with (
+        DevOrg(seed=args.rows, tls=True, data_dir=args.data_dir) as org,
+        tempfile.TemporaryDirectory() as out_dir,
+    ):
+        print(f"devorg ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        env = {
+            **os.environ,
+            # Both HTTP stacks trust the devorg's self-signed certificate this way.
+            "SSL_CERT_FILE": str(org.ca_certificate),
+            "REQUESTS_CA_BUNDLE": str(org.ca_certificate),
+        }
+        reports: dict[str, dict[str, Any]] = {}
+        for name in ("sfbulk", "simple-salesforce"):
+            common = [
+                "--instance",
+                org.instance_url,
+                "--token",
+                org.access_token(),
+                "--ca",
+                str(org.ca_certificate),
+                "--api-version",
+                org.api_version,
+                "--page-size",
+                str(args.page_size),
+                "--soql",
+                args.soql,
+                "--out",
+                str(Path(out_dir) / f"{name}.parquet"),
+            ]
+            print(f"running {name} ...", file=sys.stderr)
+            reports[name] = run_side(name, common, env)
+        print_report(reports, "export", args.rows)
+
+
+def print_report(reports: dict[str, dict[str, Any]], what: str, rows_asked: int) -> None:
+    """The side-by-side table and the ratios."""
+    ours, theirs = reports["sfbulk"], reports["simple-salesforce"]
+    print(f"\n{what} of {rows_asked:,} accounts (devorg over HTTPS, same run)")
+    print(f"{'':20}{'rows':>10}{'wall s':>10}{'peak RSS MB':>14}{'CPU s':>9}{'CPU s/1M rows':>15}")
+    for name, r in reports.items():
+        per_million = r["cpu_s"] / max(r["rows"], 1) * 1e6
+        print(
+            f"{name:20}{r['rows']:>10,}{r['wall_s']:>10.2f}{r['peak_rss_mb']:>14.0f}"
+            f"{r['cpu_s']:>9.2f}{per_million:>15.2f}"
+        )
+    if ours["rows"] != theirs["rows"]:
+        print(f"WARNING: row counts differ ({ours['rows']} vs {theirs['rows']})")
+    print(
+        f"ratios sfbulk ÷ simple-salesforce: wall {ours['wall_s'] / theirs['wall_s']:.2f}× "
+        f"(target ≤ 0.5), peak RSS {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}× "
+        f"(target ≤ 0.25), CPU {ours['cpu_s'] / theirs['cpu_s']:.2f}×"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""End-to-end insert benchmark: sfbulk-mcp vs simple-salesforce bulk2, same run.
+
+    python benches/import_bench.py --rows 100000
+
+N account rows are written once as Parquet (for sfbulk) and as CSV (for simple-salesforce,
+which only reads CSV files or lists of dicts). A devorg served over HTTPS in this process
+receives both inserts; each side runs in its own subprocess, so peak RSS and CPU are its own:
+
+- sfbulk:  `sfbulk_mcp.connect(...).import_("Account", "rows.parquet")` — engine batches,
+  concurrent ingest jobs, results matched back to every input row and written beside the
+  input (success / failed / unprocessed Parquet files);
+- simple-salesforce: `sf.bulk2.Account.insert(csv_file="rows.csv")`, which returns counts
+  only (no per-row outcome).
+
+Printed: wall time, peak RSS, client CPU seconds per million rows, and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from export_bench import _usage, print_report, run_side
+
+
+def make_rows(n: int, parquet: Path, csv: Path) -> None:
+    """Deterministic Account rows with the awkward values real data has."""
+    import polars as pl
+
+    i = pl.int_range(0, n, eager=True)
+    frame = pl.DataFrame(
+        {
+            "Name": pl.format('Bench Account {} "quoted", Inc', i),
+            "Phone": pl.format("+1-555-{}", i % 10_000),
+            "Industry": pl.Series(["Energy", "Banking", "Retail", "Technology"])[(i % 4).to_list()],
+            "AnnualRevenue": (i * 1.25).cast(pl.Float64),
+            "NumberOfEmployees": (i % 5000).cast(pl.Int64),
+            "BillingCity": pl.Series(["Zürich", "São Paulo", "東京", "Austin"])[(i % 4).to_list()],
+            "Description": pl.format("line one\nline two for {}", i),
+        }
+    )
+    frame.write_parquet(parquet)
+    frame.write_csv(csv)
+
+
+def side_sfbulk(args: argparse.Namespace) -> dict[str, Any]:
+    import sfbulk_mcp
+    from sfbulk_mcp.salesforce.credentials import StaticTokenProvider
+
+    started = time.perf_counter()
+    provider = StaticTokenProvider(args.token, args.instance)
+    with sfbulk_mcp.connect(provider=provider, api_version=args.api_version) as org:
+        result = org.import_("Account", args.input)
+    wall = time.perf_counter() - started
+    return {"rows": result.succeeded, "wall_s": wall, **_usage()}
+
+
+def side_simple_salesforce(args: argparse.Namespace) -> dict[str, Any]:
+    import requests
+    from simple_salesforce import Salesforce
+
+    started = time.perf_counter()
+    session = requests.Session()
+    session.verify = args.ca
+    sf = Salesforce(
+        instance_url=args.instance,
+        session_id=args.token,
+        session=session,
+        version=args.api_version,
+    )
+    results = sf.bulk2.Account.insert(csv_file=args.input, wait=1)
+    rows = sum(
+        int(r.get("numberRecordsProcessed", 0)) - int(r.get("numberRecordsFailed", 0))
+        for r in results
+    )
+    wall = time.perf_counter() - started
+    return {"rows": rows, "wall_s": wall, **_usage()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--side", choices=["sfbulk", "simple-salesforce"])
+    parser.add_argument("--instance")
+    parser.add_argument("--token")
+    parser.add_argument("--ca")
+    parser.add_argument("--api-version")
+    parser.add_argument("--input")
+    args = parser.parse_args()
+
+    if args.side == "sfbulk":
+        print(json.dumps(side_sfbulk(args)))
+        return
+    if args.side == "simple-salesforce":
+        print(json.dumps(side_simple_salesforce(args)))
+        return
+
+    from sfbulk_mcp.devorg import DevOrg
+
+    with tempfile.TemporaryDirectory(prefix="import-bench-") as work:
+        folder = Path(work)
+        parquet, csv = folder / "rows.parquet", folder / "rows.csv"
+        make_rows(args.rows, parquet, csv)
+        print(f"{args.rows:,} rows: {csv.stat().st_size / 1e6:.1f} MB of CSV", file=sys.stderr)
+        with DevOrg(tls=True) as org:
+            env = {
+                **os.environ,
+                "SSL_CERT_FILE": str(org.ca_certificate),
+                "REQUESTS_CA_BUNDLE": str(org.ca_certificate),
+            }
+            reports: dict[str, dict[str, Any]] = {}
+            for name, source in (("sfbulk", parquet), ("simple-salesforce", csv)):
+                common = [
+                    "--instance",
+                    org.instance_url,
+                    "--token",
+                    org.access_token(),
+                    "--ca",
+                    str(org.ca_certificate),
+                    "--api-version",
+                    org.api_version,
+                    "--input",
+                    str(source),
+                ]
+                print(f"running {name} ...", file=sys.stderr)
+                reports[name] = run_side(name, common, env, script=__file__)
+        print_report(reports, "insert", args.rows)
+
+
+if __name__ == "__main__":
+    main()
