@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from sfbulk_mcp.mcp.config import ConfigError, DEFAULT_TOOLSETS, parse_toolsets
+from sfbulk_mcp.mcp.config import DEFAULT_TOOLSETS, ConfigError, parse_toolsets
 from sfbulk_mcp.mcp.formatting import fit_records, render_csv, slim_record
 from sfbulk_mcp.mcp.safety import (
     ObjectPolicy,

@@ -20,12 +20,12 @@ import pytest
 import uvicorn
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
-from starlette.applications import Starlette
-
+from mcp.shared.exceptions import MCPError
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.mcp.config import ServerConfig
 from sfbulk_mcp.mcp.http.serve import HttpSettings, build_http_app
 from sfbulk_mcp.mcp.http.storage import MemoryStorage, RedisStorage, Storage
+from starlette.applications import Starlette
 
 from .test_mcp_storage import redis_url  # noqa: F401  (fixture)
 
@@ -61,9 +61,8 @@ def serving(app: Starlette, port: int) -> Iterator[str]:
 @asynccontextmanager
 async def mcp_client(base: str, token: str) -> AsyncIterator[Client]:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    async with http:
-        async with Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:
-            yield client
+    async with http, Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:
+        yield client
 
 
 # -- bearer mode -------------------------------------------------------------------------------
@@ -251,7 +250,7 @@ async def test_proxy_mode_runs_the_whole_oauth_dance_and_keeps_users_apart(
                 assert not again.is_error, again.content[0].text
 
             async with mcp_client(base, second["access_token"]) as bob:
-                with pytest.raises(Exception):
+                with pytest.raises(MCPError, match="another session"):
                     await bob.read_resource(uri)
                 own = await bob.call_tool("salesforce_query", {"query": "SELECT Id FROM Account"})
                 assert not own.is_error

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
-
 from sfbulk_mcp.devorg import DevOrg
 
 pytestmark = pytest.mark.anyio
@@ -38,7 +37,8 @@ async def stdio_server(
         "LOG_LEVEL": "DEBUG",
     }
     params = StdioServerParameters(command=sys.executable, args=["-c", LAUNCH, *args], env=env)
-    with open(tmp_path / "stderr.log", "w") as errlog:
+    # stdio_client wants a real file for the child's stderr.
+    with open(tmp_path / "stderr.log", "w") as errlog:  # noqa: ASYNC230
         async with Client(stdio_client(params, errlog=errlog)) as client:
             yield client
 

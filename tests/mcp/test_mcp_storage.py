@@ -11,7 +11,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-
 from sfbulk_mcp.mcp.http.storage import MemoryStorage, RedisStorage, StorageError
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,6 @@ import polars as pl
 import pytest
 from mcp.client import Client
 from mcp_types import ElicitRequestParams, ElicitResult
-
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.mcp.config import ServerConfig, parse_objects, parse_toolsets
 from sfbulk_mcp.mcp.orgs import SingleOrg

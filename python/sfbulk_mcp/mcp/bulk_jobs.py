@@ -8,9 +8,11 @@ pipelines can take its place behind the same functions.
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,9 +21,12 @@ import polars as pl
 
 from sfbulk_mcp.bulk.codec import decode_page, write_parquet_page
 from sfbulk_mcp.bulk.schema import parse_header_line, resolve_schema, schema_for_header
+from sfbulk_mcp.salesforce.errors import SalesforceError
 
 from .results import FileFormat, ResultFile, ResultFiles
 from .safety import soql_objects
+
+log = logging.getLogger("sfbulk_mcp.mcp")
 
 JobKind = Literal["query", "ingest"]
 FINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
@@ -79,8 +84,8 @@ async def abort_quietly(client: Any, kind: JobKind, job_id: str) -> None:
     """Abort a job, ignoring a job that already finished."""
     try:
         await client.bulk_abort_job(kind, job_id)
-    except Exception:  # already finished or gone: nothing left to stop
-        pass
+    except SalesforceError as exc:  # already finished or gone: nothing left to stop
+        log.debug("abort of %s job %s refused: %s", kind, job_id, exc.error_code)
 
 
 async def save_query_results(
@@ -114,8 +119,9 @@ async def save_query_results(
             continue
         part = parts_dir / f"{len(parts):06d}.parquet"
         await anyio.to_thread.run_sync(
-            lambda d=page.data, p=part, s=schema: write_parquet_page(
-                [d], p, s, delimiter=delimiter, line_ending=line_ending
+            partial(
+                write_parquet_page, [page.data], part, schema,
+                delimiter=delimiter, line_ending=line_ending,
             )
         )
         parts.append(part)

@@ -10,16 +10,16 @@ from pydantic import BaseModel, Field
 class RecordsResult(BaseModel):
     """Rows from a SOQL query or SOSL search, cut to the result budget."""
 
-    total_size: int | None = Field(None, description="Rows Salesforce reports for the whole query")
+    total_size: int | None = Field(default=None, description="Rows Salesforce reports for the whole query")
     returned: int = Field(description="Rows in this result")
     done: bool = Field(description="True when no more rows remain after these")
-    truncated: bool = Field(False, description="True when rows were held back by the budget")
+    truncated: bool = Field(default=False, description="True when rows were held back by the budget")
     columns: list[str] = Field(default_factory=list)
     records: list[dict[str, Any]] = Field(default_factory=list)
-    next_cursor: str | None = Field(None, description="Pass to salesforce_query_more for more rows")
-    resource_uri: str | None = Field(None, description="MCP resource holding every row")
-    file_path: str | None = Field(None, description="Local path of that file")
-    file_rows: int | None = Field(None, description="Rows in that file")
+    next_cursor: str | None = Field(default=None, description="Pass to salesforce_query_more for more rows")
+    resource_uri: str | None = Field(default=None, description="MCP resource holding every row")
+    file_path: str | None = Field(default=None, description="Local path of that file")
+    file_rows: int | None = Field(default=None, description="Rows in that file")
     note: str | None = None
 
 
@@ -39,8 +39,8 @@ class WriteResult(BaseModel):
     success: bool
     record_id: str | None = None
     created: bool | None = None
-    dry_run: bool = Field(False, description="True when nothing was changed: confirmation needed")
-    affected_records: int | None = Field(None, description="Records changed, or that would be")
+    dry_run: bool = Field(default=False, description="True when nothing was changed: confirmation needed")
+    affected_records: int | None = Field(default=None, description="Records changed, or that would be")
     preview: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = Field(default_factory=list)
     note: str | None = None
@@ -128,7 +128,7 @@ class BulkJobResult(BaseModel):
     records_processed: int | None = None
     records_failed: int | None = None
     error_message: str | None = None
-    resource_uri: str | None = Field(None, description="MCP resource with the result rows")
+    resource_uri: str | None = Field(default=None, description="MCP resource with the result rows")
     file_path: str | None = None
     file_rows: int | None = None
     failed_resource_uri: str | None = None

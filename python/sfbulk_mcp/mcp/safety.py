@@ -51,7 +51,7 @@ def _scan(soql: str) -> tuple[str, list[str], list[str]]:
         elif char == ")":
             depth -= 1
             if depth == 0:
-                if re.match(r"\s*SELECT\b", current, re.I):
+                if re.match(r"\s*SELECT\b", current, re.IGNORECASE):
                     (later if seen_from else in_select).append(current)
                 continue
         if depth == 0:

@@ -192,8 +192,8 @@ def _unknown(name: str, obj: str, candidates: list[str], kind: str = "field") ->
     return f"No {kind} {name} on {obj}{hint}"
 
 
-_SELECT = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\s+([A-Za-z_][A-Za-z0-9_]*)", re.I | re.S)
-_FUNC = re.compile(r"^([A-Za-z_]+)\s*\((.*)\)(\s+\w+)?$", re.S)
+_SELECT = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE | re.DOTALL)
+_FUNC = re.compile(r"^([A-Za-z_]+)\s*\((.*)\)(\s+\w+)?$", re.DOTALL)
 
 
 def _select_fields(soql: str) -> tuple[str, list[str]] | None:
@@ -214,7 +214,7 @@ def _select_fields(soql: str) -> tuple[str, list[str]] | None:
     if not match:
         return None
     select, obj = match.group(1), match.group(2)
-    if re.search(r"\bTYPEOF\b", select, re.I):
+    if re.search(r"\bTYPEOF\b", select, re.IGNORECASE):
         return None
     fields: list[str] = []
     for item in select.split(","):

@@ -122,9 +122,10 @@ def build_http_app(
     if proxy is not None:
         server.custom_route(CALLBACK_PATH, methods=["GET"])(proxy.handle_callback)
 
-    @server.custom_route("/healthz", methods=["GET"])
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "mode": settings.mode})
+
+    server.custom_route("/healthz", methods=["GET"])(healthz)
 
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host)
     inner = app.router.lifespan_context

@@ -58,9 +58,11 @@ class _Sealed:
     def seal(self, value: dict[str, Any]) -> bytes:
         return self._fernet.encrypt(orjson.dumps(value))
 
-    def open(self, blob: bytes | None) -> dict[str, Any] | None:
+    def open(self, blob: bytes | str | None) -> dict[str, Any] | None:
         if blob is None:
             return None
+        if isinstance(blob, str):
+            blob = blob.encode()
         try:
             data: dict[str, Any] = orjson.loads(self._fernet.decrypt(blob))
         except InvalidToken:

@@ -14,6 +14,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from sfbulk_mcp.salesforce.bulk import bulk_query_problems
+from sfbulk_mcp.salesforce.errors import SalesforceError
 
 from .. import annotations as hints
 from ..app import App, respond, supports_elicitation
@@ -100,17 +101,20 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
     """Add the bulk tools to `server`."""
     kinds: dict[str, JobKind] = {}
 
-    async def _kind_of(client: Any, job_id: str, kind: str | None) -> tuple[JobKind, dict[str, Any]]:
-        if kind in ("query", "ingest"):
-            return kind, await client.bulk_get_job(kind, job_id)  # type: ignore[return-value]
+    async def _kind_of(
+        client: Any, job_id: str, kind: JobKind | None
+    ) -> tuple[JobKind, dict[str, Any]]:
+        if kind is not None:
+            return kind, await client.bulk_get_job(kind, job_id)
         known = kinds.get(job_id)
-        order: list[JobKind] = [known] if known else []
-        order += [k for k in ("query", "ingest") if k not in order]  # type: ignore[misc]
-        last: Exception | None = None
+        both: tuple[JobKind, ...] = ("query", "ingest")
+        order = [known] if known else []
+        order += [k for k in both if k not in order]
+        last: SalesforceError | None = None
         for candidate in order:
             try:
                 return candidate, await client.bulk_get_job(candidate, job_id)
-            except Exception as exc:  # not a job of this kind: try the other
+            except SalesforceError as exc:  # not a job of this kind: try the other
                 last = exc
         raise ToolError(f"no Bulk job {job_id}: {last}")
 
@@ -381,8 +385,9 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
             ),
         )
 
-    for op in ("insert", "update", "upsert"):
-        _load_tool(op)  # type: ignore[arg-type]
+    load_operations: tuple[Operation, ...] = ("insert", "update", "upsert")
+    for op in load_operations:
+        _load_tool(op)
 
     def _delete_tool(operation: Literal["delete", "hardDelete"]) -> None:
         hard = operation == "hardDelete"

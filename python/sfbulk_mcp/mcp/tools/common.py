@@ -7,12 +7,12 @@ from typing import Any
 
 import orjson
 import polars as pl
+from mcp_types import CallToolResult
 
 from ..app import App, respond
 from ..formatting import columns_of, fit_records, render_csv, slim_record
 from ..models import RecordsResult
 from ..results import Cursor, ResultFile, preview
-from mcp_types import CallToolResult
 
 # Room kept for the envelope (counts, note, cursor) around the rows.
 _ENVELOPE = 600

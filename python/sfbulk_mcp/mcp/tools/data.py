@@ -11,7 +11,7 @@ from mcp.server.mcpserver.resolve import Elicit, ElicitationResult, Resolve
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from sfbulk_mcp.salesforce.errors import NotFoundError, QueryError
+from sfbulk_mcp.salesforce.errors import NotFoundError, QueryError, SalesforceError
 
 from .. import annotations as hints
 from ..app import App, respond, supports_elicitation
@@ -349,7 +349,7 @@ async def _with_suggestions(app: App, client: Any, query: str, message: str) -> 
     memory = app.memory()
     try:
         await memory.learn(client, [objects[0]])
-    except Exception:  # the hint is a bonus; never hide the original error behind it
+    except SalesforceError:  # the hint is a bonus; never hide the original error behind it
         return message
     problems = memory.check_soql(query)
     return message + (" — " + "; ".join(problems) if problems else "")

@@ -6,6 +6,7 @@
 
 from typing import Annotated, Any, Literal
 
+import orjson
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit, ElicitationResult, Resolve
@@ -18,8 +19,6 @@ from ..confirm import CONFIRMED_BY_ARGUMENT, NO_ELICITATION, Confirmation, decid
 from ..formatting import shorten_text, slim_record
 from ..models import JsonResult, RecordsResult
 from .common import records_response
-
-import orjson
 
 HttpMethod = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
 
@@ -40,7 +39,7 @@ def json_response(app: App, data: Any, *, title: str, status: str = "ok") -> Cal
     if len(text.encode()) <= budget:
         return respond(JsonResult(status=status, data=data), f"{title}\n{text}")
     cut, _ = shorten_text(text, budget)
-    name, path = app.files.new_path("response", "csv")
+    _, path = app.files.new_path("response", "csv")
     json_path = path.with_suffix(".json")
     json_path.write_text(text)
     note = f"The answer was {len(text)} bytes; shown cut. Full JSON saved to {json_path}."

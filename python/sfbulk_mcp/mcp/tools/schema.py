@@ -8,6 +8,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from sfbulk_mcp.salesforce.errors import SalesforceError
+
 from .. import annotations as hints
 from ..app import App, respond
 from ..formatting import json_size
@@ -303,12 +305,12 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
         version = None
         try:
             version = await client.api_version()
-        except Exception:  # the summary is still useful without it
+        except SalesforceError:  # the summary is still useful without it
             version = None
         instance = None
         try:
             instance = await client.instance_url()
-        except Exception:
+        except SalesforceError:
             instance = None
         result = InstallationInfo(
             instance_url=instance,
