@@ -108,7 +108,10 @@ def _jwt_key_file(env: Mapping[str, str]) -> str | None:
 
 
 def _login_url(env: Mapping[str, str]) -> str:
-    return normalize_login_url(env.get("SALESFORCE_LOGIN_URL") or PRODUCTION_LOGIN_URL)
+    # Several Salesforce MCP servers take the org's URL in SALESFORCE_INSTANCE_URL only.
+    return normalize_login_url(
+        env.get("SALESFORCE_LOGIN_URL") or env.get("SALESFORCE_INSTANCE_URL") or PRODUCTION_LOGIN_URL
+    )
 
 
 def _require(env: Mapping[str, str], method: str, *names: str) -> None:

@@ -32,7 +32,8 @@ APP_NAME = "sfbulk-mcp"
 def config_dir(env: Mapping[str, str] | None = None) -> Path:
     """`SFBULK_CONFIG_DIR`, or the user's config directory for sfbulk-mcp."""
     env = os.environ if env is None else env
-    override = env.get("SFBULK_CONFIG_DIR")
+    # A partial environment handed in by a caller still honours the process's override.
+    override = env.get("SFBULK_CONFIG_DIR") or os.environ.get("SFBULK_CONFIG_DIR")
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
