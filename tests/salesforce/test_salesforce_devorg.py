@@ -14,6 +14,8 @@ import pytest
 from sf_fakes import Recorder, run_async
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.salesforce import (
+    BulkJobError,
+    BulkJobTimeoutError,
     NotFoundError,
     RequestLimitError,
     RetryPolicy,
@@ -275,3 +277,41 @@ async def test_rejected_session_leaves_no_token_in_any_log_or_error(
     assert secret not in text
     assert secret not in str(info.value) and secret not in repr(info.value)
     assert "SALESFORCE_ACCESS_TOKEN" in str(info.value) or "sfbulk login" in str(info.value)
+
+
+@run_async
+async def test_cancelled_wait_aborts_the_server_job(org: DevOrg, faults: Any) -> None:
+    client, _ = client_for(org)
+    async with client:
+        faults.hang_next_jobs(1)
+        job = await client.bulk_create_query_job("SELECT Id FROM Account")
+
+        async def watch() -> None:
+            async with client.bulk_abort_on_error("query", job["id"]):
+                await client.bulk_wait("query", job["id"], poll_initial=0.02, poll_max=0.05)
+
+        task = asyncio.create_task(watch())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        info = await client.bulk_get_job("query", job["id"])
+    assert info["state"] == "Aborted"
+
+
+@run_async
+async def test_wait_timeout_names_a_job_that_is_still_running(org: DevOrg, faults: Any) -> None:
+    client, _ = client_for(org)
+    async with client:
+        faults.hang_next_jobs(1)
+        job = await client.bulk_create_query_job("SELECT Id FROM Account")
+        with pytest.raises(BulkJobTimeoutError) as info:
+            await client.bulk_wait("query", job["id"], timeout=0.3, poll_initial=0.05)
+        assert info.value.job_id == job["id"]
+        assert (await client.bulk_get_job("query", job["id"]))["state"] != "JobComplete"
+        await client.bulk_abort_job("query", job["id"])
+        faults.fail_next_jobs(1, "Injected failure")
+        failed_job = await client.bulk_create_query_job("SELECT Id FROM Account")
+        with pytest.raises(BulkJobError) as failure:
+            await client.bulk_wait("query", failed_job["id"], poll_initial=0.05, timeout=30)
+    assert failure.value.state == "Failed" and failure.value.error_message == "Injected failure"
