@@ -222,3 +222,32 @@ def test_fail_keyring_falls_back_to_the_file(config_dir: Path, monkeypatch: pyte
         assert (config_dir / "secrets.json").exists()
     finally:
         keyring.set_keyring(previous)
+
+
+def test_concurrent_token_updates_from_many_writers_lose_nothing(config_dir: Path) -> None:
+    import threading
+
+    store = OrgStore()
+    store.save(_record("a"), SECRETS)
+    store.save(_record("b"), SECRETS)
+
+    def renew(alias: str, rounds: int) -> None:
+        writer = OrgStore()  # its own instance, as another process would have
+        for n in range(rounds):
+            grant = TokenGrant(
+                token=Token(access_token=f"{alias}-AT-{n}", instance_url="https://acme.my.salesforce.com",
+                            issued_at=time.time(), expires_at=time.time() + 60),
+                refresh_token=f"{alias}-RT-{n}",
+            )
+            writer.update_token(alias, grant)
+
+    threads = [threading.Thread(target=renew, args=(alias, 15)) for alias in ("a", "b", "a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = OrgStore()
+    assert {r.alias for r in final.list_orgs()} == {"a", "b"}
+    assert final.secrets("a").access_token == "a-AT-14"
+    assert final.secrets("b").refresh_token == "b-RT-14"
+    assert [p.name for p in config_dir.iterdir() if p.suffix == ".tmp"] == []

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import stat
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,11 +53,12 @@ def write_private(path: Path, data: bytes) -> None:
     process dies mid-write.
     """
     ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask; fchmod is not
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask; fchmod is not
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
@@ -87,6 +88,11 @@ def _fsync_dir(path: Path) -> None:
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on `path` (a lock file) across processes."""
     ensure_private_dir(path.parent)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: atomic renames still keep each file whole
+        yield
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
