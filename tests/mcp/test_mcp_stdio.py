@@ -32,10 +32,14 @@ async def stdio_server(
         "HOME": str(tmp_path),
         "SFBULK_CONFIG_DIR": str(tmp_path / "config"),
         "SFBULK_MCP_DATA_DIR": str(tmp_path / "data"),
-        "SALESFORCE_INSTANCE_URL": org.instance_url,
-        "SALESFORCE_ACCESS_TOKEN": token or org.access_token(),
         "LOG_LEVEL": "DEBUG",
     }
+    if "--org" in args:
+        # `--org devorg` logs in to the devorg that answers at this URL.
+        env["SFBULK_DEVORG_URL"] = org.login_url
+    else:
+        env["SALESFORCE_INSTANCE_URL"] = org.instance_url
+        env["SALESFORCE_ACCESS_TOKEN"] = token or org.access_token()
     params = StdioServerParameters(command=sys.executable, args=["-c", LAUNCH, *args], env=env)
     # stdio_client wants a real file for the child's stderr.
     with open(tmp_path / "stderr.log", "w") as errlog:  # noqa: ASYNC230
@@ -74,11 +78,15 @@ async def test_read_only_mode_leaves_out_every_write_tool(devorg: DevOrg, tmp_pa
     assert not result.is_error
 
 
-async def test_all_toolsets_add_the_escape_hatches(devorg: DevOrg, tmp_path: Path) -> None:
-    async with stdio_server(devorg, tmp_path, "--toolsets", "all") as client:
+async def test_all_toolsets_add_the_escape_hatches_with_org_devorg(
+    devorg: DevOrg, tmp_path: Path
+) -> None:
+    async with stdio_server(devorg, tmp_path, "--org", "devorg", "--toolsets", "all") as client:
         names = {t.name for t in (await client.list_tools()).tools}
+        result = await client.call_tool("salesforce_query", {"query": "SELECT Id FROM Account"})
     assert {"salesforce_apex_rest", "salesforce_rest_request"} <= names
     assert len(names) < 40
+    assert not result.is_error and result.structured_content["total_size"] >= 1
 
 
 async def test_stdout_carries_only_the_protocol_and_no_token_is_logged(

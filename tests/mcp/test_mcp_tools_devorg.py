@@ -294,3 +294,30 @@ async def test_bulk_loads_from_inline_rows_and_delete_needs_confirmation(
         gone = await client.call_tool("salesforce_query", {
             "query": f"SELECT Id FROM Account WHERE Name LIKE '{tag}%'"})
         assert gone.structured_content["returned"] == 0
+
+
+async def test_bulk_update_reads_a_local_file_or_a_result_resource(
+    devorg: DevOrg, tmp_path: Path
+) -> None:
+    tag = _tag()
+    ids = _make_accounts(devorg, tag, 3)
+    source = tmp_path / "renames.csv"
+    pl.DataFrame({"Id": ids, "Name": [f"{tag} renamed {i}" for i in range(3)]}).write_csv(source)
+    query = f"SELECT Id, Name FROM Account WHERE Name LIKE '{tag}%' ORDER BY Name"
+    async with mcp_session(devorg, tmp_path) as client:
+        updated = await client.call_tool(
+            "salesforce_bulk_update", {"object_name": "Account", "file_path": str(source)}
+        )
+        assert updated.structured_content["records_processed"] == 3
+        assert updated.structured_content["records_failed"] in (0, None)
+        rows = (await client.call_tool("salesforce_query", {"query": query})).structured_content
+        assert [r["Name"] for r in rows["records"]] == [f"{tag} renamed {i}" for i in range(3)]
+
+        saved = await client.call_tool("salesforce_query", {"query": query, "output": "file"})
+        again = await client.call_tool("salesforce_bulk_update", {
+            "object_name": "Account", "resource_uri": saved.structured_content["resource_uri"]})
+        assert again.structured_content["records_processed"] == 3
+        missing = await client.call_tool(
+            "salesforce_bulk_update", {"object_name": "Account", "file_path": str(tmp_path / "no.csv")}
+        )
+        assert missing.is_error and "no file" in missing.content[0].text
