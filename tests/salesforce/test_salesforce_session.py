@@ -8,7 +8,7 @@ import logging
 import httpx2
 import pytest
 from sf_fakes import INSTANCE, RotatingProvider, json_response, make_client, run_async, sf_error
-from sfbulk_mcp.salesforce import AuthError, SessionExpiredError, StaticTokenProvider
+from sfbulk_mcp.salesforce import AuthError, SessionExpiredError, StaticTokenProvider, Token
 
 OK = {"totalSize": 0, "done": True, "records": []}
 
@@ -95,3 +95,21 @@ async def test_api_usage_is_tracked_from_sforce_limit_info() -> None:
         await client.query("SELECT Id FROM Account")
         assert client.api_usage == (25, 15000)
         assert client.limit_info["api-usage"].remaining == 14975
+
+
+class LaggingProvider(RotatingProvider):
+    """A provider whose token() keeps answering the old token after a refresh."""
+
+    async def token(self) -> Token:
+        return Token("token-0", self.instance_url)
+
+
+@run_async
+async def test_a_provider_that_lags_behind_its_refresh_still_costs_one_refresh() -> None:
+    provider = LaggingProvider(refresh_delay=0.01)
+    client, seen = make_client(accepts("token-1"), provider=provider)
+    async with client:
+        await asyncio.gather(*(client.query("SELECT Id FROM Account") for _ in range(10)))
+        await client.query("SELECT Id FROM Account")
+    assert provider.refreshes == 1
+    assert seen[-1].headers["Authorization"] == "Bearer token-1"

@@ -74,6 +74,8 @@ class HttpCore:
             trust_env=True,
         )
         self._refresh_lock = asyncio.Lock()
+        # (rejected access token, its replacement) from the latest refresh.
+        self._replaced: tuple[str, Token] | None = None
         self._usage: dict[str, ApiUsage] = {}
         self.refresh_count = 0
 
@@ -94,7 +96,7 @@ class HttpCore:
 
     async def instance_url(self) -> str:
         """The instance the current token belongs to."""
-        return (await self.provider.token()).instance_url.rstrip("/")
+        return (await self._current_token()).instance_url.rstrip("/")
 
     async def send(
         self,
@@ -120,7 +122,7 @@ class HttpCore:
         may_resend = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         attempt = 0
         refreshed = False
-        token = await self.provider.token() if authenticate else None
+        token = await self._current_token() if authenticate else None
         while True:
             url = self._url(path, token)
             request = self.http.build_request(
@@ -213,12 +215,22 @@ class HttpCore:
     async def _refresh(self, stale: Token) -> Token:
         """One refresh for every caller that saw `stale` rejected."""
         async with self._refresh_lock:
+            if self._replaced is not None and self._replaced[0] == stale.access_token:
+                return self._replaced[1]  # refreshed while we waited
             current = await self.provider.token()
             if current.access_token != stale.access_token:
-                return current  # someone else already refreshed while we waited
+                return current  # the provider renewed it on its own
             fresh = await self.provider.refresh(stale)
+            self._replaced = (stale.access_token, fresh)
             self.refresh_count += 1
             return fresh
+
+    async def _current_token(self) -> Token:
+        token = await self.provider.token()
+        # A provider whose token() lags behind its refresh() must not send us back to 401.
+        if self._replaced is not None and token.access_token == self._replaced[0]:
+            return self._replaced[1]
+        return token
 
     def _url(self, path: str, token: Token | None) -> str:
         if path.startswith(("http://", "https://")):

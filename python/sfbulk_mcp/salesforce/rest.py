@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import quote
 
 from ._api import ApiBase, decode_json
-from .errors import SalesforceError
 
 
 def _seg(value: str) -> str:
@@ -264,7 +263,7 @@ def _batch_header(batch_size: int | None) -> dict[str, str] | None:
     if batch_size is None:
         return None
     if not 200 <= batch_size <= 2000:
-        raise SalesforceError(
+        raise ValueError(
             f"batch_size must be between 200 and 2000 (got {batch_size}); Salesforce may "
             "still return smaller pages"
         )
