@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from sfbulk_mcp.devorg import DevOrg
 
 SESSION_SEED_ACCOUNTS = 25

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import httpx2
 import pytest
-
 from sfbulk_mcp.devorg import DevOrg
 
 V = "66.0"

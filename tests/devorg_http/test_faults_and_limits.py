@@ -7,7 +7,6 @@ import time
 
 import httpx2
 import pytest
-
 from sfbulk_mcp.devorg import DevOrg
 
 BASE = "/services/data/v66.0"

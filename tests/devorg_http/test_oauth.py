@@ -19,7 +19,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-
 from sfbulk_mcp.devorg import DevOrg
 
 REDIRECT = "http://localhost:1717/OauthRedirect"

@@ -7,7 +7,6 @@ import json
 import uuid
 
 import httpx2
-
 from sfbulk_mcp.devorg import DevOrg
 
 V = "66.0"

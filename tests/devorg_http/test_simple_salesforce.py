@@ -6,13 +6,12 @@ import uuid
 from typing import Any
 
 import pytest
+from sfbulk_mcp.devorg import DevOrg
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
     SalesforceResourceNotFound,
 )
-
-from sfbulk_mcp.devorg import DevOrg
 
 
 def tag(prefix: str) -> str:

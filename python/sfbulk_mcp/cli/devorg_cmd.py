@@ -42,8 +42,13 @@ def start(host: str, port: int, data_dir: Path | None, seed: int, seed_random: i
     """Run the devorg in the foreground until Ctrl-C; data persists in --data."""
     import uvicorn
 
-    from sfbulk_mcp.devorg import DEFAULT_CLIENT_ID, DEFAULT_PASSWORD, DEFAULT_USERNAME
-    from sfbulk_mcp.devorg import close_state, open_state
+    from sfbulk_mcp.devorg import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_PASSWORD,
+        DEFAULT_USERNAME,
+        close_state,
+        open_state,
+    )
     from sfbulk_mcp.devorg.app import build_app
     from sfbulk_mcp.devorg.server import bind_socket, ensure_tls_certificate, uvicorn_config
     from sfbulk_mcp.devorg.state import DevOrgConfig
@@ -75,24 +80,24 @@ def start(host: str, port: int, data_dir: Path | None, seed: int, seed_random: i
     lines = [
         "sfbulk devorg is running",
         f"  Instance URL : {instance_url}",
-        f"  Login URL    : {instance_url}   (OAuth: /services/oauth2/authorize, "
-        "/services/oauth2/token)",
+        (f"  Login URL    : {instance_url}   (OAuth: /services/oauth2/authorize, "
+         "/services/oauth2/token)"),
         f"  API versions : {config.api_versions[0]} … {config.latest_api_version}",
         f"  Data         : {data}  ({accounts:,} accounts)",
         f"  User         : {DEFAULT_USERNAME}  password: {DEFAULT_PASSWORD}",
-        f"  Client id    : {DEFAULT_CLIENT_ID}  (public client, PKCE; redirect URIs "
-        "http://localhost:*/… and http://127.0.0.1:*/…)",
+        (f"  Client id    : {DEFAULT_CLIENT_ID}  (public client, PKCE; redirect URIs "
+         "http://localhost:*/… and http://127.0.0.1:*/…)"),
     ]
     if tls_files:
         lines.append(f"  Certificate  : {tls_files[0]}  (trust it as a CA bundle)")
     lines += [
         "",
         "Log in:",
-        f"  browser : {instance_url}/services/oauth2/authorize?response_type=code"
-        f"&client_id={DEFAULT_CLIENT_ID}&redirect_uri=http://localhost:1717/OauthRedirect",
-        f"  curl    : curl -d grant_type=password -d client_id={DEFAULT_CLIENT_ID} "
-        f"-d username={DEFAULT_USERNAME} -d password={DEFAULT_PASSWORD} "
-        f"{instance_url}/services/oauth2/token",
+        (f"  browser : {instance_url}/services/oauth2/authorize?response_type=code"
+         f"&client_id={DEFAULT_CLIENT_ID}&redirect_uri=http://localhost:1717/OauthRedirect"),
+        (f"  curl    : curl -d grant_type=password -d client_id={DEFAULT_CLIENT_ID} "
+         f"-d username={DEFAULT_USERNAME} -d password={DEFAULT_PASSWORD} "
+         f"{instance_url}/services/oauth2/token"),
         f"  sfbulk  : any command with --org devorg, or SALESFORCE_INSTANCE_URL={instance_url}",
         "",
         "Press Ctrl-C to stop.",

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from .faults import Faults
 from .state import DevOrgConfig, OrgState
@@ -81,7 +81,7 @@ class DevOrg:
         self.ca_certificate: Path | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> DevOrg:
+    def start(self) -> Self:
         """Open the store, then serve until stop(); returns once requests are answered."""
         if self._server is not None:
             return self
@@ -117,7 +117,7 @@ class DevOrg:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
 
-    def __enter__(self) -> DevOrg:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

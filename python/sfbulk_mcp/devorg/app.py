@@ -12,7 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import control
 from .apexrest import ApexRestRegistry
@@ -100,9 +100,24 @@ def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
     })
     app: ASGIApp = inner
     if state.config.gzip_responses:
-        app = GZipMiddleware(app, minimum_size=1400, compresslevel=5)
+        app = _GzipExceptBulk(inner)
     app = ApiMiddleware(app, state)
     return ConnectionDropMiddleware(app, state)
+
+
+class _GzipExceptBulk:
+    """Gzip JSON responses for clients that accept it; Bulk routes compress on their own
+    (results are pre-compressed once), so they bypass this layer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1400, compresslevel=5)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "/jobs/" not in scope["path"]:
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 _BODY_TYPES = ("application/json", "application/xml", "text/xml", "text/csv",

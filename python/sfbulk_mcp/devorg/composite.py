@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import orjson
-
 from starlette.datastructures import QueryParams
 
 from .errors import DevOrgError

@@ -72,7 +72,7 @@ def control_routes(state: OrgState) -> list[BaseRoute]:
             try:
                 spec = orjson.loads(await request.body() or b"{}")
                 if not isinstance(spec, dict):
-                    raise ValueError("the body must be a JSON object")
+                    raise TypeError("the body must be a JSON object")
                 apply_faults(state, spec)
             except (ValueError, TypeError, AttributeError) as exc:
                 return error_response(400, "INVALID_FAULT", str(exc))

@@ -23,7 +23,8 @@ def bearer_token(scope: Scope) -> str | None:
     """The access token of `Authorization: Bearer …` (or the older `OAuth …`) header."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
+            text: str = value.decode("latin-1")
+            scheme, _, token = text.partition(" ")
             if scheme.lower() in ("bearer", "oauth") and token.strip():
                 return token.strip()
             return None

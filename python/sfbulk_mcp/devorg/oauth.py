@@ -219,7 +219,8 @@ class OAuthServer:
                                         str(form.get("password") or ""))
         if user is None:
             raise OAuthError("invalid_grant", "authentication failure")
-        scopes = self._scopes(app, form.get("scope") and str(form.get("scope")))
+        requested = form.get("scope")
+        scopes = self._scopes(app, str(requested) if requested else None)
         return self._token_body(app=app, username=user[1], user_id=user[0], scopes=scopes,
                                 secret=secret, refresh=False, include_scope=False)
 

@@ -21,8 +21,8 @@ from starlette.datastructures import QueryParams
 from .errors import DevOrgError
 from .ids import is_valid_id, make_id
 from .sessions import Session
-from .store import MultipleMatchesError
 from .state import OrgState, release_label
+from .store import MultipleMatchesError
 
 # Upserts answer 200 + body for an update from this version on (204 before).
 UPSERT_BODY_SINCE = 46.0
@@ -525,8 +525,7 @@ def split_url(url: str) -> tuple[str, str, QueryParams]:
     """(`vNN.0` version, path after it, query) of a `/services/data/vNN.0/…` or `vNN.0/…` URL."""
     parts = urlsplit(url)
     path = parts.path
-    if path.startswith("/services/data/"):
-        path = path[len("/services/data/"):]
+    path = path.removeprefix("/services/data/")
     path = path.lstrip("/")
     match = re.match(r"v(\d+\.\d)(?:/|$)(.*)", path)
     if match is None:

@@ -93,7 +93,7 @@ class BackgroundServer:
     def _run(self) -> None:
         try:
             asyncio.run(self._server.serve(sockets=[self._sock]))
-        except BaseException as exc:  # surfaced by start()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by start()
             self._error = exc
 
     def start(self, timeout: float = 30.0) -> None:

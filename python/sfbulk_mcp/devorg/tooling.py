@@ -115,7 +115,7 @@ class ToolingData:
                 "Id": record_id, "Name": values["Name"], "ApiVersion":
                     float(self.api.state.config.latest_api_version), "Status": "Active",
                 "IsValid": True, "Body": body, "BodyCrc": float(sum(body.encode()) % 2**32),
-                "LengthWithoutComments": len(re.sub(r"//[^\n]*|/\*.*?\*/", "", body, flags=re.S)),
+                "LengthWithoutComments": len(re.sub(r"//[^\n]*|/\*.*?\*/", "", body, flags=re.DOTALL)),
                 "CreatedDate": now, "CreatedById": admin, "LastModifiedDate": now,
                 "LastModifiedById": admin, "SystemModstamp": now})
             if sobject == "ApexTrigger":
@@ -155,7 +155,7 @@ class ToolingData:
         stamps = {"CreatedDate": created, "CreatedById": admin, "LastModifiedDate": created,
                   "LastModifiedById": admin}
         if sobject == "EntityDefinition":
-            return [{"Id": f"000000000000000AAA", "DurableId": o.name,
+            return [{"Id": "000000000000000AAA", "DurableId": o.name,
                      "QualifiedApiName": o.name, "DeveloperName": o.name.removesuffix("__c"),
                      "Label": o.label, "PluralLabel": o.label_plural, "KeyPrefix": o.key_prefix,
                      "IsCustomizable": True, "IsQueryable": True, "NamespacePrefix": None}
@@ -338,7 +338,7 @@ class _ToolingQuery:
 
     def _comparison(self) -> Predicate:
         column = self._column(self._word())
-        kind, op = self._next()
+        _, op = self._next()
         op = str(op).upper()
         if op == "NOT" and self._peek_word("IN"):
             self.pos += 1
@@ -517,7 +517,7 @@ def _field_type(name: str) -> str:
         return "reference"
     if name.endswith("Date") or name == "SystemModstamp":
         return "datetime"
-    if name.startswith("Is") or name.startswith("Usage"):
+    if name.startswith(("Is", "Usage")):
         return "boolean"
     if name in ("ApiVersion", "BodyCrc"):
         return "double"
