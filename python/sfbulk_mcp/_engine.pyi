@@ -1,3 +1,197 @@
-"""Type stubs for the compiled engine module."""
+"""Type stubs for the compiled engine module (``sfbulk_mcp._engine``).
+
+Use it through :mod:`sfbulk_mcp.engine`, which documents the behaviour.
+"""
+
+from collections.abc import Mapping
+from os import PathLike
+from types import TracebackType
+from typing import Any, final
 
 __version__: str
+
+class EngineError(ValueError):
+    """Base class of the engine's errors."""
+
+    row: int | None
+    """1-based data row (the header row is 0), when known."""
+    column: str | None
+    """Column name, when the error concerns one value."""
+    byte_offset: int | None
+    """Offset in the decompressed stream of the start of the offending row."""
+
+class CsvFormatError(EngineError):
+    """Malformed CSV: wrong field count, unterminated quote, header mismatch."""
+
+class TypeConversionError(EngineError):
+    """A value does not fit the Salesforce type declared for its column."""
+
+class Utf8Error(EngineError):
+    """Bytes that are not valid UTF-8."""
+
+class GzipError(EngineError):
+    """A corrupt or truncated gzip body."""
+
+@final
+class Schema:
+    """An Arrow schema (``__arrow_c_schema__``; ``pl.DataFrame(schema)`` gives a 0-row frame)."""
+
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def types(self) -> list[tuple[str, str]]: ...
+    def __arrow_c_schema__(self) -> object: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __len__(self) -> int: ...
+
+@final
+class RecordBatch:
+    """One Arrow record batch; ``pl.DataFrame(batch)`` reads it without copying strings."""
+
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def num_columns(self) -> int: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    @property
+    def schema(self) -> Schema: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+    def __len__(self) -> int: ...
+
+@final
+class RecordBatchStream:
+    """Batches sharing one schema, as one Arrow stream."""
+
+    def __init__(self, batches: list[RecordBatch], schema: Schema) -> None: ...
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def schema(self) -> Schema: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+@final
+class Decoder:
+    """Streaming decoder for Bulk API 2.0 result CSV (push API; GIL released while parsing)."""
+
+    def __init__(
+        self,
+        *,
+        schema: Mapping[str, str] | None = None,
+        columns: list[str] | None = None,
+        has_header: bool = True,
+        delimiter: str = "COMMA",
+        line_ending: str = "LF",
+        batch_size: int = 65536,
+        gzip: bool | None = None,
+        on_error: str = "raise",
+    ) -> None: ...
+    def feed(self, data: bytes | bytearray) -> list[RecordBatch]:
+        """Parses ``data``; returns the batches it completed."""
+    def end_page(self) -> list[RecordBatch]:
+        """Ends the current page; the next bytes start a new page with its own header."""
+    def finish(self) -> list[RecordBatch]:
+        """Ends the stream; returns the last batches."""
+    @property
+    def schema(self) -> Schema | None: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def nulled(self) -> int: ...
+    @property
+    def bytes_consumed(self) -> int: ...
+    @property
+    def pages(self) -> int: ...
+
+@final
+class ParquetWriter:
+    """Writes Arrow batches to one Parquet file in bounded memory."""
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        *,
+        schema: Schema | Mapping[str, str] | Any | None = None,
+        compression: str = "zstd",
+    ) -> None: ...
+    def write(self, data: Any) -> int:
+        """Appends a batch, frame or Arrow stream; returns the rows written so far."""
+    def close(self, schema: Schema | Mapping[str, str] | Any | None = None) -> int:
+        """Finishes the file; returns the rows written."""
+    @property
+    def rows(self) -> int: ...
+    def __enter__(self) -> ParquetWriter: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> bool: ...
+
+@final
+class UploadChunk:
+    """One Bulk ingest upload: ``data`` holds input rows ``start`` .. ``stop`` (exclusive)."""
+
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def stop(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+
+@final
+class BatchBuilder:
+    """Turns Arrow data into Bulk ingest CSV chunks."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 100_000_000,
+        max_rows: int | None = None,
+        delimiter: str = "COMMA",
+        line_ending: str = "LF",
+        null_as_na: bool = False,
+    ) -> None: ...
+    def feed(self, data: Any) -> None: ...
+    def next_chunk(self) -> UploadChunk | None: ...
+    def finish(self) -> UploadChunk | None: ...
+    @property
+    def header(self) -> bytes: ...
+    @property
+    def rows(self) -> int: ...
+
+def schema_for(columns: list[str], types: Mapping[str, str] | None = None) -> Schema:
+    """The Arrow schema the decoder gives ``columns`` typed by Salesforce ``types``."""
+
+def decode_body(
+    data: bytes | bytearray,
+    *,
+    schema: Mapping[str, str] | None = None,
+    columns: list[str] | None = None,
+    has_header: bool = True,
+    delimiter: str = "COMMA",
+    line_ending: str = "LF",
+    batch_size: int = 65536,
+    gzip: bool | None = None,
+    on_error: str = "raise",
+) -> tuple[list[RecordBatch], Schema | None, int]:
+    """Decodes one whole body in one call: (batches, schema, nulled)."""
+
+def csv_file_to_parquet(
+    source: str | PathLike[str],
+    path: str | PathLike[str],
+    *,
+    schema: Mapping[str, str] | None = None,
+    delimiter: str = "COMMA",
+    line_ending: str = "LF",
+    compression: str = "zstd",
+    batch_size: int = 65536,
+    gzip: bool | None = None,
+    on_error: str = "raise",
+) -> int:
+    """Decodes a result CSV file straight to Parquet without entering Python; returns rows."""

@@ -2,7 +2,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use arrow_array::RecordBatchReader;
+use arrow_array::{RecordBatch, RecordBatchReader};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -58,8 +58,14 @@ fn to_py_chunk(py: Python<'_>, c: Chunk) -> PyChunk {
 pub struct PyBatchBuilder {
     inner: ChunkBuilder,
     source: Mutex<Option<Box<dyn RecordBatchReader + Send>>>,
+    /// The batch being formatted and the offset of its next row: big batches are formatted
+    /// a slice at a time so finished chunks are handed out before the rest is formatted.
+    current: Option<(RecordBatch, usize)>,
     ready: VecDeque<Chunk>,
 }
+
+/// Rows formatted per step.
+const SLICE_ROWS: usize = 8192;
 
 #[pymethods]
 impl PyBatchBuilder {
@@ -83,6 +89,7 @@ impl PyBatchBuilder {
         Ok(PyBatchBuilder {
             inner: ChunkBuilder::new(opts).map_err(to_py)?,
             source: Mutex::new(None),
+            current: None,
             ready: VecDeque::new(),
         })
     }
@@ -91,7 +98,7 @@ impl PyBatchBuilder {
     /// `next_chunk`.
     fn feed(&mut self, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let source = self.source.get_mut().unwrap_or_else(|p| p.into_inner());
-        if source.is_some() {
+        if source.is_some() || self.current.is_some() {
             return Err(PyValueError::new_err(
                 "call next_chunk() until it returns None before feeding more data",
             ));
@@ -107,6 +114,22 @@ impl PyBatchBuilder {
             if let Some(c) = self.ready.pop_front() {
                 return Ok(Some(to_py_chunk(py, c)));
             }
+            if let Some((batch, offset)) = self.current.take() {
+                let len = SLICE_ROWS.min(batch.num_rows() - offset);
+                let slice = batch.slice(offset, len);
+                if offset + len < batch.num_rows() {
+                    self.current = Some((batch, offset + len));
+                }
+                let inner = &mut self.inner;
+                let mut out = Vec::new();
+                let result = py.detach(|| inner.push(&slice, &mut out));
+                self.ready.extend(out);
+                if let Err(e) = result {
+                    self.current = None;
+                    return Err(to_py(e));
+                }
+                continue;
+            }
             let source = self.source.get_mut().unwrap_or_else(|p| p.into_inner());
             let Some(reader) = source.as_mut() else { return Ok(None) };
             match reader.next() {
@@ -117,11 +140,13 @@ impl PyBatchBuilder {
                 Some(batch) => {
                     let batch =
                         batch.map_err(|e| PyValueError::new_err(format!("Arrow error: {e}")))?;
-                    let inner = &mut self.inner;
-                    let mut out = Vec::new();
-                    let result = py.detach(|| inner.push(&batch, &mut out));
-                    self.ready.extend(out);
-                    result.map_err(to_py)?;
+                    if batch.num_rows() > 0 {
+                        self.current = Some((batch, 0));
+                    } else {
+                        // Zero rows still fix the header (and check the columns).
+                        let inner = &mut self.inner;
+                        inner.push(&batch, &mut Vec::new()).map_err(to_py)?;
+                    }
                 }
             }
         }
