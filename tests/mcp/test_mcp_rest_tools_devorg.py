@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sfbulk_mcp.devorg import DevOrg
 
 from .test_mcp_tools_devorg import mcp_session
