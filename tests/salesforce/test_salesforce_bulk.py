@@ -290,3 +290,12 @@ async def test_result_stream_can_be_awaited_and_closed_by_hand() -> None:
             assert stream.next_locator is None
         finally:
             await stream.aclose()
+
+
+@run_async
+async def test_raw_stream_keeps_the_wire_encoding_for_callers_that_gunzip_themselves() -> None:
+    client, _ = make_client(paged_results(PAGES, gzip_body=True))
+    async with client, client.bulk_query_results("750X") as page:
+        raw = b"".join([chunk async for chunk in page.aiter_raw()])
+    assert page.content_encoding == "gzip"
+    assert gzip.decompress(raw) == PAGES[None][0]

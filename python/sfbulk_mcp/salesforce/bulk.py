@@ -122,8 +122,17 @@ class BulkResultStream:
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The body in chunks, gunzipped. A mid-way break raises `ResultStreamBrokenError`."""
+        async for chunk in self._guarded(self._response.aiter_bytes(chunk_size)):
+            yield chunk
+
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body exactly as it travelled (gzip when `content_encoding == "gzip"`)."""
+        async for chunk in self._guarded(self._response.aiter_raw(chunk_size)):
+            yield chunk
+
+    async def _guarded(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_bytes(chunk_size):
+            async for chunk in chunks:
                 yield chunk
         except (httpx2.TransportError, httpx2.DecodingError) as exc:
             raise ResultStreamBrokenError(
