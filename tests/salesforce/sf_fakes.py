@@ -29,6 +29,18 @@ def sf_error(status: int, code: str, message: str, **headers: str) -> httpx2.Res
     return json_response(status, [{"message": message, "errorCode": code}], headers)
 
 
+class ChunkedStream(httpx2.AsyncByteStream):
+    """A body that arrives in chunks, the way a network sends it."""
+
+    def __init__(self, body: bytes, size: int = 7) -> None:
+        self.body = body
+        self.size = size
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.body), self.size):
+            yield self.body[start : start + self.size]
+
+
 class BrokenStream(httpx2.AsyncByteStream):
     """A body that sends `head` and then loses the connection."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from sf_fakes import BrokenStream, Recorder, json_response, make_client, run_async
+from sf_fakes import BrokenStream, ChunkedStream, Recorder, json_response, make_client, run_async
 from sfbulk_mcp.salesforce import (
     BulkJobError,
     BulkJobTimeoutError,
@@ -107,7 +107,7 @@ def paged_results(pages: dict[str | None, tuple[bytes, str]], *, gzip_body: bool
         if gzip_body:
             headers["Content-Encoding"] = "gzip"
             body = gzip.compress(body)
-        return httpx2.Response(200, headers=headers, content=body)
+        return httpx2.Response(200, headers=headers, stream=ChunkedStream(body))
 
     return handler
 
