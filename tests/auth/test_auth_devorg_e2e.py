@@ -151,6 +151,21 @@ def test_cli_web_login_with_no_browser_stores_a_working_org(
     assert asyncio.run(use_it()) == "admin@devorg.local"
 
 
+def test_web_flow_with_a_confidential_app_that_requires_pkce(
+    org: Any, config_dir: Path, form_browser: Any
+) -> None:
+    org.add_connected_app("web-confidential", secret="web-SECRET", require_pkce=True)
+    grant = _web_login(org, config_dir, form_browser, client_id="web-confidential",
+                       client_secret="web-SECRET")
+    assert grant.refresh_token
+    assert asyncio.run(_whoami(grant.token)) == "admin@devorg.local"
+    with pytest.raises(AuthError) as caught:
+        _web_login(org, config_dir, form_browser, client_id="web-confidential",
+                   client_secret="wrong-SECRET")
+    assert caught.value.error_code == "invalid_client"
+    assert "wrong-SECRET" not in str(caught.value)
+
+
 def test_web_flow_exchange_with_a_wrong_pkce_verifier_is_refused(
     org: Any, form_browser: Any
 ) -> None:

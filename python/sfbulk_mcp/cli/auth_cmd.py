@@ -129,8 +129,8 @@ def _read_password(password_stdin: bool) -> str:
 @click.option(
     "--client-secret",
     metavar="SECRET",
-    help="Consumer secret (default: SALESFORCE_CLIENT_SECRET). Alone, it selects the client "
-    "credentials flow.",
+    help="Consumer secret (default: SALESFORCE_CLIENT_SECRET, also sent in the web flow when set). "
+    "Given without --username or --jwt-key-file, it selects the client credentials flow.",
 )
 @click.option(
     "--method",
@@ -184,8 +184,10 @@ def login(
         env = os.environ
         login_url = normalize_login_url(instance_url)
         client_id = client_id or default_client_id(login_url, env)
+        # Only an explicit --client-secret selects client credentials; a secret from the
+        # environment also serves confidential apps in the web flow.
+        chosen = _pick_method(method, jwt_key_file, username, client_secret)
         client_secret = client_secret or env.get("SALESFORCE_CLIENT_SECRET") or None
-        chosen = _pick_method(method, jwt_key_file, username, client_secret if method is None else None)
         if not client_id:
             raise click.UsageError(
                 "a connected app is needed to log in to Salesforce: pass --client-id (the "
@@ -205,7 +207,7 @@ def login(
                     store,
                     login_url=login_url,
                     client_id=client_id,
-                    client_secret=client_secret if method == "web" else None,
+                    client_secret=client_secret,
                     port=port,
                     redirect_uri=redirect_uri,
                     scope=scope,
