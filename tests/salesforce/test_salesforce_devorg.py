@@ -122,6 +122,10 @@ async def test_bulk_query_round_trip_in_small_pages(org: DevOrg) -> None:
         job = await client.bulk_create_query_job("SELECT Id, Name FROM Account")
         done = await client.bulk_wait("query", job["id"], poll_initial=0.05, timeout=30)
         pages = [p async for p in client.bulk_query_pages(job["id"], max_records=7)]
+        async with client.bulk_query_results(job["id"]) as whole:
+            body = await whole.aread()
+    assert whole.content_encoding == "gzip"  # compressed on the wire, decoded for us
+    assert body.startswith(b'"Id","Name"') and whole.number_of_records == expected
     # Seed data holds embedded newlines and quotes: count real CSV records.
     rows = [row for p in pages for row in list(csv.reader(io.StringIO(p.data.decode())))[1:]]
     assert pages[0].data.startswith(b'"Id","Name"')
