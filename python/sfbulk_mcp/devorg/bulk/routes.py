@@ -27,6 +27,7 @@ CSV_TYPE = "text/csv"
 # The parallel result pages resource answers at most five result URLs at a time.
 RESULT_PAGES_PER_RESPONSE = 5
 RESULT_PAGES_SINCE = 58.0
+_RESULT_NAMES = {name.lower(): name for name in INGEST_RESULTS}
 
 
 def bulk_routes(state: OrgState) -> list[BaseRoute]:
@@ -174,8 +175,9 @@ class BulkApi:
 
     async def ingest_results(self, request: Request) -> Response:
         """`successfulResults`, `failedResults` or `unprocessedrecords` of an ingest job."""
-        which = request.path_params["which"]
-        if which not in INGEST_RESULTS:
+        # Salesforce documents `unprocessedrecords`; clients also send `unprocessedRecords`.
+        which = _RESULT_NAMES.get(request.path_params["which"].lower())
+        if which is None:
             raise errors.job_not_found()
         version = request.path_params["version"]
         job = self.jobs.get(JobKind.INGEST, request.path_params["job_id"])
