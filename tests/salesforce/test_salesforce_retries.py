@@ -168,3 +168,15 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
     assert [low.delay(a) for a in range(5)] == [0.5, 1.0, 2.0, 4.0, 5.0]
     assert [high.delay(a) for a in range(5)] == [1.0, 2.0, 4.0, 8.0, 10.0]
     assert low.delay(0, retry_after=12.0) == 12.0
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    from datetime import UTC, datetime
+
+    from sfbulk_mcp.salesforce.retry import parse_retry_after
+
+    now = datetime(2026, 11, 21, 8, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("5") == 5.0
+    assert parse_retry_after("Sat, 21 Nov 2026 08:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Sat, 21 Nov 2026 07:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
