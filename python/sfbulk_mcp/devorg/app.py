@@ -20,7 +20,7 @@ from .composite import install_composite
 from .errors import DevOrgError
 from .middleware import ApiMiddleware, ConnectionDropMiddleware
 from .oauth import oauth_routes
-from .responses import error_response, json_response, not_found
+from .responses import devorg_error_body, error_response, json_response, not_found
 from .rest import RestApi, RestRequest, RestResult, versions_list
 from .state import OrgState
 from .tooling import install_tooling
@@ -140,7 +140,7 @@ async def _devorg_error(request: Request, exc: Exception) -> Response:
     if exc.status == 401:
         return error_response(401, exc.error_code, exc.message,
                               headers={"WWW-Authenticate": "Token"})
-    return json_response(exc.to_json(), exc.status)
+    return json_response(devorg_error_body(exc.error_code, exc.message, exc.fields), exc.status)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

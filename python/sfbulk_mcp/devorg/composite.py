@@ -9,6 +9,7 @@ import orjson
 from starlette.datastructures import QueryParams
 
 from .errors import DevOrgError
+from .responses import devorg_error_body
 from .rest import RestApi, RestRequest, RestResult, json_object, record_values, split_url
 
 MAX_COMPOSITE_SUBREQUESTS = 25
@@ -119,7 +120,8 @@ class Composite:
                                   status=404)
             return self.api.dispatch(sub)
         except DevOrgError as exc:
-            return RestResult(exc.status, exc.to_json())
+            return RestResult(exc.status,
+                              devorg_error_body(exc.error_code, exc.message, exc.fields))
 
     # -- composite --------------------------------------------------------------------------
     def composite(self, request: RestRequest, match: re.Match[str]) -> RestResult:

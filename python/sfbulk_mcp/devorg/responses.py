@@ -26,6 +26,25 @@ def error_body(error_code: str, message: str, fields: list[str] | None = None) -
     return [entry]
 
 
+# Record-level (DML) errors carry a `fields` list even when it is empty; request-level errors
+# (NOT_FOUND, MALFORMED_QUERY, INVALID_SESSION_ID, …) have no `fields` key.
+_DML_CODES = frozenset({
+    "ENTITY_IS_DELETED", "DUPLICATE_VALUE", "INVALID_CROSS_REFERENCE_KEY", "DELETE_FAILED",
+    "UNABLE_TO_LOCK_ROW", "FIELD_CUSTOM_VALIDATION_EXCEPTION", "FIELD_INTEGRITY_EXCEPTION",
+    "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", "INSUFFICIENT_ACCESS_OR_READONLY",
+    "INVALID_TYPE_FOR_OPERATION", "UNDELETE_FAILED", "REQUIRED_FIELD_MISSING",
+    "STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_EMAIL_ADDRESS", "NUMBER_OUTSIDE_VALID_RANGE",
+    "ENTITY_IS_LOCKED", "INVALID_ID_FIELD", "MALFORMED_ID", "DUPLICATES_DETECTED",
+})
+
+
+def devorg_error_body(error_code: str, message: str, fields: list[str]) -> list[dict[str, Any]]:
+    """The body Salesforce gives for an error, with `fields` where Salesforce has it."""
+    keep = bool(fields) or error_code in _DML_CODES
+    return error_body(error_code, message, list(fields) if keep else None)
+
+
 def error_response(status: int, error_code: str, message: str,
                    fields: list[str] | None = None,
                    headers: dict[str, str] | None = None) -> Response:

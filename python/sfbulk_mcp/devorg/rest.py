@@ -171,8 +171,7 @@ class RestApi:
             if handler is None and request.method == "HEAD" and "GET" in handlers:
                 handler = handlers["GET"]
             if handler is None:
-                allowed = ",".join(sorted({"HEAD", *handlers} if "GET" in handlers
-                                          else handlers))
+                allowed = ",".join((["HEAD"] if "GET" in handlers else []) + list(handlers))
                 raise DevOrgError("METHOD_NOT_ALLOWED",
                                   f"HTTP Method '{request.method}' not allowed. "
                                   f"Allowed are {allowed}", status=405)
