@@ -536,3 +536,44 @@ def test_no_token_reaches_any_log_during_a_full_session(
     assert caplog.records  # the session did log
     for secret in secrets:
         assert secret not in caplog.text
+
+
+# -- faults on the token endpoint ----------------------------------------------------------------
+
+
+def test_login_rides_out_a_503_and_429_storm_on_the_token_endpoint(org: Any, config_dir: Path) -> None:
+    org.faults.fail_requests(503, 1, path="/services/oauth2/token")
+    org.faults.fail_requests(429, 1, path="/services/oauth2/token")
+    try:
+        result = asyncio.run(login_password(_store(config_dir), login_url=org.login_url,
+                                            client_id="sfbulk-devorg", username="admin@devorg.local",
+                                            password="devorg", alias="storm"))
+    finally:
+        org.faults.reset()
+    assert result.record.username == "admin@devorg.local"
+
+
+def test_a_dropped_token_answer_is_retried_only_when_nothing_is_lost(
+    org: Any, config_dir: Path, form_browser: Any
+) -> None:
+    # A password grant can be asked for again: the dropped answer is retried.
+    org.faults.drop_connection(10, 1, path="/services/oauth2/token")
+    try:
+        provider = PasswordProvider(login_url=org.login_url, client_id="sfbulk-devorg",
+                                    username="admin@devorg.local", password="devorg")
+        assert asyncio.run(_whoami(asyncio.run(provider.token()))) == "admin@devorg.local"
+    finally:
+        org.faults.reset()
+    # A rotating refresh token may already be spent: no blind retry, a clear error instead.
+    org.add_connected_app("rotating-app-3", rotate_refresh_tokens=True)
+    grant = _web_login(org, config_dir, form_browser, client_id="rotating-app-3")
+    provider_rt = RefreshTokenProvider(login_url=org.login_url, client_id="rotating-app-3",
+                                       refresh_token=str(grant.refresh_token))
+    org.faults.drop_connection(10, 1, path="/services/oauth2/token")
+    from sfbulk_mcp.salesforce.errors import ConnectionLostError
+
+    try:
+        with pytest.raises(ConnectionLostError, match="lost the connection"):
+            asyncio.run(provider_rt.refresh(grant.token))
+    finally:
+        org.faults.reset()

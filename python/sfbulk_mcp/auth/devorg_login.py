@@ -8,6 +8,7 @@ data) for as long as the caller needs it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..salesforce.errors import ConnectionLostError
 from .env import DEVORG_CLIENT_ID, session_timeout_from
@@ -26,6 +28,7 @@ DEFAULT_DEVORG_URL = "http://127.0.0.1:8787"
 DEVORG_USERNAME = "admin@devorg.local"
 DEVORG_PASSWORD = "devorg"  # the documented demo password of every local devorg
 DEFAULT_EMBEDDED_SEED = 200
+_PROBE_TIMEOUT = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,18 +54,35 @@ def _provider(url: str, env: Mapping[str, str]) -> PasswordProvider:
 async def devorg_login(env: Mapping[str, str]) -> AsyncIterator[DevOrgLogin]:
     """Log in to a running devorg, or to an embedded one that lives for this context."""
     url = (env.get("SFBULK_DEVORG_URL") or DEFAULT_DEVORG_URL).rstrip("/")
-    provider = _provider(url, env)
-    try:
-        token = await provider.token()
-    except ConnectionLostError:
-        log.info("no devorg answers at %s: starting an embedded one", url)
-    else:
-        yield DevOrgLogin(provider=provider, instance_url=token.instance_url, embedded=False)
-        return
+    if await _listening(url):
+        provider = _provider(url, env)
+        try:
+            token = await provider.token()
+        except ConnectionLostError:
+            pass
+        else:
+            yield DevOrgLogin(provider=provider, instance_url=token.instance_url, embedded=False)
+            return
+    log.info("no devorg answers at %s: starting an embedded one", url)
     async with _embedded_devorg(env) as org_url:
         provider = _provider(org_url, env)
         token = await provider.token()
         yield DevOrgLogin(provider=provider, instance_url=token.instance_url, embedded=True)
+
+
+async def _listening(url: str) -> bool:
+    """True when something accepts connections at `url` (a quick check before logging in)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), _PROBE_TIMEOUT)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 @asynccontextmanager

@@ -33,6 +33,11 @@ _USER_AGENT = "sfbulk-mcp"
 # safe even for a rotating refresh token.
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _ATTEMPTS = 3
+# Grants that can be asked for again without losing anything (unlike a one-time code or a
+# rotating refresh token).
+_REPEATABLE_GRANTS = frozenset(
+    {"password", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"}
+)
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ async def request_token(
     url = oauth_endpoint(login_url, "token")
     grant = form.get("grant_type", "?")
     started = time.monotonic()
-    response = await _post_form(url, form, http=http)
+    response = await _post_form(url, form, http=http, repeatable=grant in _REPEATABLE_GRANTS)
     elapsed_ms = (time.monotonic() - started) * 1000
     log.info("POST %s grant_type=%s -> %s (%.0f ms)", url, grant, response.status_code, elapsed_ms)
     if response.status_code >= 400:
@@ -153,29 +158,36 @@ async def request_token(
 
 
 async def _post_form(
-    url: str, form: Mapping[str, str], *, http: httpx2.AsyncClient | None
+    url: str,
+    form: Mapping[str, str],
+    *,
+    http: httpx2.AsyncClient | None,
+    repeatable: bool = False,
 ) -> httpx2.Response:
+    """POST with bounded retries: when nothing reached the server, on 429/5xx answers, and,
+    for `repeatable` requests (a new grant that consumes nothing), after a dropped answer."""
     async with http_client(http) as client:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 response = await client.post(
                     url, data=dict(form), headers={"Accept": "application/json"}
                 )
-            except httpx2.ConnectError as exc:
-                # Nothing reached the server, so trying again cannot consume a one-time code.
-                if attempt == _ATTEMPTS:
-                    raise ConnectionLostError(
-                        f"cannot reach {url}: {type(exc).__name__}", method="POST", url=url
-                    ) from None
             except httpx2.TransportError as exc:
-                raise ConnectionLostError(
-                    f"the connection to {url} failed: {type(exc).__name__}",
-                    method="POST",
-                    url=url,
-                ) from None
+                # A connect error means nothing reached the server; any other failure may
+                # have cost a one-time code or a rotating refresh token.
+                retry = isinstance(exc, httpx2.ConnectError) or repeatable
+                if not retry or attempt == _ATTEMPTS:
+                    verb = "cannot reach" if isinstance(exc, httpx2.ConnectError) else (
+                        "lost the connection to"
+                    )
+                    raise ConnectionLostError(
+                        f"{verb} {url}: {type(exc).__name__}", method="POST", url=url
+                    ) from None
+                log.info("POST %s failed (%s); retrying", url, type(exc).__name__)
             else:
                 if response.status_code not in _RETRY_STATUSES or attempt == _ATTEMPTS:
                     return response
+                log.info("POST %s -> %s; retrying", url, response.status_code)
             await asyncio.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -201,7 +213,7 @@ async def revoke_token(
 ) -> None:
     """Revoke an access or refresh token (revoking a refresh token ends its sessions too)."""
     url = oauth_endpoint(login_url, "revoke")
-    response = await _post_form(url, {"token": token}, http=http)
+    response = await _post_form(url, {"token": token}, http=http, repeatable=True)
     log.info("POST %s -> %s", url, response.status_code)
     if response.status_code >= 400:
         raise error_from_response(response.status_code, response.content, method="POST", url=url)
