@@ -321,3 +321,19 @@ async def test_bulk_update_reads_a_local_file_or_a_result_resource(
             "salesforce_bulk_update", {"object_name": "Account", "file_path": str(tmp_path / "no.csv")}
         )
         assert missing.is_error and "no file" in missing.content[0].text
+
+
+async def test_argument_names_of_other_salesforce_servers_are_understood(
+    devorg: DevOrg, tmp_path: Path
+) -> None:
+    [record_id] = _make_accounts(devorg, _tag(), 1)
+    async with mcp_session(devorg, tmp_path) as client:
+        got = await client.call_tool(
+            "salesforce_get_record", {"sobject": "Account", "record_id": record_id})
+        assert got.structured_content["record"]["Id"] == record_id
+        queried = await client.call_tool(
+            "salesforce_query", {"soql": f"SELECT Id FROM Account WHERE Id = '{record_id}'"})
+        assert queried.structured_content["returned"] == 1
+        dry = await client.call_tool(
+            "salesforce_bulk_delete", {"sobject": "Account", "record_ids": [record_id]})
+        assert dry.structured_content["dry_run"] and dry.structured_content["affected_records"] == 1

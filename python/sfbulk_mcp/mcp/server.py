@@ -29,12 +29,43 @@ or salesforce_get_object_fields first; salesforce_learn_schema lets queries be c
 before they are sent. Deletes need the user's confirmation."""
 
 
+# Argument names other Salesforce MCP servers use for the same things, so that prompts and
+# agents written for them keep working: other name → ours.
+ARGUMENT_ALIASES = {
+    "sobject": "object_name",
+    "objectName": "object_name",
+    "sobject_type": "object_name",
+    "recordId": "record_id",
+    "id": "record_id",
+    "soql": "query",
+    "sosl": "query",
+    "next_records_url": "cursor",
+    "nextRecordsUrl": "cursor",
+    "records": "rows",
+    "externalIdField": "external_id_field",
+}
+
+
+def normalize_arguments(arguments: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """Rename arguments given under another server's names to this tool's names."""
+    out = dict(arguments)
+    for alias, name in ARGUMENT_ALIASES.items():
+        if alias in out and alias not in properties and name in properties and name not in out:
+            out[name] = out.pop(alias)
+    if "record_ids" in out and "record_ids" not in properties and "rows" in properties:
+        out.setdefault("rows", [{"Id": record_id} for record_id in out.pop("record_ids")])
+    return out
+
+
 class SalesforceMCPServer(MCPServer[Any]):
     """`MCPServer` whose tools report Salesforce errors as readable tool errors."""
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            arguments = normalize_arguments(arguments, tool.parameters.get("properties", {}))
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
