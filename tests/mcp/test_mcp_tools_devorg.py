@@ -337,3 +337,20 @@ async def test_argument_names_of_other_salesforce_servers_are_understood(
         dry = await client.call_tool(
             "salesforce_bulk_delete", {"sobject": "Account", "record_ids": [record_id]})
         assert dry.structured_content["dry_run"] and dry.structured_content["affected_records"] == 1
+
+
+async def test_upsert_creates_then_updates_by_external_id(devorg: DevOrg, tmp_path: Path) -> None:
+    key = _tag()
+    async with mcp_session(devorg, tmp_path) as client:
+        created = await client.call_tool("salesforce_upsert_record", {
+            "object_name": "Account", "external_id_field": "External_Id__c",
+            "data": {"External_Id__c": key, "Name": f"{key} first"}})
+        assert created.structured_content["created"] is True, created.content[0].text
+        updated = await client.call_tool("salesforce_upsert_record", {
+            "object_name": "Account", "external_id_field": "External_Id__c", "external_id": key,
+            "data": {"Name": f"{key} second"}})
+        assert updated.structured_content["created"] is False
+        assert updated.structured_content["record_id"] in (None, created.structured_content["record_id"])
+        rows = await client.call_tool("salesforce_query", {
+            "query": f"SELECT Name FROM Account WHERE External_Id__c = '{key}'"})
+        assert rows.structured_content["records"] == [{"Name": f"{key} second"}]

@@ -263,12 +263,20 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
     async def salesforce_upsert_record(
         object_name: Annotated[str, Field(description="sObject API name")],
         external_id_field: Annotated[str, Field(description="External id field, e.g. Ext_Id__c")],
-        external_id: Annotated[str, Field(description="Its value")],
         data: Annotated[dict[str, Any], Field(description="Field values")],
+        external_id: Annotated[
+            str | None, Field(description="Its value (or give it inside `data`)")
+        ] = None,
     ) -> Annotated[CallToolResult, WriteResult]:
         app.policy.check(object_name)
+        body = dict(data)
+        # The key travels in the URL; Salesforce wants it out of the body.
+        in_body = body.pop(external_id_field, None)
+        key = external_id if external_id is not None else in_body
+        if key is None or str(key) == "":
+            raise ToolError(f"give the {external_id_field} value in external_id (or in data)")
         client = await app.client()
-        answer = await client.upsert(object_name, external_id_field, external_id, data)
+        answer = await client.upsert(object_name, external_id_field, str(key), body)
         created = bool(answer.get("created"))
         result = WriteResult(
             object_name=object_name,
