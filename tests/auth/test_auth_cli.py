@@ -152,3 +152,66 @@ def test_orgs_set_default_and_unknown_alias(org: Any, config_dir: Path) -> None:
     missing = _sfbulk(["logout", "--alias", "three"], env)
     assert missing.exit_code == 1
     assert "known aliases: one, two" in missing.output
+
+
+def test_parse_sfdx_auth_url_forms() -> None:
+    from sfbulk_mcp.auth.sfcli import parse_sfdx_auth_url
+
+    full = parse_sfdx_auth_url("force://PlatformCLI::5Aep861-REFRESH@acme.my.salesforce.com")
+    assert (full.client_id, full.client_secret, full.instance_url) == (
+        "PlatformCLI", None, "https://acme.my.salesforce.com")
+    assert full.refresh_token == "5Aep861-REFRESH"
+    assert "REFRESH" not in repr(full)
+    secret = parse_sfdx_auth_url("force://app:shh:5Aep-R@https://acme--uat.sandbox.my.salesforce.com")
+    assert (secret.client_secret, secret.instance_url) == (
+        "shh", "https://acme--uat.sandbox.my.salesforce.com")
+
+
+def test_login_reuses_a_salesforce_cli_login(org: Any, config_dir: Path, tmp_path: Path,
+                                             form_browser: Any) -> None:
+    import asyncio
+    import os
+    import sys
+
+    from sfbulk_mcp.auth.resolve import open_org
+    from sfbulk_mcp.auth.store import OrgStore
+    from sfbulk_mcp.auth.webflow import WebServerFlow
+
+    async def web_login() -> Any:
+        async with WebServerFlow(login_url=org.login_url, client_id="sfbulk-devorg", port=0) as flow:
+            await asyncio.to_thread(form_browser.log_in, flow.authorize_url)
+            return await flow.complete(timeout=10)
+
+    grant = asyncio.run(web_login())
+    display = {"status": 0, "result": {
+        "accessToken": grant.token.access_token, "instanceUrl": org.instance_url,
+        "username": "admin@devorg.local", "alias": "sf-dev", "clientId": "sfbulk-devorg",
+        "sfdxAuthUrl": f"force://sfbulk-devorg::{grant.refresh_token}@{org.instance_url}",
+    }}
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_sf = bin_dir / "sf"
+    fake_sf.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"assert sys.argv[1:] == ['org', 'display', '--target-org', 'sf-dev', '--verbose', '--json']\n"
+        f"print({orjson.dumps(display).decode()!r})\n"
+    )
+    fake_sf.chmod(0o755)
+    env = _env(config_dir, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = _sfbulk(["login", "--sf-org", "sf-dev"], env)
+    assert result.exit_code == 0, result.output
+    assert "stored as 'sf-dev'" in result.output
+    assert grant.token.access_token not in result.output
+    store = OrgStore(config_dir, env={"SFBULK_SECRETS": "file"})
+    assert store.get("sf-dev").auth_method == "web"
+
+    async def renew() -> str:
+        async with open_org("sf-dev", store=store, env={}) as resolved:
+            token = await resolved.refresh(await resolved.token())
+            return token.access_token
+
+    assert asyncio.run(renew()) != grant.token.access_token
+
+    missing = _sfbulk(["login", "--sf-org", "x"], _env(config_dir, PATH=str(tmp_path / "empty")))
+    assert missing.exit_code == 3
+    assert "Salesforce CLI" in missing.output

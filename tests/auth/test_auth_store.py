@@ -169,10 +169,10 @@ def test_secrets_repr_shows_no_secret() -> None:
 
 
 class _MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.entries: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -212,7 +212,7 @@ def test_fail_keyring_falls_back_to_the_file(config_dir: Path, monkeypatch: pyte
     from keyring.backends import fail
 
     previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     try:
         monkeypatch.setenv("SFBULK_SECRETS", "auto")
         assert not keyring_usable()

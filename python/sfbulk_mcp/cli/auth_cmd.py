@@ -159,6 +159,11 @@ def _read_password(password_stdin: bool) -> str:
     help="The org's session timeout in seconds; tokens are renewed shortly before it passes.",
 )
 @click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Seconds to wait for the browser login.")
+@click.option(
+    "--sf-org",
+    metavar="ALIAS",
+    help="Reuse the Salesforce CLI's login of ALIAS (or username) via `sf org display`.",
+)
 @click.option("--set-default", is_flag=True, help="Make this the default org.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored org as JSON.")
 def login(
@@ -176,12 +181,25 @@ def login(
     password_stdin: bool,
     session_timeout: float,
     timeout: float,
+    sf_org: str | None,
     set_default: bool,
     as_json: bool,
 ) -> None:
-    """Log in to an org and store it under an alias."""
+    """Log in to an org and store it under an alias.
+
+    \b
+    Flows:
+      sfbulk login --instance-url URL [--client-id ID]          browser login (PKCE)
+      sfbulk login --jwt-key-file KEY --username U --client-id ID   JWT bearer
+      sfbulk login --client-id ID --client-secret S --instance-url MYDOMAIN   client credentials
+      sfbulk login --username U [--password-stdin]              username + password
+      sfbulk login --sf-org ALIAS                               reuse a Salesforce CLI login
+    """
     with _errors():
         env = os.environ
+        if sf_org:
+            _import_from_sf_cli(sf_org, alias, session_timeout, set_default, as_json)
+            return
         login_url = normalize_login_url(instance_url)
         client_id = client_id or default_client_id(login_url, env)
         # Only an explicit --client-secret selects client credentials; a secret from the
@@ -251,15 +269,39 @@ def login(
                     client_secret=client_secret, **common,
                 )
             )
-        record = result.record
-        if as_json:
-            click.echo(orjson.dumps(_org_json(record)).decode())
-            return
-        default_note = " (default org)" if record.is_default else ""
-        click.echo(
-            f"Logged in to {record.instance_url} as {record.username or 'unknown user'} "
-            f"[{record.auth_method}]; stored as {record.alias!r}{default_note}."
+        _report(result, as_json)
+
+
+def _import_from_sf_cli(
+    target: str, alias: str | None, session_timeout: float, set_default: bool, as_json: bool
+) -> None:
+    from ..auth.sfcli import import_sf_cli_org
+
+    store = OrgStore(env=os.environ)
+    result = _run(
+        lambda: import_sf_cli_org(
+            store, target, alias=alias, session_timeout=session_timeout, make_default=set_default
         )
+    )
+    if result.record.auth_method == "access_token" and not as_json:
+        click.echo(
+            "note: the Salesforce CLI shared only its current session (no refresh token); "
+            "import again after `sf org login` when it expires.",
+            err=True,
+        )
+    _report(result, as_json)
+
+
+def _report(result: LoginResult, as_json: bool) -> None:
+    record = result.record
+    if as_json:
+        click.echo(orjson.dumps(_org_json(record)).decode())
+        return
+    default_note = " (default org)" if record.is_default else ""
+    click.echo(
+        f"Logged in to {record.instance_url} as {record.username or 'unknown user'} "
+        f"[{record.auth_method}]; stored as {record.alias!r}{default_note}."
+    )
 
 
 def _show_login_url(url: str, *, open_browser: bool) -> None:
