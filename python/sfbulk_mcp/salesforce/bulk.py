@@ -355,7 +355,12 @@ class BulkApi(ApiBase):
                     state=state,
                     error_message=detail,
                 )
-            if deadline is not None and time.monotonic() + interval > deadline:
+            wait = interval
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                # One last look right at the deadline rather than giving up an interval early.
+                wait = min(interval, max(remaining, 0.0))
+            if deadline is not None and wait <= 0:
                 if abort_on_timeout:
                     with suppress(SalesforceError):
                         await self.bulk_abort_job(kind, job_id)
@@ -366,7 +371,7 @@ class BulkApi(ApiBase):
                     job_id=job_id,
                     state=state,
                 )
-            await self._core.retry.sleep(interval)
+            await self._core.retry.sleep(wait)
             interval = min(poll_max, interval * 1.5)
 
     @asynccontextmanager
