@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from importlib import metadata
 from typing import Any
 
 import httpx2
@@ -47,7 +48,14 @@ def _install_redaction() -> None:
 
 _install_redaction()
 
-_USER_AGENT = "sfbulk-mcp"
+def _user_agent() -> str:
+    try:
+        return f"sfbulk-mcp/{metadata.version('sfbulk-mcp')}"
+    except metadata.PackageNotFoundError:
+        return "sfbulk-mcp"
+
+
+_USER_AGENT = _user_agent()
 
 
 class HttpCore:
@@ -67,7 +75,8 @@ class HttpCore:
         self._owns_http = http is None
         self.http = http or httpx2.AsyncClient(
             transport=transport,
-            timeout=httpx2.Timeout(timeout, connect=30.0),
+            # pool=None: callers queue for a pooled connection instead of failing after a while.
+            timeout=httpx2.Timeout(timeout, connect=30.0, pool=None),
             limits=httpx2.Limits(max_connections=20, max_keepalive_connections=10),
             headers={"User-Agent": _USER_AGENT},
             follow_redirects=False,

@@ -57,6 +57,10 @@ class SalesforceClient(RestApi, BulkApi, ToolingApi):
         provider = StaticTokenProvider(access_token, instance_url)
         return cls(provider, api_version=api_version, retry=retry, transport=transport)
 
+    def __repr__(self) -> str:
+        version = self._version or "negotiated on first use"
+        return f"<SalesforceClient api_version={version}>"
+
     @property
     def api_usage(self) -> tuple[int, int] | None:
         """(used, max) daily API requests from the last `Sforce-Limit-Info`, or None."""
