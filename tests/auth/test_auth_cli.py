@@ -215,3 +215,24 @@ def test_login_reuses_a_salesforce_cli_login(org: Any, config_dir: Path, tmp_pat
     missing = _sfbulk(["login", "--sf-org", "x"], _env(config_dir, PATH=str(tmp_path / "empty")))
     assert missing.exit_code == 3
     assert "Salesforce CLI" in missing.output
+
+
+def test_login_opens_the_browser_and_completes_when_it_comes_back(
+    org: Any, config_dir: Path, form_browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webbrowser
+
+    opened: list[str] = []
+
+    def browser(url: str, *args: Any, **kwargs: Any) -> bool:
+        opened.append(url)
+        form_browser.log_in(url)  # the user logs in while the browser "is open"
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", browser)
+    result = _sfbulk(["login", "--instance-url", org.instance_url, "--port", "0",
+                      "--alias", "browser", "--timeout", "20"], _env(config_dir))
+    assert result.exit_code == 0, result.output
+    assert len(opened) == 1 and "/services/oauth2/authorize?" in opened[0]
+    assert "Opened the login page in your browser" in result.output
+    assert "stored as 'browser'" in result.output

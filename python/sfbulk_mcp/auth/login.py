@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +19,11 @@ from .urls import normalize_login_url
 from .webflow import DEFAULT_CALLBACK_PORT, WebServerFlow
 
 log = logging.getLogger("sfbulk_mcp.auth")
+
+
+def _ignore_result(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not warn about it
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,15 @@ async def login_web(
         http=http,
     )
     async with flow:
-        show_url(flow.authorize_url)
-        grant = await flow.complete(timeout)
+        # In a thread: opening a browser can block (a terminal browser runs until it quits),
+        # and the callback must still be served meanwhile.
+        shown = asyncio.ensure_future(asyncio.to_thread(show_url, flow.authorize_url))
+        try:
+            grant = await flow.complete(timeout)
+        finally:
+            if shown.done() and not shown.cancelled() and shown.exception() is not None:
+                log.warning("could not show the login URL: %s", shown.exception())
+            shown.add_done_callback(_ignore_result)
     return await save_grant(
         store,
         grant,
