@@ -7,6 +7,7 @@ Polars does the same job (slower, same types), so the pipelines work with any en
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -151,6 +152,142 @@ def write_parquet_page(
     frame = _decode_with_polars(chunks, schema, delimiter, line_ending)
     frame.write_parquet(path, compression=cast(Any, compression))
     return frame.height
+
+
+class PageWriter:
+    """Decodes one result page as its bytes arrive, into a part file or into memory.
+
+    The header row is read first so that the schema can be keyed by the names the result
+    really uses. With the engine, chunks are decoded as they come (the raw page is never held
+    whole) and batches flow into a Parquet writer; without it, the page is buffered and
+    decoded by Polars at the end.
+    """
+
+    def __init__(
+        self,
+        resolved: dict[str, str],
+        *,
+        part: Path | None,
+        fmt: str | None,
+        delimiter: str = "COMMA",
+        line_ending: str = "LF",
+        compression: str = "zstd",
+        batch_size: int = 16_384,
+    ) -> None:
+        self.resolved = resolved
+        self.part = part
+        self.fmt = fmt
+        self.delimiter = delimiter
+        self.line_ending = line_ending
+        self.compression = compression
+        self.batch_size = batch_size
+        self.schema: dict[str, str] | None = None
+        self.nbytes = 0
+        self._head = bytearray()
+        self._engine = _engine() if engine_has("Decoder") else None
+        self._decoder: Any = None
+        self._writer: Any = None
+        self._batches: list[Any] = []
+        self._buffer: list[bytes] = []
+        self._tmp = part.with_name(part.name + ".tmp") if part is not None else None
+
+    def _start(self, header: list[str]) -> None:
+        from .schema import schema_for_header
+
+        self.schema = schema_for_header(header, self.resolved)
+        if self._engine is not None:
+            self._decoder = self._engine.Decoder(
+                schema=self.schema,
+                delimiter=self.delimiter,
+                line_ending=self.line_ending,
+                batch_size=self.batch_size,
+            )
+
+    def _take(self, batches: list[Any]) -> None:
+        if not batches:
+            return
+        if self.fmt == "parquet" and self._tmp is not None and self._engine is not None:
+            if self._writer is None:
+                self._writer = self._engine.ParquetWriter(
+                    str(self._tmp), schema=batches[0].schema, compression=self.compression
+                )
+            for batch in batches:
+                self._writer.write(batch)
+        else:
+            self._batches.extend(batches)
+
+    def feed(self, data: bytes) -> None:
+        """Decode the next piece of the page body (any split)."""
+        self.nbytes += len(data)
+        if self.schema is None:
+            from .schema import DELIMITERS, parse_header_line
+
+            self._head += data
+            header = parse_header_line(bytes(self._head), DELIMITERS.get(self.delimiter, ","))
+            if header is None:
+                return
+            self._start(header)
+            data, self._head = bytes(self._head), bytearray()
+        if self._decoder is not None:
+            self._take(self._decoder.feed(data))
+        else:
+            self._buffer.append(data)
+
+    def _polars_frame(self) -> pl.DataFrame:
+        if self._decoder is None:
+            return _decode_with_polars(
+                self._buffer, self.schema or {}, self.delimiter, self.line_ending
+            )
+        engine = self._engine
+        assert engine is not None
+        if not self._batches:
+            return pl.DataFrame(engine.RecordBatchStream([], self._decoder.schema))
+        return pl.DataFrame(engine.RecordBatchStream(self._batches, self._batches[0].schema))
+
+    def finish(self) -> tuple[int, pl.DataFrame | None, int]:
+        """(rows, frame when kept in memory, bytes written to the part)."""
+        if self.schema is None:
+            if self._head.strip():
+                from .schema import parse_header_line
+
+                self._start(parse_header_line(bytes(self._head) + b"\n") or [])
+                if self._decoder is not None:
+                    self._take(self._decoder.feed(bytes(self._head)))
+                else:
+                    self._buffer.append(bytes(self._head))
+            else:
+                self._start([])
+        if self._decoder is not None:
+            self._take(self._decoder.finish())
+        if self.part is None:
+            frame = self._polars_frame()
+            return frame.height, frame, 0
+        assert self._tmp is not None and self.fmt is not None
+        if self._writer is not None or (self.fmt == "parquet" and self._decoder is not None):
+            if self._writer is None:
+                assert self._engine is not None
+                self._writer = self._engine.ParquetWriter(
+                    str(self._tmp), schema=self._decoder.schema, compression=self.compression
+                )
+            rows = int(self._writer.close())
+            size = self._tmp.stat().st_size
+            self._tmp.replace(self.part)
+            return rows, None, size
+        frame = self._polars_frame()
+        from .writers import write_frame
+
+        size = write_frame(frame, self.part, self.fmt, compression=self.compression)
+        return frame.height, None, size
+
+    def discard(self) -> None:
+        """Drop a page broken off mid-way (its bytes are never used)."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+        self._batches.clear()
+        self._buffer.clear()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from . import schema as schemas
 from . import soql as soqls
 from . import state as states
 from .errors import ExportError
+from .polling import wait_for_job
 
 logger = logging.getLogger("sfbulk_mcp.bulk")
 
@@ -201,7 +202,7 @@ async def export(
     parallel: int = DEFAULT_PARALLEL,
     rest_fallback: bool = True,
     timeout: float | None = None,
-    poll_interval: float = 0.25,
+    poll_interval: float = 0.2,
     progress: ProgressFn | None = None,
 ) -> ExportResult:
     """Export a query (or an object's fields) with Bulk API 2.0.
@@ -260,15 +261,18 @@ async def export(
 
 @dataclass
 class _Page:
+    """One page, decoded and (for a file output) written to its part."""
+
     index: int
     locator: str | None
     next_locator: str | None
-    chunks: list[bytes]
-    declared_rows: int | None
+    rows: int
+    nbytes: int
+    frame: pl.DataFrame | None
+    schema: dict[str, str] | None
 
-    @property
-    def size(self) -> int:
-        return sum(len(c) for c in self.chunks)
+
+_FEED_BYTES = 1 << 20  # hand the decoder ~1 MB at a time, off the event loop
 
 
 class _Pipeline:
@@ -395,12 +399,13 @@ class _Pipeline:
                 ),
             )
 
-        info = await self.client.bulk_wait(
+        info = await wait_for_job(
+            self.client,
             "query",
             self.job_id,
             timeout=self.timeout,
-            on_progress=on_info,
-            poll_initial=self.poll_interval,
+            on_info=on_info,
+            first_interval=self.poll_interval,
         )
         self.job_complete = True
         processed = info.get("numberRecordsProcessed")
@@ -408,30 +413,62 @@ class _Pipeline:
 
     # ---- pages ----------------------------------------------------------------------------
 
+    def _page_writer(self, index: int) -> codec.PageWriter:
+        part = None
+        if self.out is not None:
+            assert self.fmt is not None
+            folder = states.parts_dir(self.out)
+            folder.mkdir(parents=True, exist_ok=True)
+            part = folder / writers.part_name(index, self.fmt)
+        return codec.PageWriter(self.resolved, part=part, fmt=self.fmt)
+
     async def _fetch(
         self, index: int, locator: str | None, next_known: asyncio.Future[str | None]
     ) -> _Page:
-        """Download one page whole, telling `next_known` its successor's locator early."""
+        """Download and decode one page, telling `next_known` its successor's locator early.
+
+        The body is decoded as it streams in; a page that breaks off mid-way (or decodes to
+        fewer rows than Salesforce announced) is dropped and fetched again whole from the
+        same locator, so none of its rows is used twice.
+        """
         assert self.job_id is not None
         attempt = 0
         while True:
+            writer = self._page_writer(index)
             try:
                 async with self.client.bulk_query_results(
                     self.job_id, locator=locator, max_records=self.page_size
                 ) as stream:
                     if not next_known.done():
                         next_known.set_result(stream.next_locator)
-                    chunks = [chunk async for chunk in stream.aiter_bytes()]
+                    pending: list[bytes] = []
+                    size = 0
+                    async for chunk in stream.aiter_bytes():
+                        pending.append(chunk)
+                        size += len(chunk)
+                        if size >= _FEED_BYTES:
+                            await asyncio.to_thread(writer.feed, b"".join(pending))
+                            pending, size = [], 0
+                    if pending:
+                        await asyncio.to_thread(writer.feed, b"".join(pending))
+                    rows, frame, _ = await asyncio.to_thread(writer.finish)
+                    declared = stream.number_of_records
+                    if declared is not None and declared != rows:
+                        raise ConnectionLostError(
+                            f"page {index + 1} of job {self.job_id} held {rows} rows, "
+                            f"Salesforce announced {declared}"
+                        )
                     return _Page(
                         index=index,
                         locator=locator,
                         next_locator=stream.next_locator,
-                        chunks=chunks,
-                        declared_rows=stream.number_of_records,
+                        rows=rows,
+                        nbytes=writer.nbytes,
+                        frame=frame,
+                        schema=writer.schema,
                     )
             except ConnectionLostError as exc:
-                # A page broken off mid-way is fetched again whole from the same locator;
-                # its partial bytes were never used.
+                writer.discard()
                 attempt += 1
                 if attempt >= _PAGE_ATTEMPTS:
                     if not next_known.done():
@@ -440,6 +477,7 @@ class _Pipeline:
                 logger.warning("page %d broke off (%s); fetching it again", index + 1, exc)
                 await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
             except BaseException as exc:
+                writer.discard()
                 if not next_known.done():
                     next_known.set_exception(exc)
                 raise
@@ -463,32 +501,6 @@ class _Pipeline:
                 await queue.put(None)
                 return
             index, locator = index + 1, next_locator
-
-    def _decode(self, page: _Page) -> tuple[int, int]:
-        """Decode one page into its part (or into memory); returns (rows, bytes on disk)."""
-        if self.header_schema is None:
-            header = schemas.parse_header_line(b"".join(page.chunks[:4])[: 1 << 20])
-            if header is None:
-                header = schemas.parse_header_line(b"".join(page.chunks)) or []
-            self.header_schema = schemas.schema_for_header(header, self.resolved)
-        schema = self.header_schema
-        if self.out is None:
-            frame = codec.decode_page(page.chunks, schema)
-            self.frames.append(frame)
-            return frame.height, 0
-        assert self.fmt is not None
-        folder = states.parts_dir(self.out)
-        folder.mkdir(parents=True, exist_ok=True)
-        part = folder / writers.part_name(page.index, self.fmt)
-        if self.fmt == "parquet":
-            tmp = part.with_name(part.name + ".tmp")
-            rows = codec.write_parquet_page(page.chunks, tmp, schema)
-            size = tmp.stat().st_size
-            tmp.replace(part)
-            return rows, size
-        frame = codec.decode_page(page.chunks, schema)
-        size = writers.write_frame(frame, part, self.fmt)
-        return frame.height, size
 
     async def _download(self) -> None:
         first_index, first_locator, done = 0, None, False
@@ -514,14 +526,13 @@ class _Pipeline:
                 pending.append(task)
                 page: _Page = await task
                 pending.remove(task)
-                rows, _size = await asyncio.to_thread(self._decode, page)
-                if page.declared_rows is not None and page.declared_rows != rows:
-                    raise ExportError(
-                        f"page {page.index + 1} of job {self.job_id} decoded to {rows} rows but "
-                        f"Salesforce announced {page.declared_rows}; rerun to resume"
-                    )
+                rows = page.rows
+                if self.header_schema is None and page.schema is not None:
+                    self.header_schema = page.schema
+                if page.frame is not None:
+                    self.frames.append(page.frame)
                 self.rows += rows
-                self.bytes += page.size
+                self.bytes += page.nbytes
                 self.pages += 1
                 if self.state is not None and self.out is not None and self.fmt is not None:
                     self.state.pages.append(
@@ -531,7 +542,7 @@ class _Pipeline:
                             next_locator=page.next_locator,
                             rows=rows,
                             part=writers.part_name(page.index, self.fmt),
-                            bytes=page.size,
+                            bytes=page.nbytes,
                         )
                     )
                     states.save_state(self.out, self.state)

@@ -25,6 +25,7 @@ from ..salesforce.client import SalesforceClient
 from ..salesforce.errors import BulkJobError, BulkJobTimeoutError, SalesforceError
 from . import codec, matching
 from .errors import ImportInputError
+from .polling import wait_for_job
 
 logger = logging.getLogger("sfbulk_mcp.bulk")
 
@@ -260,11 +261,12 @@ class _Runner:
                     await self.client.bulk_close_job(job_id)
                     await self._emit("processing")
                     try:
-                        await self.client.bulk_wait(
+                        await wait_for_job(
+                            self.client,
                             "ingest",
                             job_id,
                             timeout=self.timeout,
-                            poll_initial=self.poll_interval,
+                            first_interval=self.poll_interval,
                         )
                     except BulkJobTimeoutError:
                         raise
@@ -367,7 +369,7 @@ async def import_data(
     results_dir: str | Path | None = None,
     write_results: bool = True,
     timeout: float | None = None,
-    poll_interval: float = 0.25,
+    poll_interval: float = 0.2,
     progress: ProgressFn | None = None,
 ) -> ImportResult:
     """Insert, update, upsert, delete or hard-delete rows with Bulk API 2.0.

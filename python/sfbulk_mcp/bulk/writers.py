@@ -76,6 +76,25 @@ def _merge_parquet(parts: Sequence[Path], tmp: Path, compression: str) -> None:
     if not parts:
         pl.DataFrame().write_parquet(tmp)
         return
+    from .codec import _engine
+
+    engine = _engine()
+    if engine is not None and hasattr(engine, "ParquetWriter"):
+        # One part (one page) in memory at a time.
+        writer = engine.ParquetWriter(str(tmp), compression=compression)
+        first: pl.DataFrame | None = None
+        for part in parts:
+            frame = pl.read_parquet(part)
+            first = frame if first is None else first
+            if frame.height:
+                writer.write(frame)
+        if writer.rows == 0:
+            writer.close()
+            assert first is not None
+            first.write_parquet(tmp, compression=cast(Any, compression))
+        else:
+            writer.close()
+        return
     # Streaming: row groups flow from the parts into the new file without a full-table copy.
     pl.scan_parquet([str(p) for p in parts]).sink_parquet(
         tmp,

@@ -1,0 +1,74 @@
+"""Waiting for a Bulk job: poll often while a job is young, then back off.
+
+Small jobs finish in a second or two and a user waits for every poll interval that overshoots;
+long jobs run for minutes and every poll costs an API request. So the interval starts short,
+grows by a quarter each time up to 2 s during the first minute, then up to 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..salesforce.client import SalesforceClient
+from ..salesforce.errors import BulkJobError, BulkJobTimeoutError
+
+InfoFn = Callable[[dict[str, Any]], Awaitable[None] | None]
+
+FIRST_INTERVAL = 0.2
+EARLY_MAX = 2.0
+LATE_MAX = 10.0
+EARLY_PERIOD = 60.0
+
+
+def next_interval(interval: float, elapsed: float) -> float:
+    """The pause after `interval`, `elapsed` seconds into the wait."""
+    cap = EARLY_MAX if elapsed < EARLY_PERIOD else LATE_MAX
+    return min(cap, interval * 1.25)
+
+
+async def wait_for_job(
+    client: SalesforceClient,
+    kind: Any,
+    job_id: str,
+    *,
+    timeout: float | None = None,
+    on_info: InfoFn | None = None,
+    first_interval: float = FIRST_INTERVAL,
+) -> dict[str, Any]:
+    """Poll until the job is `JobComplete` and return its info.
+
+    Raises `BulkJobError` when it ends Failed or Aborted, `BulkJobTimeoutError` after
+    `timeout` seconds (the job keeps running; callers decide whether to abort it).
+    """
+    started = time.monotonic()
+    interval = first_interval
+    while True:
+        info = await client.bulk_get_job(kind, job_id)
+        if on_info is not None:
+            outcome = on_info(info)
+            if inspect.isawaitable(outcome):
+                await outcome
+        state = str(info.get("state"))
+        if state == "JobComplete":
+            return info
+        if state in ("Failed", "Aborted"):
+            detail = info.get("errorMessage")
+            raise BulkJobError(
+                f"Bulk {kind} job {job_id} ended {state}" + (f": {detail}" if detail else ""),
+                job_id=job_id,
+                state=state,
+                error_message=str(detail) if detail else None,
+            )
+        elapsed = time.monotonic() - started
+        if timeout is not None and elapsed + interval > timeout:
+            raise BulkJobTimeoutError(
+                f"Bulk {kind} job {job_id} still {state} after {timeout:g} s",
+                job_id=job_id,
+                state=state,
+            )
+        await asyncio.sleep(interval)
+        interval = next_interval(interval, elapsed)
