@@ -15,6 +15,7 @@ from sfbulk_mcp.salesforce import (
     BulkJobTimeoutError,
     MalformedQueryError,
     ResultStreamBrokenError,
+    SalesforceError,
     bulk_query_problems,
 )
 
@@ -299,3 +300,34 @@ async def test_raw_stream_keeps_the_wire_encoding_for_callers_that_gunzip_themse
         raw = b"".join([chunk async for chunk in page.aiter_raw()])
     assert page.content_encoding == "gzip"
     assert gzip.decompress(raw) == PAGES[None][0]
+
+
+@run_async
+async def test_close_resent_after_a_drop_accepts_that_the_first_one_landed() -> None:
+    calls = {"patch": 0}
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "PATCH":
+            calls["patch"] += 1
+            if calls["patch"] == 1:
+                raise httpx2.ReadError("reset after the server applied the change")
+            return json_response(400, [{"errorCode": "INVALIDJOBSTATE", "message": "Invalid job state"}])
+        return json_response(200, {"id": "750X", "state": "InProgress", "apiVersion": 62.0})
+
+    client, _ = make_client(handler)
+    async with client:
+        info = await client.bulk_close_job("750X")
+    assert info["state"] == "InProgress" and calls["patch"] == 2
+
+
+@run_async
+async def test_closing_a_job_in_the_wrong_state_still_fails() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "PATCH":
+            return json_response(400, [{"errorCode": "INVALIDJOBSTATE", "message": "Invalid job state"}])
+        return json_response(200, {"id": "750X", "state": "Aborted", "apiVersion": 62.0})
+
+    client, _ = make_client(handler)
+    async with client:
+        with pytest.raises(SalesforceError, match="Invalid job state"):
+            await client.bulk_close_job("750X")

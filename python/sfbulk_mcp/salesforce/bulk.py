@@ -293,9 +293,7 @@ class BulkApi(ApiBase):
 
     async def bulk_abort_job(self, kind: JobKind, job_id: str) -> dict[str, Any]:
         """Ask Salesforce to stop the job (state → Aborted)."""
-        path = await self._job_path(kind, job_id)
-        info = await self._json("PATCH", path, json={"state": "Aborted"}, idempotent=True)
-        return self._remember(info)
+        return await self._set_state(kind, job_id, "Aborted", {"Aborted"})
 
     async def bulk_delete_job(self, kind: JobKind, job_id: str) -> None:
         """Delete a finished job and its stored data."""
@@ -315,8 +313,26 @@ class BulkApi(ApiBase):
 
     async def bulk_close_job(self, job_id: str) -> dict[str, Any]:
         """Mark the upload complete so Salesforce starts processing (state → UploadComplete)."""
-        path = await self._job_path("ingest", job_id)
-        return self._remember(await self._json("PATCH", path, json={"state": "UploadComplete"}))
+        reached = {"UploadComplete", "InProgress", "JobComplete", "Failed"}
+        return await self._set_state("ingest", job_id, "UploadComplete", reached)
+
+    async def _set_state(
+        self, kind: JobKind, job_id: str, state: str, reached: set[str]
+    ) -> dict[str, Any]:
+        # The PATCH is resent after a dropped connection or a 503; if the first one had in
+        # fact landed, Salesforce refuses the second (InvalidJobState). The job's own state
+        # then tells whether the change happened.
+        path = await self._job_path(kind, job_id)
+        try:
+            info = await self._json("PATCH", path, json={"state": state}, idempotent=True)
+        except SalesforceError as exc:
+            if exc.status not in (400, 409):
+                raise
+            current = await self.bulk_get_job(kind, job_id)
+            if current.get("state") in reached:
+                return current
+            raise
+        return self._remember(info)
 
     async def bulk_wait(
         self,
