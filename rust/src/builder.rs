@@ -165,6 +165,11 @@ impl ChunkBuilder {
                 cur.truncate(row_start);
                 break;
             }
+            if cur.len() == row_start {
+                // A one-column row with no value would be a blank line, which CSV readers
+                // skip: write an explicit empty quoted value instead.
+                cur.extend_from_slice(b"\"\"");
+            }
             self.line_end(&mut cur);
             if cur.len() > self.opts.max_bytes {
                 let row_len = cur.len() - row_start;

@@ -19,3 +19,6 @@ use pyo3::prelude::*;
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     python::register(m)
 }
+
+#[cfg(test)]
+mod tests;

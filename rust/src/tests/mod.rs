@@ -1,0 +1,5 @@
+//! Tests of the engine's Rust logic (no Python involved).
+mod builder_tests;
+mod decoder_tests;
+mod roundtrip_props;
+mod support;
