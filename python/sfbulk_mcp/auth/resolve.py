@@ -3,8 +3,8 @@
     async with open_org("prod") as org:        # org.provider, org.instance_url, org.alias
         client = SalesforceClient(org)         # a ConnectedOrg is itself a TokenProvider
 
-Resolution: an explicit alias comes from the store (`devorg` works even when not stored);
-with no alias, the store's default org, else the environment variables (access token, client
+Resolution: an explicit alias (or `SFBULK_ORG`) comes from the store (`devorg` works even
+when not stored); with no alias, the store's default org, else the environment variables (access token, client
 credentials, JWT bearer, password), else an error listing the options.
 """
 
@@ -185,7 +185,8 @@ async def open_org(
     """Resolve an org for the duration of the context (an embedded devorg stops after it)."""
     env = os.environ if env is None else env
     store = store if store is not None else OrgStore(env=env)
-    alias = org.strip() if org else None
+    chosen = org or env.get("SFBULK_ORG")
+    alias = chosen.strip() if chosen else None
     if alias:
         if store.find(alias) is not None:
             yield _from_store(store, alias)
