@@ -7,6 +7,7 @@ import pytest
 from sf_fakes import Recorder, json_response, make_client, run_async, sf_error
 from sfbulk_mcp.salesforce import (
     ConnectionLostError,
+    NotFoundError,
     RateLimitedError,
     RequestLimitError,
     RetryPolicy,
@@ -180,3 +181,17 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Sat, 21 Nov 2026 08:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Sat, 21 Nov 2026 07:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+@run_async
+async def test_delete_resent_after_a_lost_answer_counts_as_done() -> None:
+    gone = sf_error(404, "ENTITY_IS_DELETED", "entity is deleted")
+    client, seen = make_client(scripted(httpx2.ReadError("reset"), gone))
+    async with client:
+        await client.delete("Account", "001000000000001AAA")
+    assert len(seen) == 2
+
+    client, _ = make_client(scripted(gone))
+    async with client:
+        with pytest.raises(NotFoundError):  # deleted before we asked: the caller should know
+            await client.delete("Account", "001000000000001AAA")

@@ -195,11 +195,13 @@ class HttpCore:
                 continue
             if self._should_retry(error, may_resend) and attempt < self.retry.max_retries:
                 if retry_after is not None and retry_after > self.retry.max_retry_after:
+                    error.attempts = attempt + 1
                     raise error
                 await self._pause(shown, _reason(error), attempt, retry_after)
                 attempt += 1
                 continue
             logger.info("%s -> %d %s", shown, response.status_code, error.error_code or "")
+            error.attempts = attempt + 1
             raise error
 
     @staticmethod

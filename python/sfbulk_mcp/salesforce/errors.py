@@ -84,6 +84,8 @@ class SalesforceError(Exception):
         self.url = redact_url(url) if url else url
         self.errors: tuple[ErrorDetail, ...] = tuple(errors)
         self.retry_after = retry_after
+        # How many times the request was sent before this answer (set by the client).
+        self.attempts = 1
         super().__init__(self._render())
 
     @property

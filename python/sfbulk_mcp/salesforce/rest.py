@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ._api import ApiBase, decode_json
+from .errors import NotFoundError
 
 
 def _seg(value: str) -> str:
@@ -155,7 +156,12 @@ class RestApi(ApiBase):
     async def delete(self, sobject: str, record_id: str) -> None:
         """Delete a record (to the recycle bin)."""
         path = await self._data_path(f"sobjects/{_seg(sobject)}/{_seg(record_id)}")
-        await self._core.send("DELETE", path)
+        try:
+            await self._core.send("DELETE", path)
+        except NotFoundError as exc:
+            # A DELETE resent after a lost answer finds its own work done: that is success.
+            if not (exc.error_code == "ENTITY_IS_DELETED" and exc.attempts > 1):
+                raise
 
     async def composite(
         self,
