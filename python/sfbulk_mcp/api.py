@@ -247,9 +247,12 @@ class AsyncOrg:
 
     load = import_
 
-    async def jobs(self, kind: Literal["query", "ingest"] = "query") -> list[dict[str, Any]]:
-        """Bulk API 2.0 jobs of the org."""
-        return await self.client.bulk_list_jobs(kind)
+    async def jobs(self, kind: Literal["query", "ingest"] | None = None) -> list[dict[str, Any]]:
+        """Bulk API 2.0 jobs of the org (both kinds unless `kind`), newest first, each tagged
+        with `jobKind`."""
+        from .bulk.jobs import list_jobs
+
+        return await list_jobs(self.client, kind)
 
     async def abort_job(self, job_id: str, kind: Literal["query", "ingest"] | None = None) -> Any:
         """Abort a Bulk job (its kind is found from the id when not given)."""
@@ -363,7 +366,7 @@ class Org:
 
     load = import_
 
-    def jobs(self, kind: Literal["query", "ingest"] = "query") -> list[dict[str, Any]]:
+    def jobs(self, kind: Literal["query", "ingest"] | None = None) -> list[dict[str, Any]]:
         """See `AsyncOrg.jobs`."""
         return self._runner.run(self.aio.jobs(kind))
 

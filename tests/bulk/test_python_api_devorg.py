@@ -1,0 +1,67 @@
+"""`sfbulk_mcp.connect(...)`: query, export, import and describe, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sfbulk_mcp
+from sfbulk_mcp.devorg import DevOrg
+
+from .conftest import make_accounts, provider_for
+
+
+@pytest.fixture
+def org(small_org: DevOrg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> DevOrg:
+    make_accounts(small_org, [f"Api {i}" for i in range(30)], AnnualRevenue=10.0)
+    monkeypatch.setenv("SFBULK_DEVORG_URL", small_org.instance_url)
+    monkeypatch.setenv("SFBULK_CONFIG_DIR", str(tmp_path / "cfg"))
+    return small_org
+
+
+def test_sync_connect_by_devorg_alias(org: DevOrg, tmp_path: Path) -> None:
+    with sfbulk_mcp.connect(org="devorg") as sf:
+        frame = sf.export("Account", fields=["Id", "Name", "AnnualRevenue"])
+        assert isinstance(frame, pl.DataFrame) and frame.height == 30
+        assert frame.schema["AnnualRevenue"] == pl.Float64
+
+        out = tmp_path / "a.parquet"
+        summary = sf.export(soql="SELECT Id FROM Account", out=out)
+        assert summary.rows == 30 and pl.read_parquet(out).height == 30
+
+        rows = sf.query(
+            "SELECT Id, Name, Owner.Name FROM Account WHERE Name = 'Api 1'", as_dicts=True
+        )
+        assert isinstance(rows, list) and rows[0]["Name"] == "Api 1"
+        assert "attributes" not in rows[0] and "attributes" not in rows[0]["Owner"]
+        queried = sf.query("SELECT Id, Owner.Name FROM Account")
+        assert isinstance(queried, pl.DataFrame) and "Owner.Name" in queried.columns
+        count = sf.query("SELECT COUNT() FROM Account")
+        assert isinstance(count, pl.DataFrame) and count["expr0"].to_list() == [30]
+
+        result = sf.import_("Account", pl.DataFrame({"Name": ["New 1", "New 2"]}))
+        assert result.succeeded == 2 and result.ok
+        assert sf.load is not None
+        assert "fields" in sf.describe("Account")
+        assert [j["jobKind"] for j in sf.jobs("ingest")] == ["ingest"]
+
+
+def test_async_twin(org: DevOrg) -> None:
+    async def main() -> tuple[int, int]:
+        async with await sfbulk_mcp.connect_async(provider=provider_for(org)) as sf:
+            frame = await sf.export("SELECT Id, Name FROM Account WHERE Name LIKE 'Api 1%'")
+            loaded = await sf.load("Account", pl.DataFrame({"Name": ["Async"]}))
+            return frame.height, loaded.succeeded
+
+    assert asyncio.run(main()) == (11, 1)
+
+
+def test_sync_org_exposes_its_async_twin(org: DevOrg) -> None:
+    sf = sfbulk_mcp.connect(provider=provider_for(org))
+    try:
+        assert isinstance(sf.aio, sfbulk_mcp.AsyncOrg)
+    finally:
+        sf.close()
+    sf.close()  # closing twice is harmless
