@@ -362,3 +362,13 @@ async def test_upsert_creates_then_updates_by_external_id(devorg: DevOrg, tmp_pa
         rows = await client.call_tool("salesforce_query", {
             "query": f"SELECT Name FROM Account WHERE External_Id__c = '{key}'"})
         assert rows.structured_content["records"] == [{"Name": f"{key} second"}]
+
+
+async def test_count_queries_answer_with_the_count(devorg: DevOrg, tmp_path: Path) -> None:
+    tag = _tag()
+    _make_accounts(devorg, tag, 4)
+    async with mcp_session(devorg, tmp_path) as client:
+        counted = await client.call_tool(
+            "salesforce_query", {"query": f"SELECT COUNT() FROM Account WHERE Name LIKE '{tag}%'"})
+    assert counted.content[0].text == "COUNT() = 4"
+    assert counted.structured_content["total_size"] == 4

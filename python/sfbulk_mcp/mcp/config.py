@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from platformdirs import user_cache_path
 
 # Every toolset, in the order the docs list them. `apex` holds the escape hatches (Apex REST,
 # raw REST calls): off unless asked for.
@@ -59,7 +60,7 @@ class ServerConfig:
     deny_objects: frozenset[str] = frozenset()
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     # Where full results (Parquet/CSV) and the schema memory live.
-    data_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "sfbulk-mcp")
+    data_dir: Path = field(default_factory=lambda: user_cache_path("sfbulk-mcp") / "mcp")
     # How long a bulk tool waits for its job before handing back a job handle.
     bulk_wait_seconds: float = 25.0
     # Inline rows accepted by the bulk load tools (bigger loads come as files or resources).

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations` here: the tools' `Resolve(...)` markers name
 # closures, which the SDK can only see when annotations are evaluated where they are written.
 
+import re
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -22,6 +23,7 @@ from ..safety import soql_objects
 from .common import check_query_objects, file_response, frame_from_records, records_response
 
 MAX_FILE_ROWS = 200_000
+_COUNT_ONLY = re.compile(r"^\s*SELECT\s+COUNT\(\s*\)\s+FROM\b", re.IGNORECASE)
 
 SOQL_TIPS = (
     "SOQL tips: name fields explicitly (there is no SELECT *; FIELDS(STANDARD) works with a "
@@ -54,6 +56,9 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
             raise ToolError(await _with_suggestions(app, client, query, str(exc))) from exc
         records = page.get("records", [])
         total = page.get("totalSize")
+        if not records and _COUNT_ONLY.search(query):
+            result = RecordsResult(total_size=total, returned=0, done=True)
+            return respond(result, f"COUNT() = {total}")
         if output == "file":
             rows = [slim_record(r) for r in records]
             next_url = page.get("nextRecordsUrl")
