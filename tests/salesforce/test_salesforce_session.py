@@ -113,3 +113,19 @@ async def test_a_provider_that_lags_behind_its_refresh_still_costs_one_refresh()
         await client.query("SELECT Id FROM Account")
     assert provider.refreshes == 1
     assert seen[-1].headers["Authorization"] == "Bearer token-1"
+
+
+@run_async
+async def test_nearly_exhausted_daily_allowance_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return json_response(200, OK, {"Sforce-Limit-Info": "api-usage=14000/15000"})
+
+    client, _ = make_client(handler)
+    caplog.set_level(logging.WARNING, logger="sfbulk_mcp.salesforce")
+    async with client:
+        for _ in range(3):
+            await client.query("SELECT Id FROM Account")
+    warnings = [r.getMessage() for r in caplog.records if "daily API requests" in r.getMessage()]
+    assert warnings == ["the org has used 14000 of its 15000 daily API requests (93%)"]

@@ -56,6 +56,8 @@ def _user_agent() -> str:
 
 
 _USER_AGENT = _user_agent()
+# Share of the daily API allowance past which one warning is logged.
+_USAGE_WARNING = 0.9
 
 
 class HttpCore:
@@ -86,6 +88,7 @@ class HttpCore:
         # (rejected access token, its replacement) from the latest refresh.
         self._replaced: tuple[str, Token] | None = None
         self._usage: dict[str, ApiUsage] = {}
+        self._warned_usage = False
         self.refresh_count = 0
 
     @property
@@ -261,8 +264,18 @@ class HttpCore:
 
     def _track_usage(self, response: httpx2.Response) -> None:
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
-        if usage:
-            self._usage = usage
+        if not usage:
+            return
+        self._usage = usage
+        org = usage.get("api-usage")
+        if org is not None and org.fraction >= _USAGE_WARNING and not self._warned_usage:
+            self._warned_usage = True
+            logger.warning(
+                "the org has used %d of its %d daily API requests (%.0f%%)",
+                org.used,
+                org.max,
+                org.fraction * 100,
+            )
 
 
 def _reason(error: SalesforceError) -> str:
