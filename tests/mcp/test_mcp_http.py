@@ -284,3 +284,69 @@ async def test_proxy_replicas_share_sessions_through_redis(
         async with mcp_client(two, granted["access_token"]) as client:
             result = await client.call_tool("salesforce_query", {"query": "SELECT Id FROM Account"})
             assert not result.is_error
+
+
+class _MemoryTokens:
+    """Token storage of the SDK's OAuth client, kept in memory for one test."""
+
+    def __init__(self) -> None:
+        self.tokens: Any = None
+        self.client: Any = None
+
+    async def get_tokens(self) -> Any:
+        return self.tokens
+
+    async def set_tokens(self, tokens: Any) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> Any:
+        return self.client
+
+    async def set_client_info(self, client_info: Any) -> None:
+        self.client = client_info
+
+
+async def test_the_sdk_oauth_client_discovers_registers_and_logs_in_by_itself(
+    fresh_devorg: DevOrg, tmp_path: Path
+) -> None:
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+
+    fresh_devorg.store.create("Account", {"Name": "Discovered"})
+    with proxy_servers(fresh_devorg, tmp_path, [MemoryStorage("k")]) as [base]:
+        landed: dict[str, str] = {}
+
+        async def browser(url: str) -> None:
+            # Play the user's browser: our /authorize, Salesforce's login page, back to us.
+            async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as http:
+                start = await http.get(url)
+                page = await http.get(start.headers["location"])
+                form = _Form()
+                form.feed(page.text)
+                posted = await http.post(
+                    urljoin(str(page.url), form.action),
+                    data={**form.fields, "username": "admin@devorg.local",
+                          "password": "devorg", "action": "allow"},
+                )
+                back = await http.get(posted.headers["location"])
+                query = parse_qs(urlsplit(back.headers["location"]).query)
+                landed.update(code=query["code"][0], state=query["state"][0])
+
+        async def callback() -> AuthorizationCodeResult:
+            return AuthorizationCodeResult(code=landed["code"], state=landed["state"])
+
+        auth = OAuthClientProvider(
+            server_url=f"{base}/mcp",
+            client_metadata=OAuthClientMetadata(
+                client_name="sdk client", redirect_uris=[CLIENT_REDIRECT],  # type: ignore[list-item]
+                grant_types=["authorization_code", "refresh_token"], response_types=["code"],
+            ),
+            storage=_MemoryTokens(),
+            redirect_handler=browser,
+            callback_handler=callback,
+        )
+        async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
+            async with Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:
+                result = await client.call_tool(
+                    "salesforce_query", {"query": "SELECT Name FROM Account"})
+        assert result.structured_content["records"] == [{"Name": "Discovered"}]
