@@ -376,6 +376,10 @@ def run_ingest(
         if stopped():
             break
         _apply_chunk(state, applier, writer, upload, start, duplicates)
+        # Counters move while the job runs, as Salesforce's do, so clients can show progress.
+        with job.lock:
+            job.records_failed = len(writer.failures)
+            job.records_processed = len(writer.successes) + job.records_failed
     writer.write(folder)
     failed = len(writer.failures)
     return Outcome(processed=len(writer.successes) + failed, failed=failed)
