@@ -345,8 +345,9 @@ async def test_the_sdk_oauth_client_discovers_registers_and_logs_in_by_itself(
             redirect_handler=browser,
             callback_handler=callback,
         )
-        async with httpx2.AsyncClient(auth=auth, timeout=30) as http:
-            async with Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:
-                result = await client.call_tool(
-                    "salesforce_query", {"query": "SELECT Name FROM Account"})
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=30) as http,
+            Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client,
+        ):
+            result = await client.call_tool("salesforce_query", {"query": "SELECT Name FROM Account"})
         assert result.structured_content["records"] == [{"Name": "Discovered"}]

@@ -112,15 +112,14 @@ async def test_unknown_field_gets_did_you_mean_after_learning(
         assert learned.structured_content["learned"] == ["Account"]
         again = await client.call_tool("salesforce_learn_schema", {"objects": ["Account"]})
         assert again.structured_content["already_known"] == ["Account"]
-        before = devorg.limits.usage if hasattr(devorg.limits, "usage") else None
+        before = devorg.limits.api_requests
         bad = await client.call_tool(
             "salesforce_query", {"query": "SELECT Id, Nmae, AnualRevenue FROM Account"}
         )
         assert bad.is_error
         message = bad.content[0].text
         assert "did you mean Name" in message and "AnnualRevenue" in message
-        if before is not None:
-            assert devorg.limits.usage == before  # refused before any API call
+        assert devorg.limits.api_requests == before  # refused before any API call
         info = await client.call_tool("salesforce_installation_info", {})
         assert not info.is_error
         assert info.structured_content["objects_total"] >= 1
