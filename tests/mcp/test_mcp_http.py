@@ -89,11 +89,20 @@ async def test_bearer_mode_validates_the_callers_salesforce_token(
                 f"{base}/mcp", json={}, headers={"Authorization": "Bearer 00Dforged!token"}
             )
             assert forged.status_code == 401
-        async with mcp_client(base, devorg.access_token()) as client:
-            result = await client.call_tool(
-                "salesforce_query", {"query": "SELECT Id, Name FROM Account LIMIT 2"}
-            )
-            assert not result.is_error
+        # Two users at once: each call runs as its own caller, never through another's client.
+        other_id = devorg.add_user("bearer-second@devorg.local")
+        admin_id = devorg.store.query(
+            "SELECT Id FROM User WHERE Username = 'admin@devorg.local'").records[0]["Id"]
+        tag = secrets.token_hex(4)
+        for username, user_id in (("admin@devorg.local", admin_id),
+                                  ("bearer-second@devorg.local", other_id)):
+            async with mcp_client(base, devorg.access_token(username)) as client:
+                made = await client.call_tool("salesforce_create_record", {
+                    "object_name": "Account", "data": {"Name": f"{tag} {username}"}})
+                got = await client.call_tool("salesforce_get_record", {
+                    "object_name": "Account", "record_id": made.structured_content["record_id"],
+                    "fields": ["CreatedById"]})
+                assert got.structured_content["record"]["CreatedById"] == user_id
 
 
 # -- proxy mode: the whole OAuth dance --------------------------------------------------------
