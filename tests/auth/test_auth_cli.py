@@ -236,3 +236,30 @@ def test_login_opens_the_browser_and_completes_when_it_comes_back(
     assert len(opened) == 1 and "/services/oauth2/authorize?" in opened[0]
     assert "Opened the login page in your browser" in result.output
     assert "stored as 'browser'" in result.output
+
+
+def test_login_again_with_just_the_alias_reuses_how_it_was_logged_in(
+    org: Any, config_dir: Path, form_browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webbrowser
+
+    from sfbulk_mcp.auth.store import OrgStore
+
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: bool(form_browser.log_in(url)))
+    first = _sfbulk(["login", "--instance-url", org.instance_url, "--port", "0", "--alias", "again"],
+                    _env(config_dir))
+    assert first.exit_code == 0, first.output
+    store = OrgStore(config_dir, env={"SFBULK_SECRETS": "file"})
+    before = store.secrets("again").refresh_token
+    # What the "run `sfbulk login --alias again`" advice asks for, nothing more:
+    again = _sfbulk(["login", "--alias", "again", "--port", "0"], _env(config_dir))
+    assert again.exit_code == 0, again.output
+    assert org.instance_url in again.output and "[web]" in again.output
+    assert store.secrets("again").refresh_token not in (None, before)
+
+    env = _env(config_dir, SALESFORCE_PASSWORD="devorg")
+    assert _sfbulk(["login", "--instance-url", org.instance_url, "--username", "admin@devorg.local",
+                    "--alias", "pw-again"], env).exit_code == 0
+    relogin = _sfbulk(["login", "--alias", "pw-again"], env)
+    assert relogin.exit_code == 0, relogin.output
+    assert "[password]" in relogin.output

@@ -46,6 +46,13 @@ T = TypeVar("T")
 # The exit codes every sfbulk command documents (see cli/output.py).
 _EXIT_ERROR, _EXIT_AUTH, _EXIT_REJECTED, _EXIT_UNAVAILABLE = 1, 3, 4, 7
 METHODS = ("web", "jwt", "client-credentials", "password")
+_STORED_METHODS = {
+    "web": "web",
+    "refresh_token": "web",
+    "jwt": "jwt",
+    "client_credentials": "client-credentials",
+    "password": "password",
+}
 
 
 @contextmanager
@@ -120,7 +127,8 @@ def _read_password(password_stdin: bool) -> str:
     "(https://acme.my.salesforce.com, https://acme--uat.sandbox.my.salesforce.com) or a devorg "
     "(http://127.0.0.1:8787). Also SALESFORCE_LOGIN_URL.",
 )
-@click.option("--alias", "-a", metavar="ALIAS", help="Name to store the org under (default: the username).")
+@click.option("--alias", "-a", metavar="ALIAS", help="Name to store the org under (default: the username). For a stored alias, logs in again "
+    "the same way unless told otherwise.")
 @click.option(
     "--client-id",
     metavar="ID",
@@ -200,6 +208,21 @@ def login(
         if sf_org:
             _import_from_sf_cli(sf_org, alias, session_timeout, set_default, as_json)
             return
+        store = OrgStore(env=env)
+        ctx = click.get_current_context()
+        stored = store.find(alias) if alias else None
+        if stored is not None and ctx.get_parameter_source("instance_url") in (
+            None, click.core.ParameterSource.DEFAULT,
+        ):
+            # `sfbulk login --alias X` logs in again the way X was logged in before.
+            instance_url = stored.login_url
+            client_id = client_id or stored.client_id
+            if method is None and not (jwt_key_file or username or client_secret):
+                method = _STORED_METHODS.get(stored.auth_method)
+                jwt_key_file = stored.jwt_key_file
+                username = stored.username if method in {"jwt", "password"} else None
+                if method == "client-credentials":
+                    client_secret = store.secrets(stored.alias).client_secret
         login_url = normalize_login_url(instance_url)
         client_id = client_id or default_client_id(login_url, env)
         # Only an explicit --client-secret selects client credentials; a secret from the
@@ -212,7 +235,6 @@ def login(
                 "consumer key of your connected app / external client app) or set "
                 "SALESFORCE_CLIENT_ID"
             )
-        store = OrgStore(env=env)
         common: dict[str, Any] = {
             "alias": alias,
             "session_timeout": session_timeout,
