@@ -133,6 +133,9 @@ class Store:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA cache_size = -65536")
         conn.execute("PRAGMA temp_store = MEMORY")
+        from .sosl import sosl_match
+
+        conn.create_function("sosl_match", 2, sosl_match, deterministic=True)
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -238,14 +241,33 @@ class Store:
             for f in obj.stored_fields():
                 if f.name.lower() not in existing:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(f.name)} {_sql_type(f)}")
+        self.create_indexes(conn, obj)
+
+    def index_statements(self, obj: SObjectDef) -> list[tuple[str, str]]:
+        """(index name, CREATE statement) for each secondary index of ``obj``'s table."""
+        out = []
+        table = _quote(obj.table)
         for f in obj.stored_fields():
-            index = _quote(f"ix_{obj.name}_{f.name}")
+            name = f"ix_{obj.name}_{f.name}"
             if f.unique:
-                conn.execute(
-                    f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table} ({_quote(f.name)})"
-                )
-            elif f.type == "reference" or f.external_id or f.name_field:
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} ({_quote(f.name)})")
+                out.append((name, f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name)} ON {table} "
+                                  f"({_quote(f.name)})"))
+            elif f.external_id or (f.type == "reference" and f.child_relationship):
+                # Indexed: upsert lookups and child-relationship subqueries.
+                out.append((name, f"CREATE INDEX IF NOT EXISTS {_quote(name)} ON {table} "
+                                  f"({_quote(f.name)})"))
+        return out
+
+    def create_indexes(self, conn: sqlite3.Connection, obj: SObjectDef) -> None:
+        """Create ``obj``'s secondary indexes (no-op for those that exist)."""
+        for _, statement in self.index_statements(obj):
+            conn.execute(statement)
+
+    def drop_indexes(self, conn: sqlite3.Connection, obj: SObjectDef) -> None:
+        """Drop ``obj``'s non-unique secondary indexes (bulk loads rebuild them after)."""
+        for name, statement in self.index_statements(obj):
+            if "UNIQUE" not in statement:
+                conn.execute(f"DROP INDEX IF EXISTS {_quote(name)}")
 
     def _ensure_user(self, username: str, first: str, last: str, alias: str,
                      profile: str) -> str:
@@ -853,6 +875,9 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
         text = ";".join(str(v) for v in value)
     else:
         raise _type_error(f, value)
+    if text == "":
+        # Salesforce stores an empty string in a text field as null.
+        return None
     if t == "multipicklist":
         parts = [p.strip() for p in text.split(";") if p.strip()]
         if f.restricted_picklist:

@@ -491,7 +491,8 @@ class Compiler:
 
     # --- the statement ---
 
-    def compile(self, *, child_fk: str | None = None, parent_ids: int = 0) -> Plan:
+    def compile(self, *, child_fk: str | None = None, parent_ids: int = 0,
+                extra_where: tuple[str, list[Any]] | None = None) -> Plan:
         q = self.query
         if q.group_by_kind:
             raise malformed(q.text, q.from_pos, f"GROUP BY {q.group_by_kind} is not supported "
@@ -573,6 +574,9 @@ class Compiler:
             fk_sql = f"{self.base}.{_q(child_fk)}"
             fk_col = self.col(fk_sql)
             where += f" AND {fk_sql} IN ({', '.join('?' * parent_ids)})"
+        if extra_where is not None:
+            where += f" AND ({extra_where[0].format(t=self.base)})"
+            params.extend(extra_where[1])
         having = ""
         having_params: list[Any] = []
         if q.having is not None:
