@@ -329,3 +329,22 @@ def test_relationship_column_sets_the_parent_by_external_id(
     assert contact["numberRecordsFailed"] == 1
     failed = results(api, contact["id"], "failedResults")
     assert "Foreign key external ID: P-404 not found" in failed
+
+
+def test_multipart_create_uploads_and_closes_in_one_request(api: httpx2.Client) -> None:
+    job_json = json.dumps({"object": "Account", "operation": "insert", "contentType": "CSV"})
+    response = api.post(
+        f"{V}/jobs/ingest",
+        files={
+            "job": (None, job_json, "application/json"),
+            "content": ("content", b"Name\nMultipart One\nMultipart Two\n", "text/csv"),
+        },
+    )
+    assert response.status_code == 200, response.text
+    created = response.json()
+    assert created["state"] == "UploadComplete" and created["operation"] == "insert"
+    done = wait_for_state(api, f"{V}/jobs/ingest/{created['id']}", {"JobComplete", "Failed"})
+    assert done["state"] == "JobComplete" and done["numberRecordsProcessed"] == 2
+    names = sorted(line.split(",")[2] for line in
+                   results(api, created["id"], "successfulResults").splitlines()[1:])
+    assert names == ['"Multipart One"', '"Multipart Two"']
