@@ -15,11 +15,22 @@ import orjson
 import pytest
 
 _ENV_NAMES = (
-    "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL", "SALESFORCE_CLIENT_ID",
-    "SALESFORCE_CLIENT_SECRET", "SALESFORCE_LOGIN_URL", "SALESFORCE_USERNAME",
-    "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN", "SALESFORCE_AUTH_METHOD",
-    "SALESFORCE_JWT_KEY_FILE", "SALESFORCE_PRIVATE_KEY_FILE", "SALESFORCE_JWT_KEY",
-    "STORAGE_ENCRYPTION_KEY", "SFBULK_ORG", "SFBULK_DEVORG_URL", "SFBULK_SESSION_TIMEOUT",
+    "SALESFORCE_ACCESS_TOKEN",
+    "SALESFORCE_INSTANCE_URL",
+    "SALESFORCE_CLIENT_ID",
+    "SALESFORCE_CLIENT_SECRET",
+    "SALESFORCE_LOGIN_URL",
+    "SALESFORCE_USERNAME",
+    "SALESFORCE_PASSWORD",
+    "SALESFORCE_SECURITY_TOKEN",
+    "SALESFORCE_AUTH_METHOD",
+    "SALESFORCE_JWT_KEY_FILE",
+    "SALESFORCE_PRIVATE_KEY_FILE",
+    "SALESFORCE_JWT_KEY",
+    "STORAGE_ENCRYPTION_KEY",
+    "SFBULK_ORG",
+    "SFBULK_DEVORG_URL",
+    "SFBULK_SESSION_TIMEOUT",
 )
 
 
@@ -56,14 +67,24 @@ class FakeTokenEndpoint:
             time.sleep(self.delay)
         path = request.url.path
         if path.endswith("/userinfo"):
-            return self._json(200, {"preferred_username": "ada@acme.test",
-                                    "user_id": "005000000000001AAA",
-                                    "organization_id": "00D000000000001EAA"})
+            return self._json(
+                200,
+                {
+                    "preferred_username": "ada@acme.test",
+                    "user_id": "005000000000001AAA",
+                    "organization_id": "00D000000000001EAA",
+                },
+            )
         if path.endswith("/revoke"):
             token = form.get("token", "")
             if token not in self.access_tokens | self.refresh_tokens:
-                return self._json(400, {"error": "unsupported_token_type",
-                                        "error_description": "this token type is not supported"})
+                return self._json(
+                    400,
+                    {
+                        "error": "unsupported_token_type",
+                        "error_description": "this token type is not supported",
+                    },
+                )
             self.revoked.add(token)
             return httpx2.Response(200)
         if self.fail_with is not None:
@@ -73,8 +94,10 @@ class FakeTokenEndpoint:
         if grant == "refresh_token":
             old = form.get("refresh_token", "")
             if old not in self.refresh_tokens or old in self.revoked:
-                return self._json(400, {"error": "invalid_grant",
-                                        "error_description": "expired access/refresh token"})
+                return self._json(
+                    400,
+                    {"error": "invalid_grant", "error_description": "expired access/refresh token"},
+                )
         return self._json(200, self._grant(grant))
 
     def _grant(self, grant: str | None) -> dict[str, Any]:
@@ -109,8 +132,9 @@ class FakeTokenEndpoint:
 
     @staticmethod
     def _json(status: int, body: Any) -> httpx2.Response:
-        return httpx2.Response(status, content=orjson.dumps(body),
-                               headers={"Content-Type": "application/json"})
+        return httpx2.Response(
+            status, content=orjson.dumps(body), headers={"Content-Type": "application/json"}
+        )
 
 
 @pytest.fixture
@@ -168,8 +192,9 @@ class _FormParser(HTMLParser):
 class FormBrowser:
     """Plays the user's browser on the devorg's login/allow pages, with plain HTTP."""
 
-    def __init__(self, username: str = "admin@devorg.local", password: str = "devorg",
-                 choice: str = "allow") -> None:
+    def __init__(
+        self, username: str = "admin@devorg.local", password: str = "devorg", choice: str = "allow"
+    ) -> None:
         self.username = username
         self.password = password
         self.choice = choice
@@ -180,7 +205,10 @@ class FormBrowser:
         with httpx2.Client(follow_redirects=True, timeout=15) as browser:
             response = browser.get(authorize_url)
             for _ in range(5):
-                if "html" not in response.headers.get("content-type", "") or "<form" not in response.text:
+                if (
+                    "html" not in response.headers.get("content-type", "")
+                    or "<form" not in response.text
+                ):
                     return response
                 self.pages.append(response.text)
                 form = _FormParser()

@@ -41,10 +41,16 @@ def _cert(pem_key: bytes) -> str:
     key: Any = serialization.load_pem_private_key(pem_key, password=None)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ci")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -53,14 +59,28 @@ def _stored_secrets(config_dir: Path) -> list[str]:
     return [v for entry in data["orgs"].values() for v in entry.values()]
 
 
-def test_login_with_jwt_key_file(org: Any, config_dir: Path, rsa_key_pem: bytes,
-                                 tmp_path: Path) -> None:
+def test_login_with_jwt_key_file(
+    org: Any, config_dir: Path, rsa_key_pem: bytes, tmp_path: Path
+) -> None:
     org.add_connected_app("cli-jwt", certificate_pem=_cert(rsa_key_pem))
     key = tmp_path / "server.key"
     key.write_bytes(rsa_key_pem)
-    result = _sfbulk(["login", "--jwt-key-file", str(key), "--username", "admin@devorg.local",
-                      "--client-id", "cli-jwt", "--instance-url", org.instance_url,
-                      "--alias", "ci"], _env(config_dir))
+    result = _sfbulk(
+        [
+            "login",
+            "--jwt-key-file",
+            str(key),
+            "--username",
+            "admin@devorg.local",
+            "--client-id",
+            "cli-jwt",
+            "--instance-url",
+            org.instance_url,
+            "--alias",
+            "ci",
+        ],
+        _env(config_dir),
+    )
     assert result.exit_code == 0, result.output
     assert "stored as 'ci'" in result.output and "[jwt]" in result.output
     listed = orjson.loads(_sfbulk(["orgs", "--json"], _env(config_dir)).output)
@@ -73,12 +93,34 @@ def test_login_with_jwt_key_file(org: Any, config_dir: Path, rsa_key_pem: bytes,
 
 def test_login_with_password_from_stdin_and_env(org: Any, config_dir: Path) -> None:
     env = _env(config_dir, SALESFORCE_PASSWORD="devorg")
-    by_env = _sfbulk(["login", "--instance-url", org.instance_url, "--username",
-                      "admin@devorg.local", "--alias", "pw-env"], env)
+    by_env = _sfbulk(
+        [
+            "login",
+            "--instance-url",
+            org.instance_url,
+            "--username",
+            "admin@devorg.local",
+            "--alias",
+            "pw-env",
+        ],
+        env,
+    )
     assert by_env.exit_code == 0, by_env.output
-    by_stdin = _sfbulk(["login", "--instance-url", org.instance_url, "--username",
-                        "admin@devorg.local", "--alias", "pw-stdin", "--password-stdin",
-                        "--set-default"], _env(config_dir), stdin="devorg\n")
+    by_stdin = _sfbulk(
+        [
+            "login",
+            "--instance-url",
+            org.instance_url,
+            "--username",
+            "admin@devorg.local",
+            "--alias",
+            "pw-stdin",
+            "--password-stdin",
+            "--set-default",
+        ],
+        _env(config_dir),
+        stdin="devorg\n",
+    )
     assert by_stdin.exit_code == 0, by_stdin.output
     assert "(default org)" in by_stdin.output
     assert "devorg\n" not in by_stdin.output.replace("devorg.local", "")
@@ -90,9 +132,18 @@ def test_login_with_password_from_stdin_and_env(org: Any, config_dir: Path) -> N
 
 
 def test_wrong_password_exits_with_the_auth_code(org: Any, config_dir: Path) -> None:
-    result = _sfbulk(["login", "--instance-url", org.instance_url, "--username",
-                      "admin@devorg.local", "--password-stdin"], _env(config_dir),
-                     stdin="not-the-password-SECRET\n")
+    result = _sfbulk(
+        [
+            "login",
+            "--instance-url",
+            org.instance_url,
+            "--username",
+            "admin@devorg.local",
+            "--password-stdin",
+        ],
+        _env(config_dir),
+        stdin="not-the-password-SECRET\n",
+    )
     assert result.exit_code == 3
     assert "invalid_grant" in result.output
     assert "SECRET" not in result.output
@@ -101,20 +152,44 @@ def test_wrong_password_exits_with_the_auth_code(org: Any, config_dir: Path) -> 
 
 def test_client_credentials_login_and_generic_host_refusal(org: Any, config_dir: Path) -> None:
     org.add_connected_app("cli-m2m", secret="m2m-SECRET-value", run_as="admin@devorg.local")
-    ok = _sfbulk(["login", "--client-id", "cli-m2m", "--client-secret", "m2m-SECRET-value",
-                  "--instance-url", org.instance_url, "--alias", "m2m"], _env(config_dir))
+    ok = _sfbulk(
+        [
+            "login",
+            "--client-id",
+            "cli-m2m",
+            "--client-secret",
+            "m2m-SECRET-value",
+            "--instance-url",
+            org.instance_url,
+            "--alias",
+            "m2m",
+        ],
+        _env(config_dir),
+    )
     assert ok.exit_code == 0, ok.output
     assert "[client_credentials]" in ok.output
     assert "m2m-SECRET-value" not in ok.output
-    refused = _sfbulk(["login", "--client-id", "x", "--client-secret", "y",
-                       "--instance-url", "https://login.salesforce.com"], _env(config_dir))
+    refused = _sfbulk(
+        [
+            "login",
+            "--client-id",
+            "x",
+            "--client-secret",
+            "y",
+            "--instance-url",
+            "https://login.salesforce.com",
+        ],
+        _env(config_dir),
+    )
     assert refused.exit_code == 3
     assert "My Domain" in refused.output
 
 
 def test_salesforce_login_needs_a_client_id(config_dir: Path) -> None:
-    result = _sfbulk(["login", "--instance-url", "https://acme.my.salesforce.com",
-                      "--no-browser"], _env(config_dir))
+    result = _sfbulk(
+        ["login", "--instance-url", "https://acme.my.salesforce.com", "--no-browser"],
+        _env(config_dir),
+    )
     assert result.exit_code == 2
     assert "--client-id" in result.output and "SALESFORCE_CLIENT_ID" in result.output
 
@@ -145,8 +220,21 @@ def test_corrupt_or_exposed_store_is_a_clear_cli_error(config_dir: Path) -> None
 def test_orgs_set_default_and_unknown_alias(org: Any, config_dir: Path) -> None:
     env = _env(config_dir, SALESFORCE_PASSWORD="devorg")
     for alias in ("one", "two"):
-        assert _sfbulk(["login", "--instance-url", org.instance_url, "--username",
-                        "admin@devorg.local", "--alias", alias], env).exit_code == 0
+        assert (
+            _sfbulk(
+                [
+                    "login",
+                    "--instance-url",
+                    org.instance_url,
+                    "--username",
+                    "admin@devorg.local",
+                    "--alias",
+                    alias,
+                ],
+                env,
+            ).exit_code
+            == 0
+        )
     listed = orjson.loads(_sfbulk(["orgs", "--json", "--set-default", "two"], env).output)
     assert [o["alias"] for o in listed if o["is_default"]] == ["two"]
     missing = _sfbulk(["logout", "--alias", "three"], env)
@@ -159,16 +247,24 @@ def test_parse_sfdx_auth_url_forms() -> None:
 
     full = parse_sfdx_auth_url("force://PlatformCLI::5Aep861-REFRESH@acme.my.salesforce.com")
     assert (full.client_id, full.client_secret, full.instance_url) == (
-        "PlatformCLI", None, "https://acme.my.salesforce.com")
+        "PlatformCLI",
+        None,
+        "https://acme.my.salesforce.com",
+    )
     assert full.refresh_token == "5Aep861-REFRESH"
     assert "REFRESH" not in repr(full)
-    secret = parse_sfdx_auth_url("force://app:shh:5Aep-R@https://acme--uat.sandbox.my.salesforce.com")
+    secret = parse_sfdx_auth_url(
+        "force://app:shh:5Aep-R@https://acme--uat.sandbox.my.salesforce.com"
+    )
     assert (secret.client_secret, secret.instance_url) == (
-        "shh", "https://acme--uat.sandbox.my.salesforce.com")
+        "shh",
+        "https://acme--uat.sandbox.my.salesforce.com",
+    )
 
 
-def test_login_reuses_a_salesforce_cli_login(org: Any, config_dir: Path, tmp_path: Path,
-                                             form_browser: Any) -> None:
+def test_login_reuses_a_salesforce_cli_login(
+    org: Any, config_dir: Path, tmp_path: Path, form_browser: Any
+) -> None:
     import asyncio
     import os
     import sys
@@ -178,22 +274,31 @@ def test_login_reuses_a_salesforce_cli_login(org: Any, config_dir: Path, tmp_pat
     from sfbulk_mcp.auth.webflow import WebServerFlow
 
     async def web_login() -> Any:
-        async with WebServerFlow(login_url=org.login_url, client_id="sfbulk-devorg", port=0) as flow:
+        async with WebServerFlow(
+            login_url=org.login_url, client_id="sfbulk-devorg", port=0
+        ) as flow:
             await asyncio.to_thread(form_browser.log_in, flow.authorize_url)
             return await flow.complete(timeout=10)
 
     grant = asyncio.run(web_login())
-    display = {"status": 0, "result": {
-        "accessToken": grant.token.access_token, "instanceUrl": org.instance_url,
-        "username": "admin@devorg.local", "alias": "sf-dev", "clientId": "sfbulk-devorg",
-        "sfdxAuthUrl": f"force://sfbulk-devorg::{grant.refresh_token}@{org.instance_url}",
-    }}
+    display = {
+        "status": 0,
+        "result": {
+            "accessToken": grant.token.access_token,
+            "instanceUrl": org.instance_url,
+            "username": "admin@devorg.local",
+            "alias": "sf-dev",
+            "clientId": "sfbulk-devorg",
+            "sfdxAuthUrl": f"force://sfbulk-devorg::{grant.refresh_token}@{org.instance_url}",
+        },
+    }
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_sf = bin_dir / "sf"
     fake_sf.write_text(
         f"#!{sys.executable}\nimport sys\n"
-        f"assert sys.argv[1:] == ['org', 'display', '--target-org', 'sf-dev', '--verbose', '--json']\n"
+        "expected = ['org', 'display', '--target-org', 'sf-dev', '--verbose', '--json']\n"
+        "assert sys.argv[1:] == expected\n"
         f"print({orjson.dumps(display).decode()!r})\n"
     )
     fake_sf.chmod(0o755)
@@ -230,8 +335,20 @@ def test_login_opens_the_browser_and_completes_when_it_comes_back(
         return True
 
     monkeypatch.setattr(webbrowser, "open", browser)
-    result = _sfbulk(["login", "--instance-url", org.instance_url, "--port", "0",
-                      "--alias", "browser", "--timeout", "20"], _env(config_dir))
+    result = _sfbulk(
+        [
+            "login",
+            "--instance-url",
+            org.instance_url,
+            "--port",
+            "0",
+            "--alias",
+            "browser",
+            "--timeout",
+            "20",
+        ],
+        _env(config_dir),
+    )
     assert result.exit_code == 0, result.output
     assert len(opened) == 1 and "/services/oauth2/authorize?" in opened[0]
     assert "Opened the login page in your browser" in result.output
@@ -246,8 +363,10 @@ def test_login_again_with_just_the_alias_reuses_how_it_was_logged_in(
     from sfbulk_mcp.auth.store import OrgStore
 
     monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: bool(form_browser.log_in(url)))
-    first = _sfbulk(["login", "--instance-url", org.instance_url, "--port", "0", "--alias", "again"],
-                    _env(config_dir))
+    first = _sfbulk(
+        ["login", "--instance-url", org.instance_url, "--port", "0", "--alias", "again"],
+        _env(config_dir),
+    )
     assert first.exit_code == 0, first.output
     store = OrgStore(config_dir, env={"SFBULK_SECRETS": "file"})
     before = store.secrets("again").refresh_token
@@ -258,8 +377,21 @@ def test_login_again_with_just_the_alias_reuses_how_it_was_logged_in(
     assert store.secrets("again").refresh_token not in (None, before)
 
     env = _env(config_dir, SALESFORCE_PASSWORD="devorg")
-    assert _sfbulk(["login", "--instance-url", org.instance_url, "--username", "admin@devorg.local",
-                    "--alias", "pw-again"], env).exit_code == 0
+    assert (
+        _sfbulk(
+            [
+                "login",
+                "--instance-url",
+                org.instance_url,
+                "--username",
+                "admin@devorg.local",
+                "--alias",
+                "pw-again",
+            ],
+            env,
+        ).exit_code
+        == 0
+    )
     relogin = _sfbulk(["login", "--alias", "pw-again"], env)
     assert relogin.exit_code == 0, relogin.output
     assert "[password]" in relogin.output

@@ -62,9 +62,12 @@ def _self_signed(pem_key: bytes) -> str:
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())  # type: ignore[arg-type]
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())  # type: ignore[arg-type]
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .sign(key, hashes.SHA256())  # type: ignore[arg-type]
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode()
@@ -72,16 +75,22 @@ def _self_signed(pem_key: bytes) -> str:
 
 async def _whoami(token: Any) -> str:
     async with httpx2.AsyncClient() as http:
-        response = await http.get(f"{token.instance_url}/services/oauth2/userinfo",
-                                  headers={"Authorization": f"Bearer {token.access_token}"})
+        response = await http.get(
+            f"{token.instance_url}/services/oauth2/userinfo",
+            headers={"Authorization": f"Bearer {token.access_token}"},
+        )
     response.raise_for_status()
     return str(orjson.loads(response.content)["preferred_username"])
 
 
 def _web_login(org: Any, config_dir: Path, browser: Any, **flow_args: Any) -> Any:
     async def scenario() -> Any:
-        flow = WebServerFlow(login_url=org.login_url, client_id=flow_args.pop("client_id", "sfbulk-devorg"),
-                             port=0, **flow_args)
+        flow = WebServerFlow(
+            login_url=org.login_url,
+            client_id=flow_args.pop("client_id", "sfbulk-devorg"),
+            port=0,
+            **flow_args,
+        )
         async with flow:
             await asyncio.to_thread(browser.log_in, flow.authorize_url)
             return await flow.complete(timeout=10)
@@ -103,11 +112,25 @@ def test_cli_web_login_with_no_browser_stores_a_working_org(
     org: Any, config_dir: Path, form_browser: Any
 ) -> None:
     env = {**os.environ, "SFBULK_CONFIG_DIR": str(config_dir), "SFBULK_SECRETS": "file"}
-    command = [sys.executable, "-c", "from sfbulk_mcp.cli.main import main; main()",
-               "login", "--instance-url", org.instance_url, "--alias", "dev", "--no-browser",
-               "--port", str(_free_port()), "--set-default", "--timeout", "30"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    command = [
+        sys.executable,
+        "-c",
+        "from sfbulk_mcp.cli.main import main; main()",
+        "login",
+        "--instance-url",
+        org.instance_url,
+        "--alias",
+        "dev",
+        "--no-browser",
+        "--port",
+        str(_free_port()),
+        "--set-default",
+        "--timeout",
+        "30",
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         printed = []
@@ -129,15 +152,22 @@ def test_cli_web_login_with_no_browser_stores_a_working_org(
 
     store = _store(config_dir)
     record = store.get("dev")
-    assert (record.auth_method, record.username, record.is_default) == ("web", "admin@devorg.local", True)
+    assert (record.auth_method, record.username, record.is_default) == (
+        "web",
+        "admin@devorg.local",
+        True,
+    )
     secrets = store.secrets("dev")
     assert secrets.refresh_token and secrets.access_token
     for text in ("".join(printed), out, err):
         assert secrets.access_token not in text
         assert secrets.refresh_token not in text
 
-    listed = CliRunner().invoke(cli, ["orgs", "--json"], env={"SFBULK_CONFIG_DIR": str(config_dir),
-                                                              "SFBULK_SECRETS": "file"})
+    listed = CliRunner().invoke(
+        cli,
+        ["orgs", "--json"],
+        env={"SFBULK_CONFIG_DIR": str(config_dir), "SFBULK_SECRETS": "file"},
+    )
     assert listed.exit_code == 0, listed.output
     rows = orjson.loads(listed.output)
     assert rows[0]["alias"] == "dev" and rows[0]["is_default"] is True
@@ -155,13 +185,19 @@ def test_web_flow_with_a_confidential_app_that_requires_pkce(
     org: Any, config_dir: Path, form_browser: Any
 ) -> None:
     org.add_connected_app("web-confidential", secret="web-SECRET", require_pkce=True)
-    grant = _web_login(org, config_dir, form_browser, client_id="web-confidential",
-                       client_secret="web-SECRET")
+    grant = _web_login(
+        org, config_dir, form_browser, client_id="web-confidential", client_secret="web-SECRET"
+    )
     assert grant.refresh_token
     assert asyncio.run(_whoami(grant.token)) == "admin@devorg.local"
     with pytest.raises(AuthError) as caught:
-        _web_login(org, config_dir, form_browser, client_id="web-confidential",
-                   client_secret="wrong-SECRET")
+        _web_login(
+            org,
+            config_dir,
+            form_browser,
+            client_id="web-confidential",
+            client_secret="wrong-SECRET",
+        )
     assert caught.value.error_code == "invalid_client"
     assert "wrong-SECRET" not in str(caught.value)
 
@@ -170,7 +206,9 @@ def test_web_flow_exchange_with_a_wrong_pkce_verifier_is_refused(
     org: Any, form_browser: Any
 ) -> None:
     async def scenario() -> None:
-        async with WebServerFlow(login_url=org.login_url, client_id="sfbulk-devorg", port=0) as flow:
+        async with WebServerFlow(
+            login_url=org.login_url, client_id="sfbulk-devorg", port=0
+        ) as flow:
             await asyncio.to_thread(form_browser.log_in, flow.authorize_url)
             code = await flow.wait_for_code(timeout=10)
             await flow.exchange(code, code_verifier="x" * 64)
@@ -196,7 +234,9 @@ def test_wrong_password_on_the_login_page_never_reaches_the_callback(
     browser = browser_factory(password="wrong")
 
     async def scenario() -> None:
-        async with WebServerFlow(login_url=org.login_url, client_id="sfbulk-devorg", port=0) as flow:
+        async with WebServerFlow(
+            login_url=org.login_url, client_id="sfbulk-devorg", port=0
+        ) as flow:
             await asyncio.to_thread(browser.log_in, flow.authorize_url)
             await flow.complete(timeout=1)
 
@@ -217,8 +257,16 @@ def test_rotated_refresh_tokens_are_persisted_at_once(
     store = _store(config_dir)
     from sfbulk_mcp.auth.login import save_grant
 
-    asyncio.run(save_grant(store, grant, alias="rot", method="web", login_url=org.login_url,
-                           client_id="rotating-app"))
+    asyncio.run(
+        save_grant(
+            store,
+            grant,
+            alias="rot",
+            method="web",
+            login_url=org.login_url,
+            client_id="rotating-app",
+        )
+    )
     first_refresh = store.secrets("rot").refresh_token
     assert first_refresh == grant.refresh_token
 
@@ -235,8 +283,12 @@ def test_rotated_refresh_tokens_are_persisted_at_once(
     asyncio.run(renew_twice())
 
     async def old_token_is_dead() -> None:
-        provider = RefreshTokenProvider(login_url=org.login_url, client_id="rotating-app",
-                                        refresh_token=str(first_refresh), alias="rot")
+        provider = RefreshTokenProvider(
+            login_url=org.login_url,
+            client_id="rotating-app",
+            refresh_token=str(first_refresh),
+            alias="rot",
+        )
         await provider.token()
 
     with pytest.raises(LoginRequiredError, match="sfbulk login --alias rot"):
@@ -250,13 +302,23 @@ def test_two_processes_sharing_a_rotating_org_both_keep_working(
     grant = _web_login(org, config_dir, form_browser, client_id="rotating-app-2")
     from sfbulk_mcp.auth.login import save_grant
 
-    asyncio.run(save_grant(_store(config_dir), grant, alias="shared", method="web",
-                           login_url=org.login_url, client_id="rotating-app-2"))
+    asyncio.run(
+        save_grant(
+            _store(config_dir),
+            grant,
+            alias="shared",
+            method="web",
+            login_url=org.login_url,
+            client_id="rotating-app-2",
+        )
+    )
 
     async def scenario() -> tuple[str, str]:
         # Two independent resolutions = two processes that loaded the same stored org.
-        async with open_org("shared", store=_store(config_dir), env={}) as first, \
-                open_org("shared", store=_store(config_dir), env={}) as second:
+        async with (
+            open_org("shared", store=_store(config_dir), env={}) as first,
+            open_org("shared", store=_store(config_dir), env={}) as second,
+        ):
             renewed_a = await first.refresh(await first.token())  # rotates the refresh token
             renewed_b = await second.refresh(await second.token())  # still holds the old one
             return await _whoami(renewed_a), await _whoami(renewed_b)
@@ -272,10 +334,22 @@ def test_revoked_refresh_token_asks_to_log_in_again(
     store = _store(config_dir)
     from sfbulk_mcp.auth.login import save_grant
 
-    asyncio.run(save_grant(store, grant, alias="gone", method="web", login_url=org.login_url,
-                           client_id="sfbulk-devorg"))
-    provider = RefreshTokenProvider(login_url=org.login_url, client_id="sfbulk-devorg",
-                                    refresh_token=str(grant.refresh_token), alias="gone")
+    asyncio.run(
+        save_grant(
+            store,
+            grant,
+            alias="gone",
+            method="web",
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+        )
+    )
+    provider = RefreshTokenProvider(
+        login_url=org.login_url,
+        client_id="sfbulk-devorg",
+        refresh_token=str(grant.refresh_token),
+        alias="gone",
+    )
     outcome = asyncio.run(logout(store, "gone"))
     assert outcome.revoked
     assert store.find("gone") is None
@@ -300,14 +374,23 @@ def test_revoked_refresh_token_asks_to_log_in_again(
 # -- JWT bearer, client credentials, password --------------------------------------------------
 
 
-def test_jwt_bearer_login_and_renewal(org: Any, config_dir: Path, rsa_key_pem: bytes,
-                                      tmp_path: Path) -> None:
+def test_jwt_bearer_login_and_renewal(
+    org: Any, config_dir: Path, rsa_key_pem: bytes, tmp_path: Path
+) -> None:
     org.add_connected_app("jwt-app", certificate_pem=_self_signed(rsa_key_pem))
     key_file = tmp_path / "server.key"
     key_file.write_bytes(rsa_key_pem)
     store = _store(config_dir)
-    result = asyncio.run(login_jwt(store, login_url=org.login_url, client_id="jwt-app",
-                                   username="admin@devorg.local", key_file=key_file, alias="ci"))
+    result = asyncio.run(
+        login_jwt(
+            store,
+            login_url=org.login_url,
+            client_id="jwt-app",
+            username="admin@devorg.local",
+            key_file=key_file,
+            alias="ci",
+        )
+    )
     assert (result.record.auth_method, result.record.jwt_key_file) == ("jwt", str(key_file))
 
     async def renew_and_use() -> str:
@@ -318,28 +401,43 @@ def test_jwt_bearer_login_and_renewal(org: Any, config_dir: Path, rsa_key_pem: b
     assert asyncio.run(renew_and_use()) == "admin@devorg.local"
 
 
-def test_jwt_signed_with_another_key_is_refused(org: Any, config_dir: Path, rsa_key_pem: bytes,
-                                                tmp_path: Path) -> None:
+def test_jwt_signed_with_another_key_is_refused(
+    org: Any, config_dir: Path, rsa_key_pem: bytes, tmp_path: Path
+) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     org.add_connected_app("jwt-app-2", certificate_pem=_self_signed(rsa_key_pem))
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     key_file = tmp_path / "other.key"
     key_file.write_bytes(other)
     with pytest.raises(AuthError) as caught:
-        asyncio.run(login_jwt(_store(config_dir), login_url=org.login_url, client_id="jwt-app-2",
-                              username="admin@devorg.local", key_file=key_file))
+        asyncio.run(
+            login_jwt(
+                _store(config_dir),
+                login_url=org.login_url,
+                client_id="jwt-app-2",
+                username="admin@devorg.local",
+                key_file=key_file,
+            )
+        )
     assert caught.value.error_code == "invalid_grant"
 
 
 def test_client_credentials_login(org: Any, config_dir: Path) -> None:
     org.add_connected_app("m2m-app", secret="m2m-SECRET", run_as="admin@devorg.local")
     store = _store(config_dir)
-    result = asyncio.run(login_client_credentials(store, login_url=org.login_url,
-                                                  client_id="m2m-app", client_secret="m2m-SECRET",
-                                                  alias="m2m"))
+    result = asyncio.run(
+        login_client_credentials(
+            store,
+            login_url=org.login_url,
+            client_id="m2m-app",
+            client_secret="m2m-SECRET",
+            alias="m2m",
+        )
+    )
     assert result.record.username == "admin@devorg.local"
     assert "m2m-SECRET" not in (config_dir / "orgs.json").read_text()
 
@@ -353,28 +451,53 @@ def test_client_credentials_login(org: Any, config_dir: Path) -> None:
 def test_client_credentials_with_a_wrong_secret_is_refused(org: Any, config_dir: Path) -> None:
     org.add_connected_app("m2m-app-2", secret="right", run_as="admin@devorg.local")
     with pytest.raises(AuthError) as caught:
-        asyncio.run(login_client_credentials(_store(config_dir), login_url=org.login_url,
-                                             client_id="m2m-app-2", client_secret="wrong-SECRET"))
+        asyncio.run(
+            login_client_credentials(
+                _store(config_dir),
+                login_url=org.login_url,
+                client_id="m2m-app-2",
+                client_secret="wrong-SECRET",
+            )
+        )
     assert "wrong-SECRET" not in str(caught.value)
 
 
 def test_password_login_with_security_token(org: Any, config_dir: Path) -> None:
     org.add_user("ops@devorg.local", password="pw", security_token="TOKEN123")
     store = _store(config_dir)
-    result = asyncio.run(login_password(store, login_url=org.login_url, client_id="sfbulk-devorg",
-                                        username="ops@devorg.local", password="pw",
-                                        security_token="TOKEN123", alias="ops"))
+    result = asyncio.run(
+        login_password(
+            store,
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+            username="ops@devorg.local",
+            password="pw",
+            security_token="TOKEN123",
+            alias="ops",
+        )
+    )
     assert result.record.username == "ops@devorg.local"
     with pytest.raises(AuthError) as caught:
-        asyncio.run(login_password(store, login_url=org.login_url, client_id="sfbulk-devorg",
-                                   username="ops@devorg.local", password="pw",
-                                   security_token="WRONG", alias="ops2"))
+        asyncio.run(
+            login_password(
+                store,
+                login_url=org.login_url,
+                client_id="sfbulk-devorg",
+                username="ops@devorg.local",
+                password="pw",
+                security_token="WRONG",
+                alias="ops2",
+            )
+        )
     assert caught.value.error_code == "invalid_grant"
 
 
 def test_env_password_login_reaches_the_devorg(org: Any, config_dir: Path) -> None:
-    env = {"SALESFORCE_USERNAME": "admin@devorg.local", "SALESFORCE_PASSWORD": "devorg",
-           "SALESFORCE_LOGIN_URL": org.login_url}
+    env = {
+        "SALESFORCE_USERNAME": "admin@devorg.local",
+        "SALESFORCE_PASSWORD": "devorg",
+        "SALESFORCE_LOGIN_URL": org.login_url,
+    }
 
     async def scenario() -> str:
         async with open_org(None, store=_store(config_dir), env=env) as resolved:
@@ -388,8 +511,12 @@ def test_env_password_login_reaches_the_devorg(org: Any, config_dir: Path) -> No
 
 
 def test_expiry_mid_work_is_renewed_once_for_many_concurrent_calls(short_org: Any) -> None:
-    provider = PasswordProvider(login_url=short_org.login_url, client_id="sfbulk-devorg",
-                                username="admin@devorg.local", password="devorg")
+    provider = PasswordProvider(
+        login_url=short_org.login_url,
+        client_id="sfbulk-devorg",
+        username="admin@devorg.local",
+        password="devorg",
+    )
 
     async def scenario() -> int:
         client = SalesforceClient(provider)
@@ -407,9 +534,14 @@ def test_expiry_mid_work_is_renewed_once_for_many_concurrent_calls(short_org: An
 
 
 def test_tokens_are_renewed_before_they_expire(short_org: Any) -> None:
-    provider = PasswordProvider(login_url=short_org.login_url, client_id="sfbulk-devorg",
-                                username="admin@devorg.local", password="devorg",
-                                session_timeout=1.0, refresh_margin=0.5)
+    provider = PasswordProvider(
+        login_url=short_org.login_url,
+        client_id="sfbulk-devorg",
+        username="admin@devorg.local",
+        password="devorg",
+        session_timeout=1.0,
+        refresh_margin=0.5,
+    )
 
     async def scenario() -> list[str]:
         seen = []
@@ -423,14 +555,23 @@ def test_tokens_are_renewed_before_they_expire(short_org: Any) -> None:
     assert provider.renewals >= 2
 
 
-def test_expired_sessions_are_renewed_from_the_store(short_org: Any, config_dir: Path,
-                                                     form_browser: Any) -> None:
+def test_expired_sessions_are_renewed_from_the_store(
+    short_org: Any, config_dir: Path, form_browser: Any
+) -> None:
     grant = _web_login(short_org, config_dir, form_browser)
     store = _store(config_dir)
     from sfbulk_mcp.auth.login import save_grant
 
-    asyncio.run(save_grant(store, grant, alias="short", method="web", login_url=short_org.login_url,
-                           client_id="sfbulk-devorg"))
+    asyncio.run(
+        save_grant(
+            store,
+            grant,
+            alias="short",
+            method="web",
+            login_url=short_org.login_url,
+            client_id="sfbulk-devorg",
+        )
+    )
     short_org.faults.expire_sessions()
 
     async def scenario() -> int:
@@ -451,15 +592,33 @@ def test_expired_sessions_are_renewed_from_the_store(short_org: Any, config_dir:
 
 def test_cli_logout_revokes_and_forgets(org: Any, config_dir: Path) -> None:
     store = _store(config_dir)
-    asyncio.run(login_password(store, login_url=org.login_url, client_id="sfbulk-devorg",
-                               username="admin@devorg.local", password="devorg", alias="a1"))
-    asyncio.run(login_password(store, login_url=org.login_url, client_id="sfbulk-devorg",
-                               username="admin@devorg.local", password="devorg", alias="a2"))
+    asyncio.run(
+        login_password(
+            store,
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+            username="admin@devorg.local",
+            password="devorg",
+            alias="a1",
+        )
+    )
+    asyncio.run(
+        login_password(
+            store,
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+            username="admin@devorg.local",
+            password="devorg",
+            alias="a2",
+        )
+    )
     token = store.secrets("a1").access_token
     env = {"SFBULK_CONFIG_DIR": str(config_dir), "SFBULK_SECRETS": "file"}
     table = CliRunner().invoke(cli, ["orgs"], env=env)
     assert table.exit_code == 0
-    assert "a1" in table.output and "admin@devorg.local" in table.output and "password" in table.output
+    assert (
+        "a1" in table.output and "admin@devorg.local" in table.output and "password" in table.output
+    )
     result = CliRunner().invoke(cli, ["logout", "--alias", "a1"], env=env)
     assert result.exit_code == 0, result.output
     assert "revoked" in result.output
@@ -480,8 +639,9 @@ def test_cli_logout_revokes_and_forgets(org: Any, config_dir: Path) -> None:
 
 def test_devorg_alias_uses_a_running_devorg(org: Any, config_dir: Path) -> None:
     async def scenario() -> tuple[str, str]:
-        async with open_org("devorg", store=_store(config_dir),
-                            env={"SFBULK_DEVORG_URL": org.instance_url}) as resolved:
+        async with open_org(
+            "devorg", store=_store(config_dir), env={"SFBULK_DEVORG_URL": org.instance_url}
+        ) as resolved:
             return resolved.source, await _whoami(await resolved.token())
 
     assert asyncio.run(scenario()) == ("devorg", "admin@devorg.local")
@@ -515,8 +675,16 @@ def test_no_token_reaches_any_log_during_a_full_session(
     store = _store(config_dir)
     from sfbulk_mcp.auth.login import save_grant
 
-    asyncio.run(save_grant(store, grant, alias="logged", method="web", login_url=org.login_url,
-                           client_id="logged-app"))
+    asyncio.run(
+        save_grant(
+            store,
+            grant,
+            alias="logged",
+            method="web",
+            login_url=org.login_url,
+            client_id="logged-app",
+        )
+    )
     org.faults.expire_sessions()
 
     async def work() -> None:
@@ -530,8 +698,12 @@ def test_no_token_reaches_any_log_during_a_full_session(
     asyncio.run(work())
     renewed = store.secrets("logged")
     asyncio.run(logout(store, "logged"))
-    secrets = {grant.token.access_token, str(grant.refresh_token),
-               str(renewed.access_token), str(renewed.refresh_token)}
+    secrets = {
+        grant.token.access_token,
+        str(grant.refresh_token),
+        str(renewed.access_token),
+        str(renewed.refresh_token),
+    }
     assert len(secrets) == 4
     assert caplog.records  # the session did log
     for secret in secrets:
@@ -541,13 +713,22 @@ def test_no_token_reaches_any_log_during_a_full_session(
 # -- faults on the token endpoint ----------------------------------------------------------------
 
 
-def test_login_rides_out_a_503_and_429_storm_on_the_token_endpoint(org: Any, config_dir: Path) -> None:
+def test_login_rides_out_a_503_and_429_storm_on_the_token_endpoint(
+    org: Any, config_dir: Path
+) -> None:
     org.faults.fail_requests(503, 1, path="/services/oauth2/token")
     org.faults.fail_requests(429, 1, path="/services/oauth2/token")
     try:
-        result = asyncio.run(login_password(_store(config_dir), login_url=org.login_url,
-                                            client_id="sfbulk-devorg", username="admin@devorg.local",
-                                            password="devorg", alias="storm"))
+        result = asyncio.run(
+            login_password(
+                _store(config_dir),
+                login_url=org.login_url,
+                client_id="sfbulk-devorg",
+                username="admin@devorg.local",
+                password="devorg",
+                alias="storm",
+            )
+        )
     finally:
         org.faults.reset()
     assert result.record.username == "admin@devorg.local"
@@ -559,16 +740,21 @@ def test_a_dropped_token_answer_is_retried_only_when_nothing_is_lost(
     # A password grant can be asked for again: the dropped answer is retried.
     org.faults.drop_connection(10, 1, path="/services/oauth2/token")
     try:
-        provider = PasswordProvider(login_url=org.login_url, client_id="sfbulk-devorg",
-                                    username="admin@devorg.local", password="devorg")
+        provider = PasswordProvider(
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+            username="admin@devorg.local",
+            password="devorg",
+        )
         assert asyncio.run(_whoami(asyncio.run(provider.token()))) == "admin@devorg.local"
     finally:
         org.faults.reset()
     # A rotating refresh token may already be spent: no blind retry, a clear error instead.
     org.add_connected_app("rotating-app-3", rotate_refresh_tokens=True)
     grant = _web_login(org, config_dir, form_browser, client_id="rotating-app-3")
-    provider_rt = RefreshTokenProvider(login_url=org.login_url, client_id="rotating-app-3",
-                                       refresh_token=str(grant.refresh_token))
+    provider_rt = RefreshTokenProvider(
+        login_url=org.login_url, client_id="rotating-app-3", refresh_token=str(grant.refresh_token)
+    )
     org.faults.drop_connection(10, 1, path="/services/oauth2/token")
     from sfbulk_mcp.salesforce.errors import ConnectionLostError
 

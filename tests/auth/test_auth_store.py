@@ -20,9 +20,13 @@ from sfbulk_mcp.salesforce.credentials import Token
 
 def _record(alias: str = "prod", **changes: Any) -> OrgRecord:
     values: dict[str, Any] = {
-        "alias": alias, "instance_url": "https://acme.my.salesforce.com",
-        "login_url": "https://login.salesforce.com", "auth_method": "web",
-        "username": "ada@acme.test", "client_id": "app", "expires_at": time.time() + 3600,
+        "alias": alias,
+        "instance_url": "https://acme.my.salesforce.com",
+        "login_url": "https://login.salesforce.com",
+        "auth_method": "web",
+        "username": "ada@acme.test",
+        "client_id": "app",
+        "expires_at": time.time() + 3600,
     }
     values.update(changes)
     return OrgRecord(**values)
@@ -106,7 +110,9 @@ def test_a_failed_write_leaves_the_previous_store_intact(
     monkeypatch.undo()
     assert (config_dir / "orgs.json").read_bytes() == before
     assert [p.name for p in config_dir.iterdir() if p.name.endswith(".tmp")] == []
-    assert [r.alias for r in OrgStore(config_dir, env={"SFBULK_SECRETS": "file"}).list_orgs()] == ["prod"]
+    assert [r.alias for r in OrgStore(config_dir, env={"SFBULK_SECRETS": "file"}).list_orgs()] == [
+        "prod"
+    ]
 
 
 def test_renewed_and_rotated_tokens_are_persisted(config_dir: Path) -> None:
@@ -114,20 +120,28 @@ def test_renewed_and_rotated_tokens_are_persisted(config_dir: Path) -> None:
     store.save(_record(), SECRETS)
     issued = time.time()
     grant = TokenGrant(
-        token=Token(access_token="AT-SECRET-2", instance_url="https://acme.my.salesforce.com",
-                    issued_at=issued, expires_at=issued + 7200),
+        token=Token(
+            access_token="AT-SECRET-2",
+            instance_url="https://acme.my.salesforce.com",
+            issued_at=issued,
+            expires_at=issued + 7200,
+        ),
         refresh_token="RT-SECRET-2",
     )
     store.grant_saver("prod")(grant)
     fresh = OrgStore()
-    assert fresh.secrets("prod") == OrgSecrets(access_token="AT-SECRET-2", refresh_token="RT-SECRET-2")
+    assert fresh.secrets("prod") == OrgSecrets(
+        access_token="AT-SECRET-2", refresh_token="RT-SECRET-2"
+    )
     assert fresh.get("prod").expires_at == pytest.approx(issued + 7200)
     # Without rotation the old refresh token stays.
     store.update_token("prod", TokenGrant(token=grant.token, refresh_token=None))
     assert OrgStore().secrets("prod").refresh_token == "RT-SECRET-2"
 
 
-def test_encrypted_secrets_file_hides_tokens(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_encrypted_secrets_file_hides_tokens(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STORAGE_ENCRYPTION_KEY", "correct horse battery staple")
     OrgStore().save(_record(), SECRETS)
     raw = (config_dir / "secrets.json").read_text()
@@ -208,7 +222,9 @@ def test_secrets_go_to_a_working_keyring(config_dir: Path, monkeypatch: pytest.M
         keyring.set_keyring(previous)
 
 
-def test_fail_keyring_falls_back_to_the_file(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fail_keyring_falls_back_to_the_file(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from keyring.backends import fail
 
     previous = keyring.get_keyring()
@@ -235,8 +251,12 @@ def test_concurrent_token_updates_from_many_writers_lose_nothing(config_dir: Pat
         writer = OrgStore()  # its own instance, as another process would have
         for n in range(rounds):
             grant = TokenGrant(
-                token=Token(access_token=f"{alias}-AT-{n}", instance_url="https://acme.my.salesforce.com",
-                            issued_at=time.time(), expires_at=time.time() + 60),
+                token=Token(
+                    access_token=f"{alias}-AT-{n}",
+                    instance_url="https://acme.my.salesforce.com",
+                    issued_at=time.time(),
+                    expires_at=time.time() + 60,
+                ),
                 refresh_token=f"{alias}-RT-{n}",
             )
             writer.update_token(alias, grant)

@@ -24,8 +24,12 @@ async def _browser_hits(url: str) -> httpx2.Response:
 
 def test_authorize_url_carries_pkce_s256_and_state() -> None:
     async def scenario() -> tuple[WebServerFlow, str]:
-        flow = WebServerFlow(login_url="https://acme--uat.sandbox.my.salesforce.com",
-                             client_id="3MVG9-app", port=0, scope="api refresh_token")
+        flow = WebServerFlow(
+            login_url="https://acme--uat.sandbox.my.salesforce.com",
+            client_id="3MVG9-app",
+            port=0,
+            scope="api refresh_token",
+        )
         async with flow:
             return flow, flow.authorize_url
 
@@ -44,8 +48,9 @@ def test_authorize_url_carries_pkce_s256_and_state() -> None:
 def test_callback_with_the_right_state_is_exchanged_with_the_verifier(fake_sf: Any) -> None:
     async def scenario() -> tuple[dict[str, str], dict[str, str], str, int]:
         async with fake_sf.client() as http:
-            flow = WebServerFlow(login_url="https://login.salesforce.com", client_id="app",
-                                 port=0, http=http)
+            flow = WebServerFlow(
+                login_url="https://login.salesforce.com", client_id="app", port=0, http=http
+            )
             async with flow:
                 params = _query(flow.authorize_url)
                 redirect = params["redirect_uri"]
@@ -66,8 +71,9 @@ def test_callback_with_the_right_state_is_exchanged_with_the_verifier(fake_sf: A
 def test_state_mismatch_on_the_callback_is_refused_and_nothing_is_exchanged(fake_sf: Any) -> None:
     async def scenario() -> int:
         async with fake_sf.client() as http:
-            flow = WebServerFlow(login_url="https://login.salesforce.com", client_id="app",
-                                 port=0, http=http)
+            flow = WebServerFlow(
+                login_url="https://login.salesforce.com", client_id="app", port=0, http=http
+            )
             async with flow:
                 redirect = _query(flow.authorize_url)["redirect_uri"]
                 page = await _browser_hits(f"{redirect}?code=stolen&state=forged")
@@ -82,8 +88,9 @@ def test_state_mismatch_on_the_callback_is_refused_and_nothing_is_exchanged(fake
 def test_access_denied_on_the_callback_is_reported(fake_sf: Any) -> None:
     async def scenario() -> None:
         async with fake_sf.client() as http:
-            flow = WebServerFlow(login_url="https://login.salesforce.com", client_id="app",
-                                 port=0, http=http)
+            flow = WebServerFlow(
+                login_url="https://login.salesforce.com", client_id="app", port=0, http=http
+            )
             async with flow:
                 state = _query(flow.authorize_url)["state"]
                 redirect = _query(flow.authorize_url)["redirect_uri"]
@@ -99,8 +106,9 @@ def test_access_denied_on_the_callback_is_reported(fake_sf: Any) -> None:
 
 def test_no_callback_in_time_is_a_clear_timeout() -> None:
     async def scenario() -> None:
-        async with WebServerFlow(login_url="https://login.salesforce.com", client_id="app",
-                                 port=0) as flow:
+        async with WebServerFlow(
+            login_url="https://login.salesforce.com", client_id="app", port=0
+        ) as flow:
             await flow.complete(timeout=0.2)
 
     with pytest.raises(CallbackError, match="no login arrived"):
@@ -109,11 +117,13 @@ def test_no_callback_in_time_is_a_clear_timeout() -> None:
 
 def test_busy_port_gives_advice() -> None:
     async def scenario() -> None:
-        async with WebServerFlow(login_url="https://login.salesforce.com", client_id="a",
-                                 port=0) as first:
+        async with WebServerFlow(
+            login_url="https://login.salesforce.com", client_id="a", port=0
+        ) as first:
             port = int(urlsplit(_query(first.authorize_url)["redirect_uri"]).port or 0)
-            async with WebServerFlow(login_url="https://login.salesforce.com", client_id="a",
-                                     port=port):
+            async with WebServerFlow(
+                login_url="https://login.salesforce.com", client_id="a", port=port
+            ):
                 pass
 
     with pytest.raises(CallbackError, match="--port"):
@@ -122,5 +132,8 @@ def test_busy_port_gives_advice() -> None:
 
 def test_redirect_uri_must_be_loopback() -> None:
     with pytest.raises(LoginUrlError, match="loopback"):
-        WebServerFlow(login_url="https://login.salesforce.com", client_id="a",
-                      redirect_uri="https://evil.example/cb")
+        WebServerFlow(
+            login_url="https://login.salesforce.com",
+            client_id="a",
+            redirect_uri="https://evil.example/cb",
+        )

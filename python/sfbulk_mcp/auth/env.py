@@ -60,7 +60,9 @@ def session_timeout_from(env: Mapping[str, str]) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise NoCredentialsError(f"SFBULK_SESSION_TIMEOUT must be a number of seconds, not {raw!r}") from None
+        raise NoCredentialsError(
+            f"SFBULK_SESSION_TIMEOUT must be a number of seconds, not {raw!r}"
+        ) from None
     if value <= 0:
         raise NoCredentialsError("SFBULK_SESSION_TIMEOUT must be positive")
     return value
@@ -86,10 +88,16 @@ def chosen_method(env: Mapping[str, str]) -> str | None:
                 f"SALESFORCE_AUTH_METHOD={explicit!r} is not one of {', '.join(METHODS)}"
             )
         return method
-    has = {name: bool(env.get(name)) for name in (
-        "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET",
-        "SALESFORCE_USERNAME", "SALESFORCE_PASSWORD",
-    )}
+    has = {
+        name: bool(env.get(name))
+        for name in (
+            "SALESFORCE_ACCESS_TOKEN",
+            "SALESFORCE_CLIENT_ID",
+            "SALESFORCE_CLIENT_SECRET",
+            "SALESFORCE_USERNAME",
+            "SALESFORCE_PASSWORD",
+        )
+    }
     has_key = bool(_jwt_key_file(env) or env.get("SALESFORCE_JWT_KEY"))
     if has["SALESFORCE_ACCESS_TOKEN"]:
         return "access_token"
@@ -110,7 +118,9 @@ def _jwt_key_file(env: Mapping[str, str]) -> str | None:
 def _login_url(env: Mapping[str, str]) -> str:
     # Several Salesforce MCP servers take the org's URL in SALESFORCE_INSTANCE_URL only.
     return normalize_login_url(
-        env.get("SALESFORCE_LOGIN_URL") or env.get("SALESFORCE_INSTANCE_URL") or PRODUCTION_LOGIN_URL
+        env.get("SALESFORCE_LOGIN_URL")
+        or env.get("SALESFORCE_INSTANCE_URL")
+        or PRODUCTION_LOGIN_URL
     )
 
 

@@ -33,7 +33,9 @@ class LoginResult:
     record: OrgRecord
 
 
-async def _identify(grant: TokenGrant, http: httpx2.AsyncClient | None) -> tuple[str | None, str | None, str | None]:
+async def _identify(
+    grant: TokenGrant, http: httpx2.AsyncClient | None
+) -> tuple[str | None, str | None, str | None]:
     """(username, user id, org id) of the token's user, from userinfo when it answers."""
     token = grant.token
     try:
@@ -160,14 +162,26 @@ async def login_jwt(
 ) -> LoginResult:
     """JWT bearer login; the key file's path is kept to renew the session later."""
     provider = JwtBearerProvider(
-        login_url=login_url, client_id=client_id, username=username, key_file=key_file,
-        session_timeout=session_timeout, http=http,
+        login_url=login_url,
+        client_id=client_id,
+        username=username,
+        key_file=key_file,
+        session_timeout=session_timeout,
+        http=http,
     )
     grant = await provider.login()
     return await save_grant(
-        store, grant, alias=alias, method="jwt", login_url=login_url, client_id=client_id,
-        username=username, session_timeout=session_timeout, jwt_key_file=key_file,
-        make_default=make_default, http=http,
+        store,
+        grant,
+        alias=alias,
+        method="jwt",
+        login_url=login_url,
+        client_id=client_id,
+        username=username,
+        session_timeout=session_timeout,
+        jwt_key_file=key_file,
+        make_default=make_default,
+        http=http,
     )
 
 
@@ -184,14 +198,24 @@ async def login_client_credentials(
 ) -> LoginResult:
     """Client credentials login (My Domain URL required); the secret goes to the vault."""
     provider = ClientCredentialsProvider(
-        login_url=login_url, client_id=client_id, client_secret=client_secret,
-        session_timeout=session_timeout, http=http,
+        login_url=login_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        session_timeout=session_timeout,
+        http=http,
     )
     grant = await provider.login()
     return await save_grant(
-        store, grant, alias=alias, method="client_credentials", login_url=login_url,
-        client_id=client_id, session_timeout=session_timeout,
-        secrets=OrgSecrets(client_secret=client_secret), make_default=make_default, http=http,
+        store,
+        grant,
+        alias=alias,
+        method="client_credentials",
+        login_url=login_url,
+        client_id=client_id,
+        session_timeout=session_timeout,
+        secrets=OrgSecrets(client_secret=client_secret),
+        make_default=make_default,
+        http=http,
     )
 
 
@@ -211,18 +235,30 @@ async def login_password(
 ) -> LoginResult:
     """Username + password (+ security token) login; the password goes to the vault."""
     provider = PasswordProvider(
-        login_url=login_url, client_id=client_id, client_secret=client_secret,
-        username=username, password=password, security_token=security_token,
-        session_timeout=session_timeout, http=http,
+        login_url=login_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        username=username,
+        password=password,
+        security_token=security_token,
+        session_timeout=session_timeout,
+        http=http,
     )
     grant = await provider.login()
     return await save_grant(
-        store, grant, alias=alias, method="password", login_url=login_url, client_id=client_id,
-        username=username, session_timeout=session_timeout,
+        store,
+        grant,
+        alias=alias,
+        method="password",
+        login_url=login_url,
+        client_id=client_id,
+        username=username,
+        session_timeout=session_timeout,
         secrets=OrgSecrets(
             client_secret=client_secret, password=password, security_token=security_token or None
         ),
-        make_default=make_default, http=http,
+        make_default=make_default,
+        http=http,
     )
 
 

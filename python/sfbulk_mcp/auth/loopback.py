@@ -35,8 +35,14 @@ class CallbackResult:
 class LoopbackCallbackServer:
     """Listens on 127.0.0.1:`port` (0 = any free port) for one redirect to `path`."""
 
-    def __init__(self, *, expected_state: str, port: int = 0, path: str = "/OauthRedirect",
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        expected_state: str,
+        port: int = 0,
+        path: str = "/OauthRedirect",
+        host: str = "127.0.0.1",
+    ) -> None:
         self._expected_state = expected_state
         self._port = port
         self._host = host
@@ -71,9 +77,7 @@ class LoopbackCallbackServer:
         try:
             return await asyncio.wait_for(asyncio.shield(self._result), timeout)
         except TimeoutError:
-            raise CallbackError(
-                f"no login arrived within {timeout:.0f} seconds"
-            ) from None
+            raise CallbackError(f"no login arrived within {timeout:.0f} seconds") from None
 
     async def close(self) -> None:
         """Stop listening."""

@@ -177,8 +177,10 @@ async def _post_form(
                 # have cost a one-time code or a rotating refresh token.
                 retry = isinstance(exc, httpx2.ConnectError) or repeatable
                 if not retry or attempt == _ATTEMPTS:
-                    verb = "cannot reach" if isinstance(exc, httpx2.ConnectError) else (
-                        "lost the connection to"
+                    verb = (
+                        "cannot reach"
+                        if isinstance(exc, httpx2.ConnectError)
+                        else ("lost the connection to")
                     )
                     raise ConnectionLostError(
                         f"{verb} {url}: {type(exc).__name__}", method="POST", url=url

@@ -94,7 +94,9 @@ class RenewingTokenProvider(ABC):
             grant = await self._grant()
             self._token = grant.token
             self.renewals += 1
-            log.debug("%s: obtained a new access token for %s", self.method, grant.token.instance_url)
+            log.debug(
+                "%s: obtained a new access token for %s", self.method, grant.token.instance_url
+            )
             if self._on_grant is not None:
                 try:
                     await asyncio.to_thread(self._on_grant, grant)
@@ -111,9 +113,14 @@ class RenewingTokenProvider(ABC):
             margin = min(DEFAULT_REFRESH_MARGIN, lifetime / 10)
         return token.expires_within(margin)
 
-    async def _request(self, login_url: str, form: dict[str, str], username: str | None) -> TokenGrant:
+    async def _request(
+        self, login_url: str, form: dict[str, str], username: str | None
+    ) -> TokenGrant:
         return await request_token(
-            login_url, form, http=self._http, session_timeout=self._session_timeout,
+            login_url,
+            form,
+            http=self._http,
+            session_timeout=self._session_timeout,
             username=username,
         )
 
@@ -144,8 +151,11 @@ class RefreshTokenProvider(RenewingTokenProvider):
         http: httpx2.AsyncClient | None = None,
     ) -> None:
         super().__init__(
-            token=token, refresh_margin=refresh_margin, session_timeout=session_timeout,
-            on_grant=on_grant, http=http,
+            token=token,
+            refresh_margin=refresh_margin,
+            session_timeout=session_timeout,
+            on_grant=on_grant,
+            http=http,
         )
         self._login_url = normalize_login_url(login_url)
         self._client_id = client_id
@@ -165,7 +175,9 @@ class RefreshTokenProvider(RenewingTokenProvider):
         try:
             grant = await self._grant_with(self._refresh_token)
         except AuthError as exc:
-            newer = await self._stored_refresh_token() if exc.error_code == "invalid_grant" else None
+            newer = (
+                await self._stored_refresh_token() if exc.error_code == "invalid_grant" else None
+            )
             if newer and newer != self._refresh_token:
                 self._refresh_token = newer
                 return await self._grant()
@@ -224,8 +236,11 @@ class JwtBearerProvider(RenewingTokenProvider):
         http: httpx2.AsyncClient | None = None,
     ) -> None:
         super().__init__(
-            token=token, refresh_margin=refresh_margin, session_timeout=session_timeout,
-            on_grant=on_grant, http=http,
+            token=token,
+            refresh_margin=refresh_margin,
+            session_timeout=session_timeout,
+            on_grant=on_grant,
+            http=http,
         )
         self._login_url = normalize_login_url(login_url)
         self._client_id = client_id
@@ -307,8 +322,11 @@ class ClientCredentialsProvider(RenewingTokenProvider):
         http: httpx2.AsyncClient | None = None,
     ) -> None:
         super().__init__(
-            token=token, refresh_margin=refresh_margin, session_timeout=session_timeout,
-            on_grant=on_grant, http=http,
+            token=token,
+            refresh_margin=refresh_margin,
+            session_timeout=session_timeout,
+            on_grant=on_grant,
+            http=http,
         )
         self._login_url = require_my_domain(login_url, "client credentials")
         self._client_id = client_id
@@ -344,8 +362,11 @@ class PasswordProvider(RenewingTokenProvider):
         http: httpx2.AsyncClient | None = None,
     ) -> None:
         super().__init__(
-            token=token, refresh_margin=refresh_margin, session_timeout=session_timeout,
-            on_grant=on_grant, http=http,
+            token=token,
+            refresh_margin=refresh_margin,
+            session_timeout=session_timeout,
+            on_grant=on_grant,
+            http=http,
         )
         self._login_url = normalize_login_url(login_url)
         self._client_id = client_id

@@ -4,8 +4,8 @@
         client = SalesforceClient(org)         # a ConnectedOrg is itself a TokenProvider
 
 Resolution: an explicit alias (or `SFBULK_ORG`) comes from the store (`devorg` works even
-when not stored); with no alias, the store's default org, else the environment variables (access token, client
-credentials, JWT bearer, password), else an error listing the options.
+when not stored); with no alias, the store's default org, else the environment variables
+(access token, client credentials, JWT bearer, password), else an error listing the options.
 """
 
 from __future__ import annotations
@@ -220,6 +220,5 @@ async def open_org(
         return
     raise NoCredentialsError(
         "no Salesforce org to use: pass --org ALIAS (see `sfbulk orgs`; `--org devorg` runs a "
-        "local org), log in with `sfbulk login --instance-url URL [--set-default]`, or "
-        + ENV_HELP
+        "local org), log in with `sfbulk login --instance-url URL [--set-default]`, or " + ENV_HELP
     )

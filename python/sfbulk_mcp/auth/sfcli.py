@@ -72,7 +72,13 @@ async def sf_org_display(target: str, *, sf_command: str = "sf") -> dict[str, An
             "log in with `sfbulk login --instance-url URL`"
         )
     process = await asyncio.create_subprocess_exec(
-        executable, "org", "display", "--target-org", target, "--verbose", "--json",
+        executable,
+        "org",
+        "display",
+        "--target-org",
+        target,
+        "--verbose",
+        "--json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )

@@ -218,13 +218,18 @@ class OrgStore:
             yield data
             write_private(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
-    def save(self, record: OrgRecord, secrets: OrgSecrets, *, make_default: bool = False) -> OrgRecord:
+    def save(
+        self, record: OrgRecord, secrets: OrgSecrets, *, make_default: bool = False
+    ) -> OrgRecord:
         """Store (or replace) an org. The first org stored becomes the default."""
         alias = _valid_alias(record.alias)
         vault = self.vault
         with self._transaction() as data:
             previous = data["orgs"].get(alias)
-            if isinstance(previous, dict) and previous.get("secrets_backend") not in (None, vault.name):
+            if isinstance(previous, dict) and previous.get("secrets_backend") not in (
+                None,
+                vault.name,
+            ):
                 self._vault_named(str(previous["secrets_backend"])).delete(alias)
             vault.put(alias, secrets.to_json())
             stored = replace(record, alias=alias, secrets_backend=vault.name, is_default=False)

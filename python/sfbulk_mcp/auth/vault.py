@@ -236,7 +236,9 @@ class FileVault:
             raise self._corrupt("unexpected content")
         return data
 
-    def _derive(self, salt: bytes, *, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int = _SCRYPT_P) -> bytes:
+    def _derive(
+        self, salt: bytes, *, n: int = _SCRYPT_N, r: int = _SCRYPT_R, p: int = _SCRYPT_P
+    ) -> bytes:
         assert self._passphrase is not None
         cache_key = salt + f"{n}/{r}/{p}".encode()
         key = self._keys.get(cache_key)

@@ -63,9 +63,7 @@ class WebServerFlow:
                 )
             port = parts.port or 80
             path = parts.path or "/"
-        self._server = LoopbackCallbackServer(
-            expected_state=self.state, port=port, path=path
-        )
+        self._server = LoopbackCallbackServer(expected_state=self.state, port=port, path=path)
         self.redirect_uri = ""
         self.authorize_url = ""
 

@@ -127,8 +127,13 @@ def _read_password(password_stdin: bool) -> str:
     "(https://acme.my.salesforce.com, https://acme--uat.sandbox.my.salesforce.com) or a devorg "
     "(http://127.0.0.1:8787). Also SALESFORCE_LOGIN_URL.",
 )
-@click.option("--alias", "-a", metavar="ALIAS", help="Name to store the org under (default: the username). For a stored alias, logs in again "
-    "the same way unless told otherwise.")
+@click.option(
+    "--alias",
+    "-a",
+    metavar="ALIAS",
+    help="Name to store the org under (default: the username). For a stored alias, logs in again "
+    "the same way unless told otherwise.",
+)
 @click.option(
     "--client-id",
     metavar="ID",
@@ -146,7 +151,9 @@ def _read_password(password_stdin: bool) -> str:
     help="Login flow (default: jwt with --jwt-key-file, password with --username, "
     "client-credentials with --client-secret, else web).",
 )
-@click.option("--no-browser", is_flag=True, help="Print the login URL instead of opening a browser.")
+@click.option(
+    "--no-browser", is_flag=True, help="Print the login URL instead of opening a browser."
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -154,11 +161,23 @@ def _read_password(password_stdin: bool) -> str:
     show_default=True,
     help="Loopback port of the callback http://127.0.0.1:PORT/OauthRedirect (0 = any free port).",
 )
-@click.option("--redirect-uri", metavar="URI", help="Exact loopback callback URI registered in the app.")
+@click.option(
+    "--redirect-uri", metavar="URI", help="Exact loopback callback URI registered in the app."
+)
 @click.option("--scope", metavar="SCOPES", help="OAuth scopes to ask for (default: the app's).")
-@click.option("--jwt-key-file", type=click.Path(dir_okay=False), help="RSA private key (PEM) for the JWT bearer flow.")
-@click.option("--username", "-u", metavar="USER", help="Username for the JWT bearer or password flow.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (else SALESFORCE_PASSWORD or a prompt).")
+@click.option(
+    "--jwt-key-file",
+    type=click.Path(dir_okay=False),
+    help="RSA private key (PEM) for the JWT bearer flow.",
+)
+@click.option(
+    "--username", "-u", metavar="USER", help="Username for the JWT bearer or password flow."
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from stdin (else SALESFORCE_PASSWORD or a prompt).",
+)
 @click.option(
     "--session-timeout",
     type=click.FloatRange(min=1),
@@ -166,7 +185,13 @@ def _read_password(password_stdin: bool) -> str:
     show_default=True,
     help="The org's session timeout in seconds; tokens are renewed shortly before it passes.",
 )
-@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True, help="Seconds to wait for the browser login.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the browser login.",
+)
 @click.option(
     "--sf-org",
     metavar="ALIAS",
@@ -212,7 +237,8 @@ def login(
         ctx = click.get_current_context()
         stored = store.find(alias) if alias else None
         if stored is not None and ctx.get_parameter_source("instance_url") in (
-            None, click.core.ParameterSource.DEFAULT,
+            None,
+            click.core.ParameterSource.DEFAULT,
         ):
             # `sfbulk login --alias X` logs in again the way X was logged in before.
             instance_url = stored.login_url
@@ -263,8 +289,12 @@ def login(
             user = username
             result = _run(
                 lambda: login_jwt(
-                    store, login_url=login_url, client_id=client_id, username=user,
-                    key_file=key_file, **common,
+                    store,
+                    login_url=login_url,
+                    client_id=client_id,
+                    username=user,
+                    key_file=key_file,
+                    **common,
                 )
             )
         elif chosen == "client-credentials":
@@ -275,7 +305,10 @@ def login(
             secret = client_secret
             result = _run(
                 lambda: login_client_credentials(
-                    store, login_url=login_url, client_id=client_id, client_secret=secret,
+                    store,
+                    login_url=login_url,
+                    client_id=client_id,
+                    client_secret=secret,
                     **common,
                 )
             )
@@ -286,9 +319,14 @@ def login(
             password = _read_password(password_stdin)
             result = _run(
                 lambda: login_password(
-                    store, login_url=login_url, client_id=client_id, username=user,
-                    password=password, security_token=env.get("SALESFORCE_SECURITY_TOKEN", ""),
-                    client_secret=client_secret, **common,
+                    store,
+                    login_url=login_url,
+                    client_id=client_id,
+                    username=user,
+                    password=password,
+                    security_token=env.get("SALESFORCE_SECURITY_TOKEN", ""),
+                    client_secret=client_secret,
+                    **common,
                 )
             )
         _report(result, as_json)
@@ -336,9 +374,13 @@ def _show_login_url(url: str, *, open_browser: bool) -> None:
 
 
 @click.command("logout")
-@click.option("--alias", "-a", metavar="ALIAS", help="Org to log out of (default: the default org).")
+@click.option(
+    "--alias", "-a", metavar="ALIAS", help="Org to log out of (default: the default org)."
+)
 @click.option("--all", "all_orgs", is_flag=True, help="Log out of every stored org.")
-@click.option("--no-revoke", is_flag=True, help="Only forget the secrets; do not revoke at Salesforce.")
+@click.option(
+    "--no-revoke", is_flag=True, help="Only forget the secrets; do not revoke at Salesforce."
+)
 def logout(alias: str | None, all_orgs: bool, no_revoke: bool) -> None:
     """Revoke an org's token at Salesforce and remove its stored secrets."""
     with _errors():
@@ -353,7 +395,9 @@ def logout(alias: str | None, all_orgs: bool, no_revoke: bool) -> None:
         else:
             target = alias or store.default_alias()
             if target is None:
-                raise click.UsageError("no default org: pass --alias ALIAS or --all (see `sfbulk orgs`)")
+                raise click.UsageError(
+                    "no default org: pass --alias ALIAS or --all (see `sfbulk orgs`)"
+                )
             store.get(target)  # a clear error for an unknown alias before anything else
             aliases = [target]
         problems = 0
@@ -377,7 +421,11 @@ def logout(alias: str | None, all_orgs: bool, no_revoke: bool) -> None:
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (
+        dt.datetime.fromtimestamp(timestamp, dt.UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def _expiry_text(record: OrgRecord, now: float) -> str:
@@ -420,7 +468,9 @@ def orgs(as_json: bool, set_default: str | None) -> None:
             store.set_default(set_default)
         records = store.list_orgs()
         if as_json:
-            click.echo(orjson.dumps([_org_json(r) for r in records], option=orjson.OPT_INDENT_2).decode())
+            click.echo(
+                orjson.dumps([_org_json(r) for r in records], option=orjson.OPT_INDENT_2).decode()
+            )
             return
         if not records:
             click.echo(
