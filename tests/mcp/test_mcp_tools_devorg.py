@@ -169,8 +169,10 @@ async def test_delete_asks_the_user_when_the_client_can_show_a_form(
         assert refused.structured_content["success"] is False
         assert "did not confirm" in refused.structured_content["note"]
     async with mcp_session(devorg, tmp_path, elicitation=answer(True), mode=mode) as client:
+        # With a form available, the user is asked even when the model says confirm=true.
         done = await client.call_tool(
-            "salesforce_delete_record", {"object_name": "Account", "record_id": drop}
+            "salesforce_delete_record",
+            {"object_name": "Account", "record_id": drop, "confirm": True},
         )
         assert done.structured_content["success"] is True
         assert not (await client.call_tool(

@@ -2,8 +2,9 @@
 
 A destructive tool takes a `confirm` argument and a resolved `approval` parameter. When the
 client supports elicitation, the user is asked (with the number of records at stake) before
-the tool runs; when it does not, the first call changes nothing and returns a preview with
-that count, and the model must call again with `confirm=true`.
+the tool runs, whatever `confirm` says: the model cannot answer for the user. When it does
+not, the first call changes nothing and returns a preview with that count, and the model must
+call again with `confirm=true` once the user agreed.
 """
 
 from __future__ import annotations

@@ -401,10 +401,8 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
             rows: list[dict[str, Any]] | None,
             confirm: bool,
         ) -> Elicit[Confirmation] | str:
-            if confirm:
-                return CONFIRMED_BY_ARGUMENT
             if not supports_elicitation(ctx):
-                return NO_ELICITATION
+                return CONFIRMED_BY_ARGUMENT if confirm else NO_ELICITATION
             frame = await _load_rows(file_path, resource_uri, rows)
             return Elicit(
                 f"Bulk {verb} {frame.height} {object_name} record(s)?", Confirmation

@@ -297,10 +297,8 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
     async def _ask_delete(
         ctx: Context[Any, Any], object_name: str, record_id: str, confirm: bool
     ) -> Elicit[Confirmation] | str:
-        if confirm:
-            return CONFIRMED_BY_ARGUMENT
         if not supports_elicitation(ctx):
-            return NO_ELICITATION
+            return CONFIRMED_BY_ARGUMENT if confirm else NO_ELICITATION
         return Elicit(
             f"Delete {object_name} record {record_id}? 1 record will move to the recycle bin.",
             Confirmation,

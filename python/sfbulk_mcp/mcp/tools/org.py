@@ -108,10 +108,10 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
         ctx: Context[Any, Any], subrequests: list[dict[str, Any]], confirm: bool
     ) -> Elicit[Confirmation] | str:
         deletes = sum(1 for s in subrequests if str(s.get("method", "")).upper() == "DELETE")
-        if not deletes or confirm:
+        if not deletes:
             return CONFIRMED_BY_ARGUMENT
         if not supports_elicitation(ctx):
-            return NO_ELICITATION
+            return CONFIRMED_BY_ARGUMENT if confirm else NO_ELICITATION
         return Elicit(f"Run a composite request with {deletes} DELETE subrequest(s)?", Confirmation)
 
     @server.tool(
@@ -221,10 +221,10 @@ def register_apex(server: MCPServer[Any], app: App) -> None:
 async def _ask_rest(
     ctx: Context[Any, Any], method: str, path: str, confirm: bool
 ) -> Elicit[Confirmation] | str:
-    if method == "GET" or confirm:
+    if method == "GET":
         return CONFIRMED_BY_ARGUMENT
     if not supports_elicitation(ctx):
-        return NO_ELICITATION
+        return CONFIRMED_BY_ARGUMENT if confirm else NO_ELICITATION
     return Elicit(f"Send {method} {path} to Salesforce?", Confirmation)
 
 
