@@ -34,17 +34,24 @@ def make_rows(n: int, parquet: Path, csv: Path) -> None:
     """Deterministic Account rows with the awkward values real data has."""
     import polars as pl
 
-    i = pl.int_range(0, n, eager=True)
-    frame = pl.DataFrame(
-        {
-            "Name": pl.format('Bench Account {} "quoted", Inc', i),
-            "Phone": pl.format("+1-555-{}", i % 10_000),
-            "Industry": pl.Series(["Energy", "Banking", "Retail", "Technology"])[(i % 4).to_list()],
-            "AnnualRevenue": (i * 1.25).cast(pl.Float64),
-            "NumberOfEmployees": (i % 5000).cast(pl.Int64),
-            "BillingCity": pl.Series(["Zürich", "São Paulo", "東京", "Austin"])[(i % 4).to_list()],
-            "Description": pl.format("line one\nline two for {}", i),
-        }
+    frame = pl.DataFrame({"i": pl.int_range(0, n, eager=True)}).select(
+        pl.format('Bench Account {} "quoted", Inc', "i").alias("Name"),
+        pl.format("+1-555-{}", pl.col("i") % 10_000).alias("Phone"),
+        pl.col("i")
+        .mod(4)
+        .replace_strict(
+            {0: "Energy", 1: "Banking", 2: "Retail", 3: "Technology"}, return_dtype=pl.String
+        )
+        .alias("Industry"),
+        (pl.col("i") * 1.25).cast(pl.Float64).alias("AnnualRevenue"),
+        (pl.col("i") % 5000).cast(pl.Int64).alias("NumberOfEmployees"),
+        pl.col("i")
+        .mod(4)
+        .replace_strict(
+            {0: "Zürich", 1: "São Paulo", 2: "東京", 3: "Austin"}, return_dtype=pl.String
+        )
+        .alias("BillingCity"),
+        pl.format("line one\nline two for {}", "i").alias("Description"),
     )
     frame.write_parquet(parquet)
     frame.write_csv(csv)

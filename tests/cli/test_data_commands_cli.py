@@ -266,3 +266,74 @@ def test_readme_first_command_runs_an_embedded_devorg(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("50 rows")
     assert pl.read_parquet(tmp_path / "accounts.parquet").height == 50
+
+
+def _query_jobs(org: DevOrg) -> list[dict[str, object]]:
+    import asyncio
+
+    from sfbulk_mcp.auth.providers import PasswordProvider
+    from sfbulk_mcp.salesforce import SalesforceClient
+
+    async def jobs() -> list[dict[str, object]]:
+        provider = PasswordProvider(
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+            username="admin@devorg.local",
+            password="devorg",
+        )
+        async with SalesforceClient(provider) as client:
+            return [
+                await client.bulk_get_job("query", str(j["id"]))
+                for j in await client.bulk_list_jobs("query")
+            ]
+
+    return asyncio.run(jobs())
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_ctrl_c_aborts_the_job_only_without_resume(
+    org: DevOrg, env: dict[str, str], tmp_path: Path, resume: bool
+) -> None:
+    import signal
+    import time
+
+    org.faults.hang_next_jobs(1)
+    out = tmp_path / "a.parquet"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from sfbulk_mcp.cli.main import main; main()",
+            "export",
+            "Account",
+            "--fields",
+            "Id",
+            "--org",
+            "devorg",
+            "--out",
+            str(out),
+            "--resume" if resume else "--no-resume",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _query_jobs(org) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    (job,) = _query_jobs(org)
+    if resume:
+        assert job["state"] != "Aborted"
+        assert "rerun" in stderr and (tmp_path / "a.parquet.sfbulk-state.json").exists()
+    else:
+        assert job["state"] == "Aborted"
+        assert not (tmp_path / "a.parquet.sfbulk-state.json").exists()
