@@ -255,7 +255,6 @@ async def test_composite_collections_search_tooling_limits_and_apex_rest(org: De
 
 @run_async
 async def test_sosl_search_finds_a_new_record(org: DevOrg) -> None:
-    pytest.importorskip("sfbulk_mcp.devorg.sosl", reason="the devorg does not serve SOSL yet")
     client, _ = client_for(org)
     async with client:
         await client.create("Account", {"Name": "Searchable Zebra Co"})

@@ -115,3 +115,10 @@ def test_internal_server_error_is_not_retryable_but_gateway_errors_are() -> None
     assert isinstance(unknown, ServerError) and not unknown.retryable
     for status in (502, 503, 504):
         assert error_from_response(status, b"").retryable
+
+
+def test_html_maintenance_page_becomes_a_short_readable_message() -> None:
+    page = b"<html><head><title>Down</title></head><body><h1>Salesforce is down for maintenance</h1>" + b"<p>x</p>" * 5000 + b"</body></html>"
+    error = error_from_response(503, page)
+    assert error.message.startswith("Down Salesforce is down for maintenance")
+    assert len(error.message) <= 500 and "<" not in error.message

@@ -8,6 +8,7 @@ what the user can do about it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -330,8 +331,10 @@ def parse_error_body(body: bytes | str | None) -> list[ErrorDetail]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        text = raw.decode("utf-8", "replace").strip()
-        return [ErrorDetail(error_code=None, message=text[:2000])]
+        # Proxies and maintenance pages answer in HTML: keep a short, readable excerpt.
+        text = re.sub(r"<[^>]*>", " ", raw[:20_000].decode("utf-8", "replace"))
+        text = " ".join(text.split())
+        return [ErrorDetail(error_code=None, message=text[:500] or "(no detail)")]
     items = data if isinstance(data, list) else [data]
     details: list[ErrorDetail] = []
     for item in items:
