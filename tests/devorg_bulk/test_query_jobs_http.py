@@ -352,3 +352,13 @@ def test_jobs_and_results_survive_a_restart(tmp_path: Path) -> None:
             assert newer["id"] != job["id"]
     finally:
         again.stop()
+
+
+def test_query_jobs_need_api_version_47(api: httpx2.Client) -> None:
+    body = {"operation": "query", "query": "SELECT Id FROM Account"}
+    old = api.post("/services/data/v46.0/jobs/query", json=body)
+    assert old.status_code == 404 and old.json()[0]["errorCode"] == "NOT_FOUND"
+    assert api.post("/services/data/v47.0/jobs/query", json=body).status_code == 200
+    ingest = api.post("/services/data/v41.0/jobs/ingest",
+                      json={"object": "Account", "operation": "insert"})
+    assert ingest.status_code == 200 and ingest.json()["apiVersion"] == 41.0

@@ -27,6 +27,9 @@ CSV_TYPE = "text/csv"
 # The parallel result pages resource answers at most five result URLs at a time.
 RESULT_PAGES_PER_RESPONSE = 5
 RESULT_PAGES_SINCE = 58.0
+# Bulk API 2.0 ingest arrived in API version 41.0, query jobs in 47.0.
+INGEST_SINCE = 41.0
+QUERY_SINCE = 47.0
 # "For data sets under 100,000 characters, upload the data as part of a multipart request."
 MULTIPART_CONTENT_LIMIT = 100_000
 _RESULT_NAMES = {name.lower(): name for name in INGEST_RESULTS}
@@ -66,7 +69,7 @@ class BulkApi:
         return await self._collection(request, JobKind.INGEST)
 
     async def _collection(self, request: Request, kind: JobKind) -> Response:
-        version = request.path_params["version"]
+        version = _version(request, kind)
         if request.method == "GET":
             listing = self.jobs.list_jobs(
                 kind, dict(request.query_params),
@@ -129,6 +132,7 @@ class BulkApi:
         return await self._job(request, JobKind.INGEST)
 
     async def _job(self, request: Request, kind: JobKind) -> Response:
+        _version(request, kind)
         job = self.jobs.get(kind, request.path_params["job_id"])
         if request.method == "GET":
             return json_response(job.info_json())
@@ -142,7 +146,7 @@ class BulkApi:
 
     async def query_results(self, request: Request) -> Response:
         """One page of a query job's CSV, selected by `locator` and `maxRecords`."""
-        version = request.path_params["version"]
+        version = _version(request, JobKind.QUERY)
         job = self.jobs.get(JobKind.QUERY, request.path_params["job_id"])
         result = self.jobs.query_results(job, version)
         params = request.query_params
@@ -165,7 +169,7 @@ class BulkApi:
 
     async def result_pages(self, request: Request) -> Response:
         """Up to five result URLs at a time, for downloading pages in parallel (v58.0+)."""
-        version = request.path_params["version"]
+        version = _version(request, JobKind.QUERY)
         if float(version) < RESULT_PAGES_SINCE:
             raise errors.unsupported_version(version, f"{RESULT_PAGES_SINCE:.1f}")
         job = self.jobs.get(JobKind.QUERY, request.path_params["job_id"])
@@ -202,6 +206,7 @@ class BulkApi:
 
     async def upload(self, request: Request) -> Response:
         """PUT the job's CSV (one upload per job)."""
+        _version(request, JobKind.INGEST)
         job = self.jobs.get(JobKind.INGEST, request.path_params["job_id"])
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and (
@@ -218,7 +223,7 @@ class BulkApi:
         which = _RESULT_NAMES.get(request.path_params["which"].lower())
         if which is None:
             raise errors.job_not_found()
-        version = request.path_params["version"]
+        version = _version(request, JobKind.INGEST)
         job = self.jobs.get(JobKind.INGEST, request.path_params["job_id"])
         result = await anyio.to_thread.run_sync(self.jobs.ingest_results, job, which, version)
         page = result.page(0, None, max(result.data_bytes, 1))
@@ -231,6 +236,19 @@ class BulkApi:
             )
         return FileRangeResponse(result.header, result.data_path, 0, result.data_bytes,
                                  headers={}, media_type=CSV_TYPE)
+
+
+def _version(request: Request, kind: JobKind) -> str:
+    """The API version of the request; 404 below the version that introduced the resource."""
+    version: str = request.path_params["version"]
+    since = QUERY_SINCE if kind is JobKind.QUERY else INGEST_SINCE
+    try:
+        number = float(version)
+    except ValueError:
+        raise errors.job_not_found() from None
+    if number < since:
+        raise errors.unsupported_version(version, f"{since:.1f}")
+    return version
 
 
 def _page_starts(result: ResultSet, max_records: int | None, page_bytes: int) -> list[int]:
