@@ -104,3 +104,17 @@ async def test_stdout_carries_only_the_protocol_and_no_token_is_logged(
     logged = (tmp_path / "stderr.log").read_text()
     assert token not in logged
     assert token not in result.content[0].text
+
+
+def test_without_an_org_it_says_what_to_set_on_stderr_only(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "SFBULK_CONFIG_DIR": str(tmp_path / "config")}
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCH], env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "SALESFORCE_ACCESS_TOKEN" in done.stderr and "Traceback" not in done.stderr

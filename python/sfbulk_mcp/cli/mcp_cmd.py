@@ -88,19 +88,29 @@ def mcp(
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    if transport == "stdio":
-        from sfbulk_mcp.mcp.run import serve_stdio
+    from sfbulk_mcp.auth.errors import OrgStoreError
+    from sfbulk_mcp.mcp.http.storage import StorageError
+    from sfbulk_mcp.salesforce.errors import SalesforceError
 
-        anyio.run(serve_stdio, config)
-        return
-    from sfbulk_mcp.mcp.http.serve import serve_http
+    try:
+        if transport == "stdio":
+            from sfbulk_mcp.mcp.run import serve_stdio
 
-    mode = (oauth_mode or os.environ.get("OAUTH_MODE") or "bearer").lower()
-    anyio.run(
-        lambda: serve_http(
-            config,
-            host=host or os.environ.get("HOST") or "127.0.0.1",
-            port=port if port is not None else int(os.environ.get("PORT") or 8000),
-            mode=mode,
+            anyio.run(serve_stdio, config)
+            return
+        from sfbulk_mcp.mcp.http.serve import serve_http
+
+        mode = (oauth_mode or os.environ.get("OAUTH_MODE") or "bearer").lower()
+        anyio.run(
+            lambda: serve_http(
+                config,
+                host=host or os.environ.get("HOST") or "127.0.0.1",
+                port=port if port is not None else int(os.environ.get("PORT") or 8000),
+                mode=mode,
+            )
         )
-    )
+    except (SalesforceError, OrgStoreError, StorageError, ValueError) as exc:
+        # Printed on stderr (click does): stdout stays clean for a stdio client.
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
