@@ -137,6 +137,7 @@ class FileVault:
         self.path = path
         self._passphrase = encryption_key or None
         self._keys: dict[bytes, bytes] = {}
+        self._salt: bytes | None = None
 
     @property
     def encrypted(self) -> bool:
@@ -180,7 +181,9 @@ class FileVault:
         if self._passphrase is None:
             write_private(self.path, orjson.dumps(payload, option=orjson.OPT_INDENT_2))
             return
-        salt = os.urandom(16)
+        # One salt (so one slow key derivation) per file; every write gets a fresh nonce.
+        salt = self._salt or os.urandom(16)
+        self._salt = salt
         nonce = os.urandom(12)
         key = self._derive(salt)
         sealed = AESGCM(key).encrypt(nonce, orjson.dumps(payload), _AAD)
@@ -221,6 +224,12 @@ class FileVault:
             nonce = base64.b64decode(params["nonce"])
             sealed = base64.b64decode(envelope["ciphertext"])
             key = self._derive(salt, n=int(params["n"]), r=int(params["r"]), p=int(params["p"]))
+            if (int(params["n"]), int(params["r"]), int(params["p"])) == (
+                _SCRYPT_N,
+                _SCRYPT_R,
+                _SCRYPT_P,
+            ):
+                self._salt = salt
         except (KeyError, TypeError, ValueError) as exc:
             raise self._corrupt(f"bad encryption header ({type(exc).__name__})") from None
         try:
