@@ -271,3 +271,16 @@ def test_concurrent_token_updates_from_many_writers_lose_nothing(config_dir: Pat
     assert final.secrets("a").access_token == "a-AT-14"
     assert final.secrets("b").refresh_token == "b-RT-14"
     assert [p.name for p in config_dir.iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_setting_an_encryption_key_encrypts_an_existing_plain_store_on_next_write(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    OrgStore().save(_record("prod"), SECRETS)
+    assert "AT-SECRET-1" in (config_dir / "secrets.json").read_text()
+    monkeypatch.setenv("STORAGE_ENCRYPTION_KEY", "new key")
+    store = OrgStore()
+    assert store.secrets("prod").access_token == "AT-SECRET-1"  # still readable
+    store.save(_record("uat"), SECRETS)
+    assert "SECRET" not in (config_dir / "secrets.json").read_text()
+    assert OrgStore().secrets("prod").refresh_token == "RT-SECRET-1"
