@@ -25,13 +25,7 @@ Behaviour worth knowing:
 
 from __future__ import annotations
 
-from .bulk import (
-    BulkResultStream,
-    ResultLink,
-    ResultPage,
-    ResultStreamBrokenError,
-    bulk_query_problems,
-)
+from .bulk import bulk_query_problems
 from .client import SalesforceClient
 from .credentials import StaticTokenProvider, Token, TokenProvider
 from .errors import (
@@ -56,6 +50,13 @@ from .errors import (
     SessionExpiredError,
 )
 from .limits import ApiUsage
+from .results import (
+    BulkResultStream,
+    OpenResults,
+    ResultLink,
+    ResultPage,
+    ResultStreamBrokenError,
+)
 from .retry import RetryPolicy
 from .sync import SyncSalesforceClient
 
@@ -72,6 +73,7 @@ __all__ = [
     "MalformedQueryError",
     "MultipleChoicesError",
     "NotFoundError",
+    "OpenResults",
     "QueryError",
     "RateLimitedError",
     "RecordError",
