@@ -115,3 +115,29 @@ def test_apexecute_and_limits(tls_devorg: DevOrg, simple_sf: Any) -> None:
 def test_tooling_execute(simple_sf: Any) -> None:
     result = simple_sf.toolingexecute("query/?q=SELECT+Id,Name+FROM+ApexClass")
     assert result["entityTypeName"] == "ApexClass" and result["totalSize"] >= 1
+
+
+def test_soap_login_path(tls_devorg: DevOrg) -> None:
+    """simple-salesforce's username/password/security-token login, pointed at the devorg."""
+    import requests
+    from simple_salesforce import Salesforce, SalesforceLogin
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(tls_devorg.ca_certificate)
+    username = f"soap-{uuid.uuid4().hex[:8]}@devorg.local"
+    tls_devorg.add_user(username, "pa55word", security_token="SECTOK")
+    session_id, instance = SalesforceLogin(
+        username=username, password="pa55word", security_token="SECTOK",
+        scratch_url=tls_devorg.instance_url, session=session,
+        sf_version=tls_devorg.api_version)
+    assert instance == tls_devorg.instance_url.removeprefix("https://")
+    sf = Salesforce(session_id=session_id, instance=instance, session=session,
+                    version=tls_devorg.api_version)
+    assert sf.query(f"SELECT Id FROM User WHERE Username = '{username}'")["totalSize"] == 1
+    with pytest.raises(SalesforceAuthenticationFailed) as failed:
+        SalesforceLogin(username=username, password="wrong", security_token="SECTOK",
+                        scratch_url=tls_devorg.instance_url, session=session)
+    assert failed.value.code == "INVALID_LOGIN"
+    session.close()

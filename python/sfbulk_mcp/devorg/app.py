@@ -22,6 +22,7 @@ from .middleware import ApiMiddleware, ConnectionDropMiddleware
 from .oauth import oauth_routes
 from .responses import devorg_error_body, error_response, json_response, not_found
 from .rest import RestApi, RestRequest, RestResult, versions_list
+from .soap_login import soap_routes
 from .state import OrgState
 from .tooling import install_tooling
 
@@ -91,6 +92,7 @@ def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
         Route("/services/apexrest", apex.endpoint,
               methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
         *oauth_routes(state),
+        *soap_routes(state),
         *control.control_routes(state),
     ]
     inner = Starlette(routes=routes, exception_handlers={

@@ -89,29 +89,47 @@ class BackgroundServer:
 
     def __init__(self, config: uvicorn.Config, sock: socket.socket) -> None:
         self._server = uvicorn.Server(config)
+        self._tls = config.ssl_certfile is not None
         self._sock = sock
         self._thread = threading.Thread(target=self._run, name="devorg-http", daemon=True)
         self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
+            asyncio.run(self._serve())
         except BaseException as exc:  # noqa: BLE001 - surfaced by start()
             self._error = exc
 
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._server.serve(sockets=[self._sock])
+
+    async def _abort_connections(self) -> None:
+        # A TLS close waits for the peer's close_notify (up to 30 s): idle keep-alive
+        # connections of clients that are still open would outlive the loop. Cut them.
+        for connection in list(self._server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+
     def start(self, timeout: float = 30.0) -> None:
         self._thread.start()
-        deadline = threading.Event()
+        ticker = threading.Event()
         waited = 0.0
         while not self._server.started:
             if self._error is not None or not self._thread.is_alive():
                 raise RuntimeError(f"the devorg server failed to start: {self._error!r}")
-            deadline.wait(0.01)
+            ticker.wait(0.01)
             waited += 0.01
             if waited > timeout:
                 raise TimeoutError("the devorg server did not start in time")
 
     def stop(self, timeout: float = 10.0) -> None:
+        loop = self._loop
+        if self._tls and loop is not None and self._thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._abort_connections(), loop)
+            future.result(timeout)
         self._server.should_exit = True
         self._thread.join(timeout)
         if self._thread.is_alive():
