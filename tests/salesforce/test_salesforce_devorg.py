@@ -318,3 +318,17 @@ async def test_wait_timeout_names_a_job_that_is_still_running(org: DevOrg, fault
         with pytest.raises(BulkJobError) as failure:
             await client.bulk_wait("query", failed_job["id"], poll_initial=0.05, timeout=30)
     assert failure.value.state == "Failed" and failure.value.error_message == "Injected failure"
+
+
+@run_async
+async def test_concurrent_callers_ride_out_a_storm_together(org: DevOrg, faults: Any) -> None:
+    recorder = Recorder()
+    client, _ = client_for(org, recorder)
+    async with client:
+        await client.api_version()
+        faults.fail_requests(503, 15, path="/query")
+        pages = await asyncio.gather(
+            *(client.query("SELECT Id FROM Account LIMIT 2") for _ in range(12))
+        )
+    assert all(len(p["records"]) == 2 for p in pages)
+    assert len(recorder.sleeps) == 15  # every refused request waited, none gave up
