@@ -93,7 +93,8 @@ async def save_grant(
         jwt_key_file=str(Path(jwt_key_file).expanduser().resolve()) if jwt_key_file else None,
         created_at=time.time(),
     )
-    saved = store.save(record, stored_secrets, make_default=make_default)
+    # File or keyring work stays off the event loop (a keyring may prompt or be slow).
+    saved = await asyncio.to_thread(store.save, record, stored_secrets, make_default=make_default)
     return LoginResult(record=saved)
 
 
@@ -279,8 +280,8 @@ async def logout(
     Revoking the refresh token ends every session issued from it; without one the access
     token is revoked. The local secrets are removed even when Salesforce cannot be reached.
     """
-    record = store.get(alias)
-    secrets = store.secrets(alias)
+    record = await asyncio.to_thread(store.get, alias)
+    secrets = await asyncio.to_thread(store.secrets, alias)
     revoked = False
     error: str | None = None
     token = secrets.refresh_token or secrets.access_token
@@ -294,5 +295,5 @@ async def logout(
                 revoked = True
             else:
                 error = str(exc)
-    store.remove(alias)
+    await asyncio.to_thread(store.remove, alias)
     return LogoutResult(record=record, revoked=revoked, revoke_error=error)
