@@ -360,3 +360,23 @@ async def test_the_sdk_oauth_client_discovers_registers_and_logs_in_by_itself(
         ):
             result = await client.call_tool("salesforce_query", {"query": "SELECT Name FROM Account"})
         assert result.structured_content["records"] == [{"Name": "Discovered"}]
+
+
+async def test_remote_callers_cannot_read_server_files_or_see_paths(
+    devorg: DevOrg, tmp_path: Path
+) -> None:
+    secret = tmp_path / "server-only.csv"
+    secret.write_text("Name\nfrom the server disk\n")
+    port = _free_port()
+    settings = HttpSettings(mode="bearer", base_url=f"http://127.0.0.1:{port}",
+                            login_url=devorg.login_url)
+    app = build_http_app(ServerConfig(data_dir=tmp_path / "data"), settings)
+    with serving(app, port) as base:
+        async with mcp_client(base, devorg.access_token()) as client:
+            refused = await client.call_tool(
+                "salesforce_bulk_insert", {"object_name": "Account", "file_path": str(secret)})
+            saved = await client.call_tool("salesforce_query", {
+                "query": "SELECT Id FROM Account LIMIT 3", "output": "file"})
+    assert refused.is_error and "does not read local files" in refused.content[0].text
+    assert saved.structured_content["file_path"] is None
+    assert str(tmp_path) not in saved.content[0].text

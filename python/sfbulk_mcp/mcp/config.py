@@ -66,6 +66,9 @@ class ServerConfig:
     # Inline rows accepted by the bulk load tools (bigger loads come as files or resources).
     max_inline_rows: int = 1_000
     org: str | None = None
+    # Local file paths in and out (bulk input files, result paths). Off for remote callers
+    # (HTTP mode): they must not read the server's files nor learn its paths.
+    local_files: bool = True
 
     def __post_init__(self) -> None:
         if self.max_result_bytes < 1_000:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -118,6 +119,9 @@ def build_http_app(
     else:
         raise ValueError(f"unknown OAUTH_MODE {settings.mode!r}: bearer, proxy or none")
 
+    if settings.mode != "none":
+        # Remote callers: no server file paths in or out.
+        config = dataclasses.replace(config, local_files=False)
     server, _ = build_server(config, orgs, **options)
     if proxy is not None:
         server.custom_route(CALLBACK_PATH, methods=["GET"])(proxy.handle_callback)

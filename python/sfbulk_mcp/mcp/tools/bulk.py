@@ -62,10 +62,10 @@ def _job_result(info: dict[str, Any], kind: JobKind, *, finished: bool) -> BulkJ
     )
 
 
-def _with_file(result: BulkJobResult, saved: ResultFile) -> BulkJobResult:
+def _with_file(result: BulkJobResult, saved: ResultFile, *, local: bool) -> BulkJobResult:
     rows = preview(saved, 5)
     result.resource_uri = saved.uri
-    result.file_path = str(saved.path)
+    result.file_path = str(saved.path) if local else None
     result.file_rows = saved.rows
     result.preview = rows
     return result
@@ -85,7 +85,8 @@ def _text(result: BulkJobResult) -> str:
         lines.append(f"error: {result.error_message}")
     if result.resource_uri:
         lines.append(
-            f"{result.file_rows} rows in {result.resource_uri} (local path {result.file_path})."
+            f"{result.file_rows} rows in {result.resource_uri}"
+            + (f" (local path {result.file_path})." if result.file_path else ".")
         )
         if result.preview:
             lines.append(f"First {len(result.preview)}:")
@@ -136,7 +137,7 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
         saved = await save_query_results(
             client, result.job_id, soql, app.files, owner=app.owner(), fmt=fmt, info=info
         )
-        _with_file(result, saved)
+        _with_file(result, saved, local=app.config.local_files)
         result.note = (
             "The rows are not shown in full on purpose: read the resource, or open the file "
             "with Polars/pandas/DuckDB."
@@ -238,7 +239,7 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
             failed = saved.get("failed")
             success = saved.get("successful")
             if success is not None:
-                _with_file(result, success)
+                _with_file(result, success, local=app.config.local_files)
             if failed is not None:
                 result.failed_resource_uri = failed.uri
                 errors = preview(failed, 5)
@@ -289,6 +290,11 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
                 raise ToolError(f"unknown resource {resource_uri}")
             return read_input(saved.path)
         assert file_path is not None
+        if not app.config.local_files:
+            raise ToolError(
+                "this server does not read local files for remote callers: pass rows, or a "
+                "sfbulk://results/… resource_uri"
+            )
         path = Path(file_path).expanduser()
         if not path.is_file():
             raise ToolError(f"no file at {path}")

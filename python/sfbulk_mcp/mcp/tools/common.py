@@ -101,13 +101,14 @@ def file_response(
         columns=list(saved.columns),
         records=rows,
         resource_uri=saved.uri,
-        file_path=str(saved.path),
+        file_path=str(saved.path) if app.config.local_files else None,
         file_rows=saved.rows,
         note=note,
     )
+    where = f", local path {saved.path}" if app.config.local_files else ""
     text = (
-        f"{saved.rows} rows written to {saved.uri} ({saved.format}, {saved.bytes} bytes, "
-        f"local path {saved.path}). First {len(rows)}:\n"
+        f"{saved.rows} rows written to {saved.uri} ({saved.format}, {saved.bytes} bytes"
+        f"{where}). First {len(rows)}:\n"
         + render_csv(list(saved.columns), rows)
         + (f"\n{note}" if note else "")
     )

@@ -39,10 +39,12 @@ def json_response(app: App, data: Any, *, title: str, status: str = "ok") -> Cal
     if len(text.encode()) <= budget:
         return respond(JsonResult(status=status, data=data), f"{title}\n{text}")
     cut, _ = shorten_text(text, budget)
-    _, path = app.files.new_path("response", "csv")
-    json_path = path.with_suffix(".json")
-    json_path.write_text(text)
-    note = f"The answer was {len(text)} bytes; shown cut. Full JSON saved to {json_path}."
+    note = f"The answer was {len(text)} bytes; shown cut to the result budget."
+    if app.config.local_files:
+        _, path = app.files.new_path("response", "csv")
+        json_path = path.with_suffix(".json")
+        json_path.write_text(text)
+        note += f" Full JSON saved to {json_path}."
     result = JsonResult(status=status, data=None, truncated=True, note=note)
     return respond(result, f"{title}\n{cut}…\n{note}")
 
