@@ -763,3 +763,36 @@ def test_a_dropped_token_answer_is_retried_only_when_nothing_is_lost(
             asyncio.run(provider_rt.refresh(grant.token))
     finally:
         org.faults.reset()
+
+
+def test_work_on_an_org_whose_login_was_revoked_says_how_to_log_in_again(
+    org: Any, config_dir: Path, form_browser: Any
+) -> None:
+    grant = _web_login(org, config_dir, form_browser)
+    store = _store(config_dir)
+    from sfbulk_mcp.auth.login import save_grant
+    from sfbulk_mcp.auth.oauth import revoke_token
+
+    asyncio.run(
+        save_grant(
+            store,
+            grant,
+            alias="stale",
+            method="web",
+            login_url=org.login_url,
+            client_id="sfbulk-devorg",
+        )
+    )
+    asyncio.run(revoke_token(org.login_url, str(grant.refresh_token)))  # e.g. by an admin
+
+    async def work() -> None:
+        async with open_org("stale", store=store, env={}) as resolved:
+            client = SalesforceClient(resolved)
+            try:
+                await client.query("SELECT Id FROM User")
+            finally:
+                await client.aclose()
+
+    with pytest.raises(LoginRequiredError) as caught:
+        asyncio.run(work())
+    assert "run `sfbulk login --alias stale`" in str(caught.value)
