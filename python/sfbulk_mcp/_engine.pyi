@@ -83,7 +83,7 @@ class Decoder:
         has_header: bool = True,
         delimiter: str = "COMMA",
         line_ending: str = "LF",
-        batch_size: int = 65536,
+        batch_size: int = 8192,
         gzip: bool | None = None,
         on_error: str = "raise",
     ) -> None: ...
@@ -176,7 +176,7 @@ def decode_body(
     has_header: bool = True,
     delimiter: str = "COMMA",
     line_ending: str = "LF",
-    batch_size: int = 65536,
+    batch_size: int = 8192,
     gzip: bool | None = None,
     on_error: str = "raise",
 ) -> tuple[list[RecordBatch], Schema | None, int]:
@@ -190,7 +190,7 @@ def csv_file_to_parquet(
     delimiter: str = "COMMA",
     line_ending: str = "LF",
     compression: str = "zstd",
-    batch_size: int = 65536,
+    batch_size: int = 8192,
     gzip: bool | None = None,
     on_error: str = "raise",
 ) -> int:

@@ -67,7 +67,7 @@ impl Default for DecoderOptions {
             types: TypeMap::default(),
             columns: None,
             has_header: true,
-            batch_size: 65_536,
+            batch_size: 8192,
             on_error: OnError::Raise,
             gzip: GzipMode::Auto,
         }

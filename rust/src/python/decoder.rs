@@ -48,7 +48,7 @@ pub fn build_options(
 impl PyDecoder {
     #[new]
     #[pyo3(signature = (*, schema=None, columns=None, has_header=true, delimiter="COMMA",
-                        line_ending="LF", batch_size=65_536, gzip=None, on_error="raise"))]
+                        line_ending="LF", batch_size=8192, gzip=None, on_error="raise"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         schema: Option<&Bound<'_, PyDict>>,
@@ -119,7 +119,7 @@ impl PyDecoder {
 /// Decodes one complete body in a single call (one GIL release): feed, then finish.
 #[pyfunction]
 #[pyo3(signature = (data, *, schema=None, columns=None, has_header=true, delimiter="COMMA",
-                    line_ending="LF", batch_size=65_536, gzip=None, on_error="raise"))]
+                    line_ending="LF", batch_size=8192, gzip=None, on_error="raise"))]
 #[allow(clippy::too_many_arguments)]
 fn decode_body(
     py: Python<'_>,
@@ -150,7 +150,7 @@ fn decode_body(
 /// Decodes a CSV file on disk straight to Parquet, in bounded memory; returns rows written.
 #[pyfunction]
 #[pyo3(signature = (source, path, *, schema=None, delimiter="COMMA", line_ending="LF",
-                    compression="zstd", batch_size=65_536, gzip=None, on_error="raise"))]
+                    compression="zstd", batch_size=8192, gzip=None, on_error="raise"))]
 #[allow(clippy::too_many_arguments)]
 fn csv_file_to_parquet(
     py: Python<'_>,
