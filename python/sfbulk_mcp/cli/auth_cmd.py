@@ -117,6 +117,7 @@ def _read_password(password_stdin: bool) -> str:
 @click.command("login")
 @click.option(
     "--instance-url",
+    "--login-url",
     "-r",
     "instance_url",
     metavar="URL",
@@ -454,6 +455,7 @@ def _org_json(record: OrgRecord) -> dict[str, Any]:
         "token_expired": record.expires_at is not None and record.expires_at <= now,
         "default": record.is_default,
         "is_default": record.is_default,
+        "secrets_in": record.secrets_backend,
     }
 
 
