@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import ssl
 import time
 from importlib import metadata
 from typing import Any
@@ -26,6 +28,16 @@ from .limits import ApiUsage, parse_limit_info
 from .retry import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
 
 logger = logging.getLogger("sfbulk_mcp.salesforce")
+
+
+def _ssl_context(verify: ssl.SSLContext | str | os.PathLike[str] | bool) -> ssl.SSLContext | bool:
+    """A CA bundle file or directory becomes an SSL context (httpx2 wants contexts)."""
+    if isinstance(verify, ssl.SSLContext | bool):
+        return verify
+    path = os.fspath(verify)
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)
 
 
 class _RedactUrls(logging.Filter):
@@ -71,6 +83,7 @@ class HttpCore:
         transport: httpx2.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 120.0,
+        verify: ssl.SSLContext | str | os.PathLike[str] | bool = True,
     ) -> None:
         self.provider = provider
         self.retry = retry or RetryPolicy()
@@ -83,6 +96,7 @@ class HttpCore:
             headers={"User-Agent": _USER_AGENT},
             follow_redirects=False,
             trust_env=True,
+            verify=_ssl_context(verify),
         )
         self._refresh_lock = asyncio.Lock()
         # (rejected access token, its replacement) from the latest refresh.

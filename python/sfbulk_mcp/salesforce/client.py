@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import ssl
 from types import TracebackType
 from typing import Self
 
@@ -23,8 +25,9 @@ class SalesforceClient(RestApi, BulkApi, ToolingApi):
     ...     page = await sf.query("SELECT Id, Name FROM Account")
 
     `api_version` pins a version ("62.0"); otherwise the org's newest is used. `retry`
-    tunes backoff (its `sleep` and `random` are injectable). `transport`/`http` let tests
-    and embedders supply the HTTP stack.
+    tunes backoff (its `sleep` and `random` are injectable). `verify` is a CA bundle path or
+    SSL context for TLS-inspecting proxies. `transport`/`http` let tests and embedders supply
+    the HTTP stack.
     """
 
     def __init__(
@@ -34,10 +37,13 @@ class SalesforceClient(RestApi, BulkApi, ToolingApi):
         api_version: str | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 120.0,
+        verify: ssl.SSLContext | str | os.PathLike[str] | bool = True,
         transport: httpx2.AsyncBaseTransport | None = None,
         http: httpx2.AsyncClient | None = None,
     ) -> None:
-        core = HttpCore(provider, http=http, transport=transport, retry=retry, timeout=timeout)
+        core = HttpCore(
+            provider, http=http, transport=transport, retry=retry, timeout=timeout, verify=verify
+        )
         super().__init__(core, api_version)
         self.provider = provider
         self._init_rest()
