@@ -286,3 +286,48 @@ def test_cancel_without_resume_aborts_the_server_job(org: DevOrg, tmp_path: Path
 
     assert run_with_client(org, scenario) == "Aborted"
     assert not states.state_path(out).exists()
+
+
+def test_timeout_keeps_a_resumable_job_and_aborts_without_resume(
+    org: DevOrg, tmp_path: Path
+) -> None:
+    from sfbulk_mcp.salesforce import BulkJobTimeoutError
+
+    out = tmp_path / "a.parquet"
+    org.faults.job_delay = 2.0
+    with pytest.raises(BulkJobTimeoutError):
+        run_with_client(
+            org,
+            lambda c: export(c, "SELECT Id FROM Account", out=out, timeout=0.5, poll_interval=0.05),
+        )
+    saved = states.load_state(out)
+    assert saved is not None
+    with pytest.raises(BulkJobTimeoutError):
+        run_with_client(
+            org,
+            lambda c: export(
+                c,
+                "SELECT Id, Name FROM Account",
+                out=tmp_path / "b.parquet",
+                timeout=0.5,
+                resume=False,
+                poll_interval=0.05,
+            ),
+        )
+
+    async def states_of(client: SalesforceClient) -> dict[str, str]:
+        jobs = await client.bulk_list_jobs("query")
+        return {
+            str(j["id"]): str((await client.bulk_get_job("query", str(j["id"])))["state"])
+            for j in jobs
+        }
+
+    by_id = run_with_client(org, states_of)
+    assert len(by_id) == 2
+    assert by_id.pop(saved.job_id) != "Aborted"  # kept for a rerun
+    assert list(by_id.values()) == ["Aborted"]  # --no-resume: nothing left running
+    org.faults.job_delay = 0.0
+    result = run_with_client(
+        org, lambda c: export(c, "SELECT Id FROM Account", out=out, poll_interval=0.05)
+    )
+    assert result.resumed and result.job_id == saved.job_id and result.rows == N

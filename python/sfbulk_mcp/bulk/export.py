@@ -25,6 +25,7 @@ import polars as pl
 from ..salesforce.client import SalesforceClient
 from ..salesforce.errors import (
     BulkJobError,
+    BulkJobTimeoutError,
     ConnectionLostError,
     NotFoundError,
     SalesforceError,
@@ -604,9 +605,20 @@ class _Pipeline:
             await self._download()
             if self.out is not None:
                 await asyncio.to_thread(self._finish_file)
-        except BulkJobError:
-            if self.out is not None:
-                states.clear_state(self.out)
+        except BulkJobError as exc:
+            # A job that ended Failed/Aborted cannot be resumed; one we stopped waiting for can.
+            if not isinstance(exc, BulkJobTimeoutError):
+                if self.out is not None:
+                    states.clear_state(self.out)
+                raise
+            if not self.resume:
+                await asyncio.shield(self._abort())
+                if self.out is not None:
+                    states.clear_state(self.out)
+            else:
+                logger.warning(
+                    "job %s is still running: rerun the same command to resume it", self.job_id
+                )
             raise
         except BaseException:
             if not self.resume:
