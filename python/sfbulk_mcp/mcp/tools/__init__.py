@@ -1,0 +1,1 @@
+"""Tool modules, one per toolset: data, schema, bulk, org (with the apex escape hatches)."""
