@@ -133,6 +133,8 @@ def test_aggregate_query_runs_through_rest(org: DevOrg, tmp_path: Path) -> None:
     )
     assert result.via == "rest" and result.job_id is None
     assert pl.read_parquet(out).height == 10
+    count = run_with_client(org, lambda c: export(c, "SELECT COUNT() FROM Account"))
+    assert count.frame is not None and count.frame["expr0"].to_list() == [N]
 
 
 def test_export_survives_expired_session_mid_export(org: DevOrg, tmp_path: Path) -> None:

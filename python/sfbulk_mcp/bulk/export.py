@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,8 +167,15 @@ async def _export_via_rest(
     fmt: str | None,
     started: float,
 ) -> ExportResult:
-    records = await client.query_all(soql, include_deleted=all_rows)
+    page = await client.query(soql, include_deleted=all_rows)
+    records: list[dict[str, Any]] = list(page.get("records") or [])
+    while not page.get("done", True) and page.get("nextRecordsUrl"):
+        page = await client.query_more(str(page["nextRecordsUrl"]), include_deleted=all_rows)
+        records.extend(page.get("records") or [])
     frame = _rest_frame(records)
+    if not records and re.search(r"count\s*\(\s*\)", soql, re.IGNORECASE):
+        # `SELECT COUNT() FROM X` answers in totalSize, with no records.
+        frame = pl.DataFrame({"expr0": [int(page.get("totalSize", 0))]})
     result = ExportResult(
         soql=soql,
         rows=frame.height,
