@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from sfbulk_mcp.devorg.store import Store
 
-NOW = dt.datetime(2026, 11, 18, 15, 30, 0, tzinfo=dt.timezone.utc)  # a Wednesday
+NOW = dt.datetime(2026, 11, 18, 15, 30, 0, tzinfo=dt.UTC)  # a Wednesday
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.store import Store
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.ids import IdFactory, is_valid_id, make_id, normalize_id, to_15, to_18
 

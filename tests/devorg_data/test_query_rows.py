@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.store import Store
 
@@ -32,7 +31,7 @@ def test_columns_are_dotted_in_select_order_and_values_typed(store: Store) -> No
 
 def test_nulls_are_none_and_missing_parents_too(store: Store) -> None:
     store.create("Contact", {"LastName": "Alone"})
-    columns, rows = store.query_rows("SELECT LastName, Account.Name, Email FROM Contact")
+    _, rows = store.query_rows("SELECT LastName, Account.Name, Email FROM Contact")
     assert list(rows) == [("Alone", None, None)]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.soql import parse_soql
 from sfbulk_mcp.devorg.store import Store
@@ -58,8 +57,8 @@ def test_syntax_errors_are_malformed_query(store: Store, soql: str, token: str) 
 
 @pytest.mark.parametrize(("soql", "code", "text"), [
     ("SELECT Id FROM Account WHERE AnnualRevenue = '5'", "INVALID_FIELD",
-     "value of filter criterion for field 'AnnualRevenue' must be of type double and should "
-     "not be enclosed in quotes"),
+     ("value of filter criterion for field 'AnnualRevenue' must be of type double and should "
+      "not be enclosed in quotes")),
     ("SELECT Id FROM Account WHERE Name = 5", "INVALID_FIELD", "must be of type string"),
     ("SELECT Id FROM Opportunity WHERE CloseDate = 2024-01-01T00:00:00Z", "INVALID_FIELD",
      "must be of type date"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.sosl import parse_sosl, search_parameterized
 from sfbulk_mcp.devorg.store import Store

@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.ids import is_valid_id
 from sfbulk_mcp.devorg.store import ADMIN_USERNAME, MultipleMatchesError, Store

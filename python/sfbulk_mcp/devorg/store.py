@@ -52,7 +52,7 @@ class MultipleMatchesError(DevOrgError):
 
 def utc_now_text(now: dt.datetime) -> str:
     """A UTC datetime in the stored (Bulk) form ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
-    now = now.astimezone(dt.timezone.utc)
+    now = now.astimezone(dt.UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -106,7 +106,7 @@ class Store:
         self.path = Path(path)
         self.catalog = catalog or default_catalog()
         self.api_version = api_version
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -190,7 +190,7 @@ class Store:
                     conn.close()
             self._connections.clear()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Store:  # noqa: PYI034 - Store is not meant to be subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -250,12 +250,12 @@ class Store:
         for f in obj.stored_fields():
             name = f"ix_{obj.name}_{f.name}"
             if f.unique:
-                out.append((name, f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name)} ON {table} "
-                                  f"({_quote(f.name)})"))
+                sql = f"CREATE UNIQUE INDEX IF NOT EXISTS {_quote(name)} ON {table}"
+                out.append((name, f"{sql} ({_quote(f.name)})"))
             elif f.external_id or (f.type == "reference" and f.child_relationship):
                 # Indexed: upsert lookups and child-relationship subqueries.
-                out.append((name, f"CREATE INDEX IF NOT EXISTS {_quote(name)} ON {table} "
-                                  f"({_quote(f.name)})"))
+                sql = f"CREATE INDEX IF NOT EXISTS {_quote(name)} ON {table}"
+                out.append((name, f"{sql} ({_quote(f.name)})"))
         return out
 
     def create_indexes(self, conn: sqlite3.Connection, obj: SObjectDef) -> None:
@@ -766,7 +766,7 @@ def parse_datetime(text: str) -> dt.datetime | None:
         digits = tz[1:].replace(":", "")
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         value = value - sign * offset
-    return value.replace(tzinfo=dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC)
 
 
 def coerce_value(f: FieldDef, value: Any) -> Any:
@@ -843,7 +843,7 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
         if parsed is None:
             if _DATE.match(text):
                 try:
-                    parsed = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+                    parsed = dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
                 except ValueError:
                     raise _type_error(f, value) from None
             else:

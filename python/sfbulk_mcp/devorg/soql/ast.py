@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 AGGREGATES = frozenset({"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"})
 DATE_FUNCTIONS = frozenset({
@@ -44,7 +43,7 @@ class FuncCall:
         return f"{self.name}({inner})"
 
 
-Expr = Union[FieldPath, FuncCall]
+Expr = FieldPath | FuncCall
 
 
 @dataclass
@@ -87,7 +86,7 @@ class TypeOf:
     pos: int
 
 
-SelectItem = Union[SelectExpr, FieldsMacro, SubQuery, TypeOf]
+SelectItem = SelectExpr | FieldsMacro | SubQuery | TypeOf
 
 
 @dataclass
@@ -129,7 +128,7 @@ class Not:
     item: Condition
 
 
-Condition = Union[Comparison, And, Or, Not]
+Condition = Comparison | And | Or | Not
 
 
 @dataclass

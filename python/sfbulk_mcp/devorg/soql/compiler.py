@@ -598,11 +598,10 @@ class Compiler:
         if order:
             sql += " ORDER BY " + ", ".join(order)
         limit = q.limit
-        if child_fk is None:
-            if limit is not None or q.offset:
-                sql += f" LIMIT {limit if limit is not None else -1}"
-                if q.offset:
-                    sql += f" OFFSET {int(q.offset)}"
+        if child_fk is None and (limit is not None or q.offset):
+            sql += f" LIMIT {limit if limit is not None else -1}"
+            if q.offset:
+                sql += f" OFFSET {int(q.offset)}"
         if count_only:
             sql = f"SELECT COUNT(*) FROM ({sql})"
         return Plan(q, self.obj, sql, params + having_params, shape, id_col, columns,
@@ -643,12 +642,10 @@ class Compiler:
                        counter: itertools.count[int], seen: set[str]) -> None:
         expr = item.expr
         sql, fdef, kind = self.expr_sql(expr)
-        if isinstance(expr, FieldPath) or (isinstance(expr, FuncCall)
-                                           and not expr.is_aggregate):
-            if sql not in group_sql:
-                text = expr.text if isinstance(expr, FieldPath) else expr.text
-                raise malformed(self.query.text,
-                                expr.pos, f"Field must be grouped or aggregated: {text}")
+        grouped_only = isinstance(expr, FieldPath) or not expr.is_aggregate
+        if grouped_only and sql not in group_sql:
+            raise malformed(self.query.text, expr.pos,
+                            f"Field must be grouped or aggregated: {expr.text}")
         if isinstance(expr, FieldPath):
             key = item.alias or (fdef.name if fdef else expr.parts[-1])
         else:

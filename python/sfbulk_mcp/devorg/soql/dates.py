@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from ..errors import DevOrgError
 
@@ -33,11 +34,14 @@ def date_range(name: str, n: int | None, today: dt.date) -> tuple[dt.date, dt.da
         return today - day, today
     if word == "TOMORROW":
         return today + day, today + 2 * day
-    unit_ranges = {
+    def years(k: int) -> tuple[dt.date, dt.date]:
+        return dt.date(today.year + k, 1, 1), dt.date(today.year + k + 1, 1, 1)
+
+    unit_ranges: dict[str, Callable[[int], tuple[dt.date, dt.date]]] = {
         "WEEK": lambda k: (_week_start(today, k), _week_start(today, k + 1)),
         "MONTH": lambda k: (_month_start(today, k), _month_start(today, k + 1)),
         "QUARTER": lambda k: (_quarter_start(today, k), _quarter_start(today, k + 1)),
-        "YEAR": lambda k: (dt.date(today.year + k, 1, 1), dt.date(today.year + k + 1, 1, 1)),
+        "YEAR": years,
     }
     for prefix, k in (("THIS_", 0), ("LAST_", -1), ("NEXT_", 1)):
         unit = word[len(prefix):]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..store import QueryResult, address_value, rest_value
+from ..store import QueryResult, rest_value
 from .compiler import (
     AddressOut,
     ChildOut,
@@ -45,7 +45,7 @@ def run_query(store: Store, soql: str, *, include_deleted: bool,
         return QueryResult([], total, [])
     rows = conn.execute(plan.sql, plan.params).fetchall()
     builder = _Builder(store, api_version)
-    children: list[dict[str, dict[str, list[dict[str, Any]]]]] = []
+    children: list[dict[str, list[dict[str, Any]]]] = []
     for child in plan.children:
         children.append(_fetch_children(conn, builder, plan, child, rows))
     records = []

@@ -142,8 +142,8 @@ def tokenize(text: str) -> list[Token]:
             raise malformed(text, pos, f"unexpected token: {text[pos]}")
         kind = m.lastgroup or ""
         if kind == "unterminated":
-            raise malformed(text, pos, "line 1:{} mismatched character '<EOF>' expecting "
-                                       "'''".format(len(text)))
+            raise malformed(text, pos, f"line 1:{len(text)} mismatched character '<EOF>' expecting "
+                                       "'''")
         if kind != "ws":
             tokens.append(Token(kind, m.group(), pos))
         pos = m.end()
