@@ -73,6 +73,7 @@ __all__ = [
     "Utf8Error",
     "build_batches",
     "csv_file_to_parquet",
+    "decode_body",
     "decode",
     "decode_batches",
     "decode_pages",
