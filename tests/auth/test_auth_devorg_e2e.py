@@ -98,6 +98,19 @@ def _web_login(org: Any, config_dir: Path, browser: Any, **flow_args: Any) -> An
     return asyncio.run(scenario())
 
 
+def _save_web(
+    store: OrgStore, org: Any, grant: Any, alias: str, client_id: str = "sfbulk-devorg"
+) -> None:
+    """Store a web-flow grant the way `sfbulk login` does."""
+    from sfbulk_mcp.auth.login import save_grant
+
+    asyncio.run(
+        save_grant(
+            store, grant, alias=alias, method="web", login_url=org.login_url, client_id=client_id
+        )
+    )
+
+
 # -- web server flow with PKCE ---------------------------------------------------------------
 
 
@@ -255,18 +268,7 @@ def test_rotated_refresh_tokens_are_persisted_at_once(
     org.add_connected_app("rotating-app", rotate_refresh_tokens=True)
     grant = _web_login(org, config_dir, form_browser, client_id="rotating-app")
     store = _store(config_dir)
-    from sfbulk_mcp.auth.login import save_grant
-
-    asyncio.run(
-        save_grant(
-            store,
-            grant,
-            alias="rot",
-            method="web",
-            login_url=org.login_url,
-            client_id="rotating-app",
-        )
-    )
+    _save_web(store, org, grant, "rot", client_id="rotating-app")
     first_refresh = store.secrets("rot").refresh_token
     assert first_refresh == grant.refresh_token
 
@@ -300,18 +302,7 @@ def test_two_processes_sharing_a_rotating_org_both_keep_working(
 ) -> None:
     org.add_connected_app("rotating-app-2", rotate_refresh_tokens=True)
     grant = _web_login(org, config_dir, form_browser, client_id="rotating-app-2")
-    from sfbulk_mcp.auth.login import save_grant
-
-    asyncio.run(
-        save_grant(
-            _store(config_dir),
-            grant,
-            alias="shared",
-            method="web",
-            login_url=org.login_url,
-            client_id="rotating-app-2",
-        )
-    )
+    _save_web(_store(config_dir), org, grant, "shared", client_id="rotating-app-2")
 
     async def scenario() -> tuple[str, str]:
         # Two independent resolutions = two processes that loaded the same stored org.
@@ -332,18 +323,7 @@ def test_revoked_refresh_token_asks_to_log_in_again(
     caplog.set_level(logging.DEBUG)
     grant = _web_login(org, config_dir, form_browser)
     store = _store(config_dir)
-    from sfbulk_mcp.auth.login import save_grant
-
-    asyncio.run(
-        save_grant(
-            store,
-            grant,
-            alias="gone",
-            method="web",
-            login_url=org.login_url,
-            client_id="sfbulk-devorg",
-        )
-    )
+    _save_web(store, org, grant, "gone")
     provider = RefreshTokenProvider(
         login_url=org.login_url,
         client_id="sfbulk-devorg",
@@ -560,18 +540,7 @@ def test_expired_sessions_are_renewed_from_the_store(
 ) -> None:
     grant = _web_login(short_org, config_dir, form_browser)
     store = _store(config_dir)
-    from sfbulk_mcp.auth.login import save_grant
-
-    asyncio.run(
-        save_grant(
-            store,
-            grant,
-            alias="short",
-            method="web",
-            login_url=short_org.login_url,
-            client_id="sfbulk-devorg",
-        )
-    )
+    _save_web(store, short_org, grant, "short")
     short_org.faults.expire_sessions()
 
     async def scenario() -> int:
@@ -673,18 +642,7 @@ def test_no_token_reaches_any_log_during_a_full_session(
     org.add_connected_app("logged-app", rotate_refresh_tokens=True)
     grant = _web_login(org, config_dir, form_browser, client_id="logged-app")
     store = _store(config_dir)
-    from sfbulk_mcp.auth.login import save_grant
-
-    asyncio.run(
-        save_grant(
-            store,
-            grant,
-            alias="logged",
-            method="web",
-            login_url=org.login_url,
-            client_id="logged-app",
-        )
-    )
+    _save_web(store, org, grant, "logged", client_id="logged-app")
     org.faults.expire_sessions()
 
     async def work() -> None:
@@ -770,19 +728,9 @@ def test_work_on_an_org_whose_login_was_revoked_says_how_to_log_in_again(
 ) -> None:
     grant = _web_login(org, config_dir, form_browser)
     store = _store(config_dir)
-    from sfbulk_mcp.auth.login import save_grant
     from sfbulk_mcp.auth.oauth import revoke_token
 
-    asyncio.run(
-        save_grant(
-            store,
-            grant,
-            alias="stale",
-            method="web",
-            login_url=org.login_url,
-            client_id="sfbulk-devorg",
-        )
-    )
+    _save_web(store, org, grant, "stale")
     asyncio.run(revoke_token(org.login_url, str(grant.refresh_token)))  # e.g. by an admin
 
     async def work() -> None:

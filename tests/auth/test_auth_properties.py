@@ -40,7 +40,7 @@ def test_normalising_a_my_domain_is_idempotent_and_keeps_the_sandbox_audience(
     assert jwt_audience(url) == expected
 
 
-_secret_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60)
+_secret_text = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=60)
 
 
 @settings(max_examples=10, deadline=None)
