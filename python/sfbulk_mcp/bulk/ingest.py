@@ -213,7 +213,7 @@ class _Runner:
         self.object_name = object_name
         self.operation = operation
         self.external_id = external_id
-        self.semaphore = asyncio.Semaphore(max(1, parallel))
+        self.parallel = max(1, parallel)
         self.timeout = timeout
         self.poll_interval = poll_interval
         self.progress = progress
@@ -246,52 +246,55 @@ class _Runner:
         return matching.read_csv_text(body)
 
     async def _run_job(self, batch: codec.UploadBatch) -> _BatchOutcome:
-        uploaded = matching.read_csv_text(batch.data)
+        """One ingest job for one batch; the caller holds a job slot for it."""
         job_id: str | None = None
         job_error: str | None = None
+        frames: dict[str, pl.DataFrame] = {}
         try:
-            async with self.semaphore:
-                info = await self.client.bulk_create_ingest_job(
-                    self.object_name, self.operation, external_id_field=self.external_id
-                )
-                job_id = str(info["id"])
-                self.jobs.append(job_id)
+            info = await self.client.bulk_create_ingest_job(
+                self.object_name, self.operation, external_id_field=self.external_id
+            )
+            job_id = str(info["id"])
+            self.jobs.append(job_id)
+            try:
+                await self.client.bulk_upload(job_id, batch.data)
+                await self.client.bulk_close_job(job_id)
+                await self._emit("processing")
                 try:
-                    await self.client.bulk_upload(job_id, batch.data)
-                    await self.client.bulk_close_job(job_id)
-                    await self._emit("processing")
-                    try:
-                        await wait_for_job(
-                            self.client,
-                            "ingest",
-                            job_id,
-                            timeout=self.timeout,
-                            first_interval=self.poll_interval,
-                        )
-                    except BulkJobTimeoutError:
-                        raise
-                    except BulkJobError as exc:
-                        job_error = exc.error_message or str(exc)
-                        logger.warning("ingest job %s ended %s: %s", job_id, exc.state, job_error)
-                except BaseException:
-                    # Cancelled or broken mid-way: stop the server job, leave nothing running.
-                    with contextlib.suppress(SalesforceError, OSError):
-                        await asyncio.shield(self.client.bulk_abort_job("ingest", job_id))
+                    await wait_for_job(
+                        self.client,
+                        "ingest",
+                        job_id,
+                        timeout=self.timeout,
+                        first_interval=self.poll_interval,
+                    )
+                except BulkJobTimeoutError:
                     raise
-                frames = {}
-                for kind in _RESULT_NAMES:
-                    try:
-                        frames[kind] = await self._results(job_id, kind)
-                    except SalesforceError as exc:
-                        if job_error is None:
-                            raise
-                        logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
-                        frames[kind] = pl.DataFrame()
+                except BulkJobError as exc:
+                    job_error = exc.error_message or str(exc)
+                    logger.warning("ingest job %s ended %s: %s", job_id, exc.state, job_error)
+            except BaseException:
+                # Cancelled or broken mid-way: stop the server job, leave nothing running.
+                with contextlib.suppress(SalesforceError, OSError):
+                    await asyncio.shield(self.client.bulk_abort_job("ingest", job_id))
+                raise
+            for kind in _RESULT_NAMES:
+                try:
+                    frames[kind] = await self._results(job_id, kind)
+                except SalesforceError as exc:
+                    if job_error is None:
+                        raise
+                    logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
+                    frames[kind] = pl.DataFrame()
         except SalesforceError as exc:
             if job_id is None:
                 raise
+            # The job could not finish (e.g. it timed out and was aborted): its rows stay
+            # unprocessed, with the reason.
             job_error = str(exc)
             frames = {kind: pl.DataFrame() for kind in _RESULT_NAMES}
+        # The upload is read back as text only now, so waiting jobs hold just their bytes.
+        uploaded = matching.read_csv_text(batch.data)
         outcomes = matching.match_outcomes(
             uploaded, frames["success"], frames["failed"], frames["unprocessed"]
         )
@@ -314,15 +317,29 @@ class _Runner:
         """Outcomes for every row of `frame`, in input order."""
         if frame.height == 0:
             return _empty_outcomes()
-        batches = list(
-            codec.build_batches(
-                frame, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
-            )
-        )
         await self._emit("uploading")
-        tasks = [asyncio.create_task(self._run_job(b)) for b in batches]
+        tasks: list[asyncio.Task[_BatchOutcome]] = []
+        # Batches are built as job slots free up: at most `parallel` uploads exist at once.
+        slots = asyncio.Semaphore(self.parallel)
+
+        async def one(batch: codec.UploadBatch) -> _BatchOutcome:
+            try:
+                return await self._run_job(batch)
+            finally:
+                slots.release()
+
         try:
-            results = await asyncio.gather(*tasks)
+            for batch in codec.build_batches(
+                frame, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
+            ):
+                await slots.acquire()
+                tasks.append(asyncio.create_task(one(batch)))
+                failed = [
+                    t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None
+                ]
+                if failed:
+                    await failed[0]
+            results = list(await asyncio.gather(*tasks))
         except BaseException:
             for task in tasks:
                 task.cancel()
