@@ -16,7 +16,7 @@ from pydantic import Field
 from sfbulk_mcp.salesforce.bulk import bulk_query_problems
 from sfbulk_mcp.salesforce.errors import SalesforceError
 
-from .. import annotations as hints
+from .. import hints
 from ..app import App, respond, supports_elicitation
 from ..bulk_jobs import (
     MAX_UPLOAD_BYTES,

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from sfbulk_mcp.salesforce.errors import NotFoundError, QueryError, SalesforceError
 
-from .. import annotations as hints
+from .. import hints
 from ..app import App, respond, supports_elicitation
 from ..confirm import CONFIRMED_BY_ARGUMENT, NO_ELICITATION, Confirmation, decide
 from ..formatting import fit_records, render_csv, shorten_values, slim_record

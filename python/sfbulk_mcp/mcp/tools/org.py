@@ -13,7 +13,7 @@ from mcp.server.mcpserver.resolve import Elicit, ElicitationResult, Resolve
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from .. import annotations as hints
+from .. import hints
 from ..app import App, respond, supports_elicitation
 from ..confirm import CONFIRMED_BY_ARGUMENT, NO_ELICITATION, Confirmation, decide
 from ..formatting import shorten_text, slim_record

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from sfbulk_mcp.salesforce.errors import SalesforceError
 
-from .. import annotations as hints
+from .. import hints
 from ..app import App, respond
 from ..formatting import json_size
 from ..models import (
