@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..store import QueryResult, rest_value
@@ -173,21 +173,26 @@ def stream_rows(store: Store, soql: str, *, include_deleted: bool
     return list(plan.columns), _iterate(conn, cursor, booleans)
 
 
+def _bool_converter(index: int) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """Rewrites one 0/1 column of a row tuple as a Python bool (slicing stays in C)."""
+    def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        value = row[index]
+        if value is None:
+            return row
+        return row[:index] + (value == 1,) + row[index + 1:]
+
+    return convert
+
+
 def _iterate(conn: Any, cursor: Any, booleans: list[int]) -> Iterator[tuple[Any, ...]]:
+    converters = [_bool_converter(i) for i in booleans]
     try:
         while True:
             rows = cursor.fetchmany(4096)
             if not rows:
                 return
-            if not booleans:
-                yield from rows
-                continue
-            for row in rows:
-                values = list(row)
-                for i in booleans:
-                    v = values[i]
-                    if v is not None:
-                        values[i] = v == 1
-                yield tuple(values)
+            for convert in converters:
+                rows = list(map(convert, rows))
+            yield from rows
     finally:
         conn.close()
