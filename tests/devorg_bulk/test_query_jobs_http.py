@@ -79,11 +79,11 @@ def test_recorded_query_job_shapes_and_result_bytes(api: httpx2.Client,
 def test_state_machine_is_observable_while_the_job_runs(api: httpx2.Client,
                                                         bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": "Slow"}])
-    bulk_org.state.faults.job_delay = 0.6
+    bulk_org.state.faults.job_delay = 1.0
     created = create_query(api, "SELECT Id FROM Account")
     seen = {created["state"]}
     path = f"{V}/jobs/query/{created['id']}"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while "JobComplete" not in seen and time.monotonic() < deadline:
         body = api.get(path).json()
         seen.add(body["state"])

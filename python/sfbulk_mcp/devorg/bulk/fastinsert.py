@@ -16,8 +16,8 @@ from typing import Any
 
 from sfbulk_mcp.devorg.catalog import SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
-from sfbulk_mcp.devorg.ids import sequence_of
-from sfbulk_mcp.devorg.store import Store, utc_now_text
+from sfbulk_mcp.devorg.ids import make_id
+from sfbulk_mcp.devorg.store import Store, coerce_value, utc_now_text
 
 
 def _quote(name: str) -> str:
@@ -45,6 +45,9 @@ class FastInserter:
                 self.defaults[field.name] = 1 if field.default_value else 0
             elif field.default_picklist is not None:
                 self.defaults[field.name] = field.default_picklist
+        self.fields = {f.name.lower(): f for f in sobject.fields}
+        self.required = [f.name for f in sobject.fields if f.required]
+        self.references = {f.name for f in sobject.fields if f.type == "reference"}
         self.has_is_deleted = sobject.field("IsDeleted") is not None
         self.has_owner = sobject.field("OwnerId") is not None
 
@@ -63,18 +66,21 @@ class FastInserter:
         conn = store._conn()
         now = utc_now_text(store.now())
         outcomes: list[str | DevOrgError] = []
-        prepared: list[tuple[int, dict[str, Any]]] = []
-        ids = iter(store.ids.ids(sobject.key_prefix, len(rows)))
+        prepared: list[tuple[int, int, dict[str, Any]]] = []
+        prefix = sobject.key_prefix
+        first = store.ids.reserve(prefix, len(rows))
         for index, values in enumerate(rows):
-            record_id = next(ids)
+            sequence = first + index
             try:
-                row = store.validate_values(sobject.name, values, for_insert=True)
-                store._check_references(conn, sobject, row)
+                row = self.validate(values)
+                if self.references.intersection(row):
+                    store._check_references(conn, sobject, row)
             except DevOrgError as exc:
                 outcomes.append(exc)
                 continue
             for name, value in self.defaults.items():
                 row.setdefault(name, value)
+            record_id = make_id(prefix, sequence)
             row.update(Id=record_id, CreatedDate=now, LastModifiedDate=now,
                        SystemModstamp=now, CreatedById=user_id, LastModifiedById=user_id)
             if self.has_is_deleted:
@@ -83,33 +89,64 @@ class FastInserter:
                 row["OwnerId"] = user_id
             store._derive(conn, sobject, row, None)
             outcomes.append(record_id)
-            prepared.append((index, row))
+            prepared.append((index, sequence, row))
         self._write(conn, prepared, outcomes)
         return outcomes
 
-    def _params(self, row: dict[str, Any]) -> list[Any]:
-        params = [sequence_of(row["Id"])]
+    def validate(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Check and coerce one row's values exactly as `Store.validate_values` does on insert.
+
+        Done here with lookups prepared once per object, since the store's version walks the
+        whole field list on every call. `test_fast_insert_matches_store_create` holds the two
+        to the same answers.
+        """
+        fields = self.fields
+        row: dict[str, Any] = {}
+        not_writable: list[str] = []
+        for key, value in values.items():
+            field = fields.get(key.lower())
+            if field is None:
+                # Anything unusual (unknown names): the store's own words.
+                return self.store.validate_values(self.sobject.name, values, for_insert=True)
+            if not field.createable:
+                not_writable.append(field.name)
+                continue
+            row[field.name] = coerce_value(field, value)
+        if not_writable:
+            return self.store.validate_values(self.sobject.name, values, for_insert=True)
+        missing = [name for name in self.required if row.get(name) is None]
+        if missing:
+            raise DevOrgError(
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                fields=missing,
+            )
+        return row
+
+    def _params(self, sequence: int, row: dict[str, Any]) -> list[Any]:
+        params: list[Any] = [sequence]
         params.extend(map(row.get, self.columns))
         return params
 
-    def _write(self, conn: sqlite3.Connection, prepared: list[tuple[int, dict[str, Any]]],
+    def _write(self, conn: sqlite3.Connection,
+               prepared: list[tuple[int, int, dict[str, Any]]],
                outcomes: list[str | DevOrgError]) -> None:
         if not prepared:
             return
         conn.execute("SAVEPOINT bulk_chunk")
         try:
-            conn.executemany(self.sql, [self._params(row) for _, row in prepared])
+            conn.executemany(self.sql, [self._params(seq, row) for _, seq, row in prepared])
         except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO bulk_chunk")
             self._write_one_by_one(conn, prepared, outcomes)
         conn.execute("RELEASE bulk_chunk")
 
     def _write_one_by_one(self, conn: sqlite3.Connection,
-                          prepared: list[tuple[int, dict[str, Any]]],
+                          prepared: list[tuple[int, int, dict[str, Any]]],
                           outcomes: list[str | DevOrgError]) -> None:
-        for index, row in prepared:
+        for index, sequence, row in prepared:
             try:
-                conn.execute(self.sql, self._params(row))
+                conn.execute(self.sql, self._params(sequence, row))
             except sqlite3.IntegrityError as exc:
                 outcomes[index] = self.store._duplicate(conn, self.sobject, row, exc)
 
