@@ -50,10 +50,11 @@ class RowFormatter:
         """One quoted line, terminator included."""
         texts = [v if type(v) is str else format_value(v) for v in values]
         joined = _SEP.join(texts)
-        if joined.count(_SEP) == len(texts) - 1 if texts else True:
+        if joined.count(_SEP) == max(len(texts) - 1, 0):
             # Two C-level replaces on the whole row instead of one per value.
             body = joined.replace('"', '""').replace(_SEP, self._joiner)
             return '"' + body + '"' + self.newline
+        # A value holds the separator itself: quote value by value.
         return self.delimiter.join(quote(t) for t in texts) + self.newline
 
     def header(self, names: Iterable[str]) -> str:

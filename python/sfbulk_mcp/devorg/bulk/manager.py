@@ -14,14 +14,13 @@ import math
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from sfbulk_mcp.devorg.bulk import errors
-from sfbulk_mcp.devorg.bulk.ingest import run_ingest
+from sfbulk_mcp.devorg.bulk.ingest import run_ingest, write_unprocessed_only
 from sfbulk_mcp.devorg.bulk.model import (
     DELIMITERS,
     INGEST_OPERATIONS,
@@ -54,6 +53,7 @@ DEFAULT_PAGE_BYTES = 64 * 1024 * 1024
 # content."
 UPLOAD_LIMIT_BASE64_BYTES = 150 * 1024 * 1024
 LIST_PAGE_SIZE = 1000
+OPEN_RESULT_SETS = 16
 
 
 class BulkJobs:
@@ -380,13 +380,14 @@ class BulkJobs:
         result = ResultSet(self.job_dir(job) / folder)
         with self._lock:
             self._results[key] = result
+            # Row offsets take 8 bytes a row: keep only the most recently opened results.
+            while len(self._results) > OPEN_RESULT_SETS:
+                del self._results[next(iter(self._results))]
         return result
 
     def _write_empty_ingest_results(self, job: Job) -> None:
         # A job aborted or failed before processing still answers its three resources,
         # with every uploaded row unprocessed.
-        from sfbulk_mcp.devorg.bulk.ingest import write_unprocessed_only
-
         write_unprocessed_only(job, self.job_dir(job), self.job_dir(job) / UPLOAD_FILE)
 
     # Workers -----------------------------------------------------------------------------
@@ -556,5 +557,3 @@ def _decode_list_locator(token: str, total: int) -> int:
         raise errors.invalid_query_locator(token)
     return start
 
-
-StopCheck = Callable[[], bool]
