@@ -311,3 +311,28 @@ def test_openid_configuration(devorg: DevOrg, client: httpx2.Client) -> None:
     config = client.get("/.well-known/openid-configuration").json()
     assert config["token_endpoint"] == f"{devorg.instance_url}/services/oauth2/token"
     assert "S256" in config["code_challenge_methods_supported"]
+
+
+def test_openid_scope_returns_a_verifiable_id_token(devorg: DevOrg,
+                                                    client: httpx2.Client) -> None:
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    verifier, challenge = pkce_pair()
+    page = client.get("/services/oauth2/authorize", params={
+        "response_type": "code", "client_id": "sfbulk-devorg", "redirect_uri": REDIRECT,
+        "scope": "openid api refresh_token", "nonce": "n-42", "code_challenge": challenge,
+        "code_challenge_method": "S256"})
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    code = code_from(client.post("/services/oauth2/authorize", data={
+        **hidden, "username": "admin@devorg.local", "password": "devorg",
+        "action": "allow"}))["code"][0]
+    body = client.post("/services/oauth2/token", data={
+        "grant_type": "authorization_code", "code": code, "client_id": "sfbulk-devorg",
+        "redirect_uri": REDIRECT, "code_verifier": verifier}).json()
+    keys = KeySet.import_key_set(client.get("/id/keys").json())
+    token = jwt.decode(body["id_token"], keys, algorithms=["RS256"])
+    assert token.claims["aud"] == "sfbulk-devorg"
+    assert token.claims["nonce"] == "n-42"
+    assert token.claims["sub"] == body["id"]
+    assert token.claims["iss"] == devorg.login_url

@@ -92,9 +92,42 @@ class OAuthServer:
         self.auth = state.auth
 
     # -- token responses --------------------------------------------------------------------
+    def _signing_key(self) -> Any:
+        """The org's RS256 key for id tokens (made on first use, kept in the auth store)."""
+        from joserfc.jwk import RSAKey
+
+        pem = self.auth.meta("oidc_key", lambda: RSAKey.generate_key(
+            2048, private=True).as_pem(private=True).decode())
+        return RSAKey.import_key(pem, parameters={"use": "sig", "alg": "RS256"})
+
+    def _id_token(self, client_id: str, user_id: str, username: str, access_token: str,
+                  nonce: str | None) -> str:
+        """An OpenID Connect id token, signed RS256 with the key published at /id/keys."""
+        from joserfc import jwt
+
+        key = self._signing_key()
+        digest = hashlib.sha256(access_token.encode()).digest()
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "at_hash": base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode(),
+            "sub": self.state.identity_url(user_id), "aud": client_id,
+            "iss": self.state.login_url, "exp": now + 300, "iat": now,
+            "preferred_username": username, "email": username, "email_verified": True,
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        return jwt.encode({"alg": "RS256", "kid": key.thumbprint()}, claims, key)
+
+    async def jwks(self, request: Request) -> Response:
+        """`/id/keys`: the public keys that verify id tokens."""
+        key = await run_in_threadpool(self._signing_key)
+        public = {**key.as_dict(private=False), "kid": key.thumbprint(), "use": "sig",
+                  "alg": "RS256"}
+        return json_response({"keys": [public]})
+
     def _token_body(self, *, app: ConnectedApp, username: str, user_id: str, scopes: str,
                     secret: str | None, refresh: bool, parent_hash: str | None = None,
-                    include_scope: bool = True) -> dict[str, Any]:
+                    include_scope: bool = True, nonce: str | None = None) -> dict[str, Any]:
         state = self.state
         refresh_token = None
         if refresh:
@@ -113,6 +146,9 @@ class OAuthServer:
         body: dict[str, Any] = {"access_token": access}
         if refresh_token is not None:
             body["refresh_token"] = refresh_token
+        if "openid" in scopes.split():
+            body["id_token"] = self._id_token(app.client_id, user_id, username, access,
+                                              nonce)
         body["signature"] = signature
         if include_scope:
             body["scope"] = scopes
@@ -194,8 +230,10 @@ class OAuthServer:
         elif secret is not None:
             self._require_secret(app, secret)
         refresh = bool({"refresh_token", "offline_access"} & set(code.scopes.split()))
+        nonce = code.extra.get("nonce")
         return self._token_body(app=app, username=code.username, user_id=code.user_id,
-                                scopes=code.scopes, secret=secret, refresh=refresh)
+                                scopes=code.scopes, secret=secret, refresh=refresh,
+                                nonce=str(nonce) if nonce else None)
 
     def _refresh(self, form: FormData, request: Request) -> dict[str, Any]:
         app, secret = self._client(form, request)
@@ -332,7 +370,7 @@ class OAuthServer:
             return HTMLResponse(page, 200)
         code = self.auth.issue_code(user[1], user[0], app.client_id, scopes, {
             "redirect_uri": redirect_uri, "code_challenge": challenge,
-            "code_challenge_method": method})
+            "code_challenge_method": method, "nonce": values.get("nonce")})
         return back(code=code)
 
     # -- /revoke ----------------------------------------------------------------------------
@@ -470,6 +508,8 @@ class OAuthServer:
             "token_endpoint": f"{base}/services/oauth2/token",
             "revocation_endpoint": f"{base}/services/oauth2/revoke",
             "userinfo_endpoint": f"{base}/services/oauth2/userinfo",
+            "jwks_uri": f"{base}/id/keys",
+            "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token", "password",
                                       "client_credentials", JWT_BEARER],
@@ -511,6 +551,7 @@ def oauth_routes(state: OrgState) -> list[BaseRoute]:
         Route("/services/oauth2/token", server.token, methods=["POST"]),
         Route("/services/oauth2/revoke", server.revoke, methods=["GET", "POST"]),
         Route("/services/oauth2/userinfo", server.userinfo, methods=["GET", "POST"]),
+        Route("/id/keys", server.jwks, methods=["GET"]),
         Route("/id/{org_id}/{user_id}", server.identity, methods=["GET", "POST"]),
         Route("/.well-known/openid-configuration", server.openid_configuration,
               methods=["GET"]),

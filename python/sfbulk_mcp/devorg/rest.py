@@ -282,7 +282,14 @@ class RestApi:
         sobject = self._sobject_name(match.group(1))
         record_id = self._record_id(sobject, match.group(2))
         fields = _field_list(request.params.get("fields"))
-        record = self.store.retrieve(sobject, record_id, fields, api_version=request.version)
+        try:
+            record = self.store.retrieve(sobject, record_id, fields, api_version=request.version)
+        except DevOrgError as exc:
+            # A record in the recycle bin is simply not there for GET (DML says deleted).
+            if exc.error_code == "ENTITY_IS_DELETED":
+                raise DevOrgError("NOT_FOUND", "The requested resource does not exist",
+                                  status=404) from None
+            raise
         return RestResult(200, record)
 
     def update(self, request: RestRequest, match: re.Match[str]) -> RestResult:
