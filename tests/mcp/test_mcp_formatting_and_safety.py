@@ -108,6 +108,19 @@ async def test_schema_memory_suggests_close_field_names(tmp_path: Path) -> None:
     assert memory.check_soql("SELECT Id, Ownr.Name FROM Account")[0].startswith(
         "No relationship Ownr"
     )
+    # WHERE and ORDER BY are checked too; literals, functions, subqueries and aliases are not
+    # mistaken for fields.
+    where = memory.check_soql(
+        "SELECT Id FROM Account WHERE (Nmae LIKE 'Acme (x)%' OR AnnualRevenue > 5) "
+        "AND Id IN (SELECT AccountId FROM Contact WHERE Bogus = 1) "
+        "AND CALENDAR_YEAR(CreatedDate) = 2024 ORDER BY Industy DESC NULLS LAST"
+    )
+    assert [p.split(" on ")[0] for p in where] == ["No field Nmae", "No field Industy"]
+    assert memory.check_soql(
+        "SELECT Industry, COUNT(Id) total FROM Account WHERE Name != null "
+        "GROUP BY Industry ORDER BY total DESC"
+    ) == []
+    assert memory.check_soql("SELECT FIELDS(STANDARD) FROM Account LIMIT 200") == []
     # Objects never learned are not a reason to refuse anything.
     assert memory.check_soql("SELECT Bogus FROM Unknown__c") == []
     # The memory survives a restart.

@@ -153,7 +153,7 @@ class SchemaMemory:
         if obj is None:
             return []
         problems: list[str] = []
-        for path in fields:
+        for path in dict.fromkeys(fields):
             problem = self._check_path(obj, path)
             if problem:
                 problems.append(problem)
@@ -192,42 +192,82 @@ def _unknown(name: str, obj: str, candidates: list[str], kind: str = "field") ->
     return f"No {kind} {name} on {obj}{hint}"
 
 
-_SELECT = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE | re.DOTALL)
+_SELECT = re.compile(
+    r"^\s*SELECT\s+(.*?)\s+FROM\s+([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.IGNORECASE | re.DOTALL
+)
 _FUNC = re.compile(r"^([A-Za-z_]+)\s*\((.*)\)(\s+\w+)?$", re.DOTALL)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_CONDITION = re.compile(
+    r"(?<![\w.:])([A-Za-z_][A-Za-z0-9_.]*)\s*(?:!=|<>|<=|>=|=|<|>|\bNOT\s+LIKE\b|\bLIKE\b"
+    r"|\bNOT\s+IN\b|\bIN\b|\bINCLUDES\b|\bEXCLUDES\b)",
+    re.IGNORECASE,
+)
+_CLAUSE_END = r"(?=\bGROUP\s+BY\b|\bORDER\s+BY\b|\bLIMIT\b|\bOFFSET\b|\bFOR\b|\bWITH\b|\bHAVING\b|$)"
+_KEYWORDS = frozenset({"and", "or", "not", "null", "true", "false", "asc", "desc", "nulls",
+                       "first", "last"})
+
+
+def _flatten(soql: str) -> str:
+    """`soql` with string literals emptied and subqueries (`(SELECT …)`) reduced to `()`."""
+    text = re.sub(r"'(?:\\.|[^'\\])*'", "''", soql)
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "(" and re.match(r"\(\s*SELECT\b", text[index:], re.IGNORECASE):
+            depth = 0
+            while index < len(text):
+                if text[index] == "(":
+                    depth += 1
+                elif text[index] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                index += 1
+            out.append("()")
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def _select_fields(soql: str) -> tuple[str, list[str]] | None:
-    """(object, plain field paths) of a SOQL's top-level SELECT; None when it is not simple."""
-    # Drop child subqueries first: they name child relationships, not fields.
-    text = soql
-    depth = 0
-    out = []
-    for char in text:
-        if char == "(":
-            depth += 1
-        if depth == 0 or char in "()":
-            out.append(char)
-        if char == ")":
-            depth -= 1
-    flattened = "".join(out)
-    match = _SELECT.match(flattened)
+    """(object, field paths named in the top-level SELECT, WHERE and ORDER BY); None when the
+    query is not one this check understands (TYPEOF)."""
+    match = _SELECT.match(_flatten(soql))
     if not match:
         return None
-    select, obj = match.group(1), match.group(2)
+    select, obj, rest = match.group(1), match.group(2), match.group(3)
     if re.search(r"\bTYPEOF\b", select, re.IGNORECASE):
         return None
     fields: list[str] = []
+    aliases: set[str] = set()
     for item in select.split(","):
         item = item.strip()
         if not item or item == "()":
             continue
         func = _FUNC.match(item)
         if func:
+            if func.group(3):
+                aliases.add(func.group(3).strip().lower())
             inner = func.group(2).strip()
-            if inner and inner != "()":
+            # FIELDS(ALL) names a set, not a field; COUNT() names nothing.
+            if func.group(1).upper() != "FIELDS" and _IDENT.fullmatch(inner):
                 fields.append(inner)
             continue
         first = item.split()[0]
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", first):
+        if _IDENT.fullmatch(first):
             fields.append(first)
-    return obj, fields
+    where = re.search(r"\bWHERE\b(.*?)" + _CLAUSE_END, rest, re.IGNORECASE | re.DOTALL)
+    if where:
+        fields += [m.group(1) for m in _CONDITION.finditer(where.group(1))]
+    order = re.search(r"\bORDER\s+BY\b(.*?)(?=\bLIMIT\b|\bOFFSET\b|\bFOR\b|$)", rest,
+                      re.IGNORECASE | re.DOTALL)
+    if order:
+        for item in order.group(1).split(","):
+            words = item.split()
+            if words and _IDENT.fullmatch(words[0]) and "(" not in item:
+                fields.append(words[0])
+    return obj, [
+        f for f in fields if f.lower() not in _KEYWORDS and f.lower() not in aliases
+    ]
