@@ -155,3 +155,28 @@ def test_collections_upsert_and_limit(api: httpx2.Client) -> None:
         {"attributes": {"type": "Account"}, "Name": "x"}] * 201})
     assert too_many.status_code == 400
     assert too_many.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+
+
+def test_sobject_tree_creates_parents_and_children_or_nothing(api: httpx2.Client) -> None:
+    name = unique("Tree")
+    created = api.post(f"{BASE}/composite/tree/Account", json={"records": [
+        {"attributes": {"type": "Account", "referenceId": "acc1"}, "Name": name,
+         "Contacts": {"records": [
+             {"attributes": {"type": "Contact", "referenceId": "con1"}, "LastName": "Kid"}]}},
+    ]})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["hasErrors"] is False
+    ids = {r["referenceId"]: r["id"] for r in body["results"]}
+    assert ids["acc1"].startswith("001") and ids["con1"].startswith("003")
+    contact = api.get(f"{BASE}/sobjects/Contact/{ids['con1']}").json()
+    assert contact["AccountId"] == ids["acc1"]
+
+    failed = api.post(f"{BASE}/composite/tree/Account", json={"records": [
+        {"attributes": {"type": "Account", "referenceId": "ok"}, "Name": name + " 2"},
+        {"attributes": {"type": "Account", "referenceId": "bad"}},
+    ]})
+    assert failed.status_code == 400
+    assert failed.json()["hasErrors"] is True
+    assert failed.json()["results"][0]["referenceId"] == "bad"
+    assert count(api, f"SELECT Id FROM Account WHERE Name = '{name} 2'") == 0

@@ -101,11 +101,12 @@ class Composite:
                   POST=self.retrieve_many)
         api.route(r"composite/sobjects/([A-Za-z0-9_]+)/([A-Za-z0-9_]+)",
                   PATCH=self.upsert_many)
+        api.route(r"composite/tree/([A-Za-z0-9_]+)", POST=self.tree)
 
     def directory(self, request: RestRequest, match: re.Match[str]) -> RestResult:
         v = f"/services/data/v{request.version}/composite"
         return RestResult(200, {"batch": f"{v}/batch", "sobjects": f"{v}/sobjects",
-                                "tree": f"{v}/tree", "graph": f"{v}/graph"})
+                                "tree": f"{v}/tree"})
 
     def _sub(self, parent: RestRequest, method: str, url: str, body: Any,
              headers: dict[str, str] | None = None) -> RestResult:
@@ -367,6 +368,72 @@ class Composite:
             return {"id": record_id, "success": True, "errors": [], "_update": True}
 
         return RestResult(200, self._collection(ids, all_or_none, delete))
+
+    # -- sObject tree -----------------------------------------------------------------------
+    def tree(self, request: RestRequest, match: re.Match[str]) -> RestResult:
+        """`composite/tree/X`: records with nested children, all created or none."""
+        sobject = self.api._sobject_name(match.group(1))
+        records = json_object(request).get("records")
+        if not isinstance(records, list) or not records:
+            raise DevOrgError("INVALID_INPUT", "records must not be empty", status=400)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        total = 0
+        user_id = request.session.user_id
+
+        def insert(record: Any, expected: str, parent: tuple[str, str] | None) -> None:
+            nonlocal total
+            total += 1
+            if total > MAX_COLLECTION_RECORDS:
+                raise DevOrgError("EXCEEDED_ID_LIMIT",
+                                  "record limit reached. cannot submit more than 200 records "
+                                  "into this call", status=400)
+            attributes = record.get("attributes") if isinstance(record, dict) else None
+            if not isinstance(attributes, dict) or not attributes.get("referenceId"):
+                raise DevOrgError("INVALID_INPUT",
+                                  "Include a reference ID for each record in the request.",
+                                  status=400)
+            ref = str(attributes["referenceId"])
+            name = self.api._sobject_name(str(attributes.get("type") or expected))
+            values: dict[str, Any] = {}
+            children: list[tuple[str, list[Any]]] = []
+            for key, value in record.items():
+                if key == "attributes":
+                    continue
+                if isinstance(value, dict) and isinstance(value.get("records"), list):
+                    children.append((key, value["records"]))
+                else:
+                    values[key] = value
+            if parent is not None:
+                values[parent[0]] = parent[1]
+            try:
+                record_id = self.store.create(name, values, user_id=user_id)
+            except DevOrgError as exc:
+                errors.append({"referenceId": ref, "errors": [_error_entry(exc)]})
+                return
+            results.append({"referenceId": ref, "id": record_id})
+            describe = self.store.describe(name)
+            relations = {c["relationshipName"].lower(): c for c in describe["childRelationships"]
+                         if c.get("relationshipName")}
+            for relationship, child_records in children:
+                relation = relations.get(relationship.lower())
+                if relation is None:
+                    raise DevOrgError("INVALID_FIELD",
+                                      f"No such relationship '{relationship}' on {name}",
+                                      status=400)
+                for child in child_records:
+                    insert(child, str(relation["childSObject"]),
+                           (str(relation["field"]), record_id))
+
+        try:
+            with self.store.transaction():
+                for record in records:
+                    insert(record, sobject, None)
+                if errors:
+                    raise _Rollback
+        except _Rollback:
+            return RestResult(400, {"hasErrors": True, "results": errors})
+        return RestResult(201, {"hasErrors": False, "results": results})
 
     def retrieve_many(self, request: RestRequest, match: re.Match[str]) -> RestResult:
         sobject = self.api._sobject_name(match.group(1))
