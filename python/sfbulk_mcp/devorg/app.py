@@ -113,7 +113,8 @@ class _GzipExceptBulk:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=1400, compresslevel=5)
+        # Any non-empty body: Salesforce compresses small answers too when asked to.
+        self.gzip = GZipMiddleware(app, minimum_size=1, compresslevel=5)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and "/jobs/" not in scope["path"]:
