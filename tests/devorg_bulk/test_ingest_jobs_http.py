@@ -26,7 +26,8 @@ def recorded() -> dict[str, Any]:
 def create_job(api: httpx2.Client, **body: Any) -> dict[str, Any]:
     response = api.post(f"{V}/jobs/ingest", json=body)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    created: dict[str, Any] = response.json()
+    return created
 
 
 def run_job(api: httpx2.Client, csv_text: str, **body: Any) -> dict[str, Any]:

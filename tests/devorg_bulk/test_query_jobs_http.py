@@ -35,7 +35,8 @@ def create_query(api: httpx2.Client, soql: str, version: str = V, **extra: Any) 
     response = api.post(f"{version}/jobs/query", json={"operation": "query", "query": soql,
                                                        **extra})
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def finished(api: httpx2.Client, job_id: str, version: str = V) -> dict[str, Any]:
