@@ -1,8 +1,9 @@
-"""Ingest jobs: the uploaded CSV applied row by row through the store, and the three results.
+"""Ingest jobs: the uploaded CSV applied through the store, and the three result files.
 
-Rows are applied in chunks of 1000, each chunk in one SQLite transaction (each store operation
-is a savepoint inside it), so a bad row fails alone while a million rows still commit quickly. Like
-Salesforce, results are not written in input order; every input row lands in exactly one of
+Rows are applied in chunks of 1000, each chunk in one SQLite transaction: inserts with one
+statement per chunk (`FastInserter`), other operations row by row, each store call its own
+savepoint. A bad row fails alone while a million rows still commit quickly. Like Salesforce,
+results are not written in input order; every input row lands in exactly one of
 `successfulResults`, `failedResults` or `unprocessedrecords`.
 """
 
