@@ -106,7 +106,7 @@ class FieldDef:
 
     @property
     def aggregatable(self) -> bool:
-        return self.filterable and self.type not in ("address", "multipicklist")
+        return self.filterable and self.type not in ("address", "multipicklist", "boolean")
 
     def byte_length(self) -> int:
         if self.type in ID_TYPES:
@@ -168,7 +168,7 @@ class FieldDef:
             "nameField": self.name_field,
             "namePointing": len(self.reference_to) > 1,
             "nillable": self.nillable,
-            "permissionable": self.nillable and self.createable,
+            "permissionable": self.nillable and (self.createable or self.type == "address"),
             "picklistValues": picklist_values,
             "polymorphicForeignKey": len(self.reference_to) > 1,
             "precision": self.precision,
@@ -180,7 +180,8 @@ class FieldDef:
             "restrictedDelete": False,
             "restrictedPicklist": self.restricted_picklist,
             "scale": self.scale,
-            "searchPrefilterable": self.type == "reference" and len(self.reference_to) == 1,
+            "searchPrefilterable": self.type == "reference" and len(self.reference_to) == 1
+            and self.nillable and self.updateable,
             "soapType": _SOAP_TYPES[self.type],
             "sortable": self.sortable,
             "type": self.type,
@@ -436,7 +437,9 @@ def _ta(name: str, label: str, length: int = 32000, **kw: Any) -> FieldDef:
 
 
 def _pick(name: str, label: str, values: Iterable[str], **kw: Any) -> FieldDef:
-    return FieldDef(name, "picklist", label, length=255, picklist=tuple(values), **kw)
+    # Standard picklists are 40 characters long, custom ones 255.
+    length = 255 if kw.get("custom") else 40
+    return FieldDef(name, "picklist", label, length=length, picklist=tuple(values), **kw)
 
 
 def _multi(name: str, label: str, values: Iterable[str], **kw: Any) -> FieldDef:
@@ -507,7 +510,7 @@ def _address(prefix: str, label: str, street_label: str = "Street") -> list[Fiel
         _pick(f"{prefix}GeocodeAccuracy", lab("Geocode Accuracy"),
               ["Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip",
                "Neighborhood", "City", "County", "State", "Unknown"],
-              compound_field_name=compound),
+              compound_field_name=compound, restricted_picklist=True),
     ]
     compound_field = FieldDef(
         compound, "address", lab("Address"), createable=False, updateable=False,
