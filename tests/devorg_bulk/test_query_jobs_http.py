@@ -192,6 +192,7 @@ def test_query_all_includes_deleted_rows(api: httpx2.Client, bulk_org: OrgUnderT
         ("SELECT MAX(NumberOfEmployees) FROM Account", "Aggregate"),
         ("SELECT TYPEOF What WHEN Account THEN Name END FROM Task", "TYPEOF"),
         ("SELECT Name, (SELECT LastName FROM Contacts) FROM Account", "Aggregate Relationships"),
+        ("SELECT Name, BillingAddress FROM Account", "compound"),
     ],
 )
 def test_soql_bulk_does_not_run_is_rejected_at_create(api: httpx2.Client, soql: str,

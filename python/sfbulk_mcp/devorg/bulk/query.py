@@ -10,6 +10,7 @@ from sfbulk_mcp.devorg.bulk import errors
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
 from sfbulk_mcp.devorg.bulk.model import Job, Outcome
 from sfbulk_mcp.devorg.bulk.resultfile import write_rows
+from sfbulk_mcp.devorg.catalog import SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.state import OrgState
 
@@ -51,7 +52,30 @@ def check_bulk_query(state: OrgState, soql: str, *, include_deleted: bool) -> st
             "reference your WSDL or the describe call for the appropriate names.",
         )
     _check_fields(state, soql, include_deleted=include_deleted)
+    for path in getattr(ast, "fields", []):
+        if _is_compound(state, sobject, str(path)):
+            raise errors.unsupported_query(
+                "Selecting compound data not supported in Bulk Query: query the "
+                f"individual components of {path} instead"
+            )
     return str(sobject.name)
+
+
+def _is_compound(state: OrgState, sobject: SObjectDef, path: str) -> bool:
+    """True when a select path names an address or location compound field."""
+    *relationships, name = path.split(".")
+    current: SObjectDef | None = sobject
+    for relationship in relationships:
+        if current is None:
+            return False
+        reference = current.reference_by_relationship(relationship)
+        if reference is None or not reference.reference_to:
+            return False
+        current = state.store.catalog.find(reference.reference_to[0])
+    if current is None:
+        return False
+    field = current.field(name)
+    return field is not None and field.type in ("address", "location")
 
 
 def _check_fields(state: OrgState, soql: str, *, include_deleted: bool) -> None:
