@@ -181,14 +181,14 @@ class RestApi:
     # -- helpers ----------------------------------------------------------------------------
     def _sobject_name(self, name: str) -> str:
         """The catalog's spelling of an sObject name (NOT_FOUND if unknown)."""
-        info = self._global_entry(name, self.state.config.latest_api_version)
-        return str(info["name"])
+        obj = self.store.catalog.find(name)
+        if obj is None:
+            raise DevOrgError("NOT_FOUND", "The requested resource does not exist", status=404)
+        return obj.name
 
     def _global_entry(self, name: str, version: str) -> dict[str, Any]:
-        for entry in self.store.describe_global(version)["sobjects"]:
-            if entry["name"].lower() == name.lower():
-                return dict(entry)
-        raise DevOrgError("NOT_FOUND", "The requested resource does not exist", status=404)
+        return dict(self.store.catalog.get(self._sobject_name(name))
+                    .describe_global_entry(version))
 
     # -- directory, describe ----------------------------------------------------------------
     def resources(self, request: RestRequest, match: re.Match[str]) -> RestResult:
@@ -310,11 +310,9 @@ class RestApi:
         """The describe spelling of an external id field (or `Id`)."""
         if name.lower() == "id":
             return "Id"
-        for entry in self.store.describe(sobject)["fields"]:
-            if entry["name"].lower() == name.lower():
-                if entry.get("externalId") or entry.get("idLookup"):
-                    return str(entry["name"])
-                break
+        found = self.store.catalog.get(sobject).field(name)
+        if found is not None and (found.external_id or found.id_lookup):
+            return found.name
         raise DevOrgError(
             "NOT_FOUND",
             f"Provided external ID field does not exist or is not accessible: {name}",
