@@ -395,3 +395,51 @@ def test_login_again_with_just_the_alias_reuses_how_it_was_logged_in(
     relogin = _sfbulk(["login", "--alias", "pw-again"], env)
     assert relogin.exit_code == 0, relogin.output
     assert "[password]" in relogin.output
+
+
+def test_orgs_check_renews_what_it_can_and_flags_what_needs_a_login(
+    org: Any, config_dir: Path, form_browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import webbrowser
+
+    from sfbulk_mcp.auth.oauth import revoke_token
+    from sfbulk_mcp.auth.store import OrgStore
+
+    env = _env(config_dir, SALESFORCE_PASSWORD="devorg")
+    assert (
+        _sfbulk(
+            [
+                "login",
+                "--instance-url",
+                org.instance_url,
+                "--username",
+                "admin@devorg.local",
+                "--alias",
+                "healthy",
+            ],
+            env,
+        ).exit_code
+        == 0
+    )
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: bool(form_browser.log_in(url)))
+    assert (
+        _sfbulk(
+            ["login", "--instance-url", org.instance_url, "--port", "0", "--alias", "broken"], env
+        ).exit_code
+        == 0
+    )
+    store = OrgStore(config_dir, env={"SFBULK_SECRETS": "file"})
+    asyncio.run(revoke_token(org.login_url, str(store.secrets("broken").refresh_token)))
+    org.faults.expire_sessions()
+
+    result = _sfbulk(["orgs", "--check", "--json"], env)
+    rows = {row["alias"]: row for row in orjson.loads(result.stdout)}
+    assert rows["healthy"]["connected"] is True
+    assert rows["healthy"]["status"] == "connected as admin@devorg.local"
+    assert rows["broken"]["connected"] is False
+    assert "sfbulk login --alias broken" in rows["broken"]["status"]
+
+    table = _sfbulk(["orgs", "--check"], env)
+    assert table.exit_code == 3
+    assert "broken: " in table.stderr and "sfbulk login --alias broken" in table.stderr

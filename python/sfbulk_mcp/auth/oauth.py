@@ -237,6 +237,15 @@ async def fetch_userinfo(
                 f"cannot reach {url}: {type(exc).__name__}", method="GET", url=url
             ) from None
     log.info("GET %s -> %s", url, response.status_code)
+    if response.status_code == 403 and b"Bad_OAuth_Token" in response.content:
+        # Salesforce's identity service answers an invalid or expired token this way.
+        raise AuthError(
+            "the access token is invalid or has expired",
+            error_code="Bad_OAuth_Token",
+            status=403,
+            method="GET",
+            url=url,
+        )
     if response.status_code >= 400:
         raise error_from_response(response.status_code, response.content, method="GET", url=url)
     data = orjson.loads(response.content)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from ..auth.check import OrgCheck, check_org
 from ..auth.env import default_client_id
 from ..auth.errors import OrgStoreError
 from ..auth.login import (
@@ -440,8 +441,11 @@ def _expiry_text(record: OrgRecord, now: float) -> str:
     return f"in {hours}h {rest // 60:02d}m" if hours else f"in {rest // 60}m {rest % 60:02d}s"
 
 
-def _org_json(record: OrgRecord) -> dict[str, Any]:
+def _org_json(record: OrgRecord, status: OrgCheck | None = None) -> dict[str, Any]:
     now = time.time()
+    extra: dict[str, Any] = {}
+    if status is not None:
+        extra = {"connected": status.connected, "status": status.detail}
     return {
         "alias": record.alias,
         "username": record.username,
@@ -456,23 +460,30 @@ def _org_json(record: OrgRecord) -> dict[str, Any]:
         "default": record.is_default,
         "is_default": record.is_default,
         "secrets_in": record.secrets_backend,
+        **extra,
     }
 
 
 @click.command("orgs")
 @click.option("--json", "as_json", is_flag=True, help="Print the orgs as a JSON list.")
 @click.option("--set-default", metavar="ALIAS", help="Make ALIAS the default org first.")
-def orgs(as_json: bool, set_default: str | None) -> None:
+@click.option(
+    "--check", is_flag=True, help="Ask each org who we are (renewing sessions) and show status."
+)
+def orgs(as_json: bool, set_default: str | None, check: bool) -> None:
     """List stored orgs: alias, username, instance, auth method, token expiry, default."""
     with _errors():
         store = OrgStore(env=os.environ)
         if set_default:
             store.set_default(set_default)
         records = store.list_orgs()
+        statuses: dict[str, OrgCheck] = {}
+        if check and records:
+            statuses = _run(lambda: _check_all(store, [r.alias for r in records]))
+            records = store.list_orgs()  # sessions may have been renewed
         if as_json:
-            click.echo(
-                orjson.dumps([_org_json(r) for r in records], option=orjson.OPT_INDENT_2).decode()
-            )
+            rows = [_org_json(r, statuses.get(r.alias)) for r in records]
+            click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
             return
         if not records:
             click.echo(
@@ -480,24 +491,41 @@ def orgs(as_json: bool, set_default: str | None) -> None:
                 "`--org devorg` for a local org."
             )
             return
-        _print_table(records)
+        _print_table(records, statuses)
+        failed = [c for c in statuses.values() if not c.connected]
+        for outcome in failed:
+            click.echo(f"{outcome.alias}: {outcome.detail}", err=True)
+        if failed:
+            sys.exit(_EXIT_AUTH)
 
 
-def _print_table(records: list[OrgRecord]) -> None:
+async def _check_all(store: OrgStore, aliases: list[str]) -> dict[str, OrgCheck]:
+    outcomes = await asyncio.gather(*(check_org(store, alias) for alias in aliases))
+    return {outcome.alias: outcome for outcome in outcomes}
+
+
+def _print_table(records: list[OrgRecord], statuses: dict[str, OrgCheck]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     now = time.time()
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("DEFAULT", "ALIAS", "USERNAME", "INSTANCE", "METHOD", "TOKEN EXPIRES"):
+    columns = ["DEFAULT", "ALIAS", "USERNAME", "INSTANCE", "METHOD", "TOKEN EXPIRES"]
+    if statuses:
+        columns.append("STATUS")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for record in records:
-        table.add_row(
+        row = [
             "*" if record.is_default else "",
             record.alias,
             record.username or "",
             record.instance_url,
             record.auth_method,
             _expiry_text(record, now),
-        )
+        ]
+        if statuses:
+            outcome = statuses.get(record.alias)
+            row.append("connected" if outcome and outcome.connected else "error")
+        table.add_row(*row)
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
