@@ -300,3 +300,22 @@ def test_apex_rest_handlers(devorg: DevOrg, api: httpx2.Client) -> None:
     assert missing.status_code == 404
     assert missing.json()[0]["errorCode"] == "NOT_FOUND"
     assert "Could not find a match for URL" in missing.json()[0]["message"]
+
+
+def test_unexpected_errors_answer_500_and_keep_the_connection(devorg: DevOrg,
+                                                              api: httpx2.Client) -> None:
+    def broken(request: object) -> object:
+        raise RuntimeError("handler bug")
+
+    devorg.register_apex_rest("GET", "/Broken", broken)
+    failed = api.get("/services/apexrest/Broken")
+    assert failed.status_code == 500
+    assert failed.json()[0]["errorCode"] == "UNKNOWN_EXCEPTION"
+    assert api.get(f"{BASE}/limits").status_code == 200
+
+
+def test_malformed_version_is_not_found(api: httpx2.Client) -> None:
+    for path in ("/services/data/v66", "/services/data/vlatest/sobjects"):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert response.json()[0]["errorCode"] == "NOT_FOUND"

@@ -12,7 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import control
 from .apexrest import ApexRestRegistry
@@ -100,11 +100,34 @@ def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
         HTTPException: _http_error,
         Exception: _unexpected_error,
     })
-    app: ASGIApp = inner
+    app: ASGIApp = _KeepConnectionOnError(inner)
     if state.config.gzip_responses:
-        app = _GzipExceptBulk(inner)
+        app = _GzipExceptBulk(app)
     app = ApiMiddleware(app, state)
     return ConnectionDropMiddleware(app, state)
+
+
+class _KeepConnectionOnError:
+    """Starlette re-raises an unexpected error after answering 500; uvicorn would then drop the
+    keep-alive connection. The 500 is already sent (and logged): keep the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if not started or scope["type"] != "http":
+                raise
 
 
 class _GzipExceptBulk:

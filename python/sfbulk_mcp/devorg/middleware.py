@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .responses import error_response, invalid_session, not_found, request_limit_exceeded
 from .state import OrgState
 
-_VERSIONED = re.compile(r"^/services/data/v(\d+\.\d)(?:/|$)")
+_VERSIONED = re.compile(r"^/services/data/v([^/]+)(?:/|$)")
 CONTROL_PREFIX = "/_devorg"
 
 
