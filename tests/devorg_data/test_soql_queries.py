@@ -280,3 +280,17 @@ def test_address_compound_in_rest_results(store: Store, org: dict) -> None:
     assert rec["BillingAddress"]["city"] == "Paris"
     assert set(rec["BillingAddress"]) == {"city", "country", "geocodeAccuracy", "latitude",
                                           "longitude", "postalCode", "state", "street"}
+
+
+def test_large_results_are_sliceable_sequences(store: Store) -> None:
+    with store.transaction():
+        for i in range(2500):
+            store.create("Contact", {"LastName": f"L{i:04d}"})
+    result = store.query("SELECT LastName FROM Contact ORDER BY LastName")
+    assert result.total_size == len(result.records) == 2500
+    page = result.records[2000:2002]
+    assert isinstance(page, list) and [r["LastName"] for r in page] == ["L2000", "L2001"]
+    assert result.records[-1]["LastName"] == "L2499"
+    assert sum(1 for _ in result.records) == 2500
+    small = store.query("SELECT LastName FROM Contact ORDER BY LastName LIMIT 2000").records
+    assert isinstance(small, list)

@@ -15,7 +15,7 @@ import math
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,13 @@ def _sql_type(f: FieldDef) -> str:
 
 
 class QueryResult:
-    """What a SOQL query returned, in REST shape."""
+    """What a SOQL query returned, in REST shape.
 
-    def __init__(self, records: list[dict[str, Any]], total_size: int,
+    ``records`` is a sequence (index, slice, iterate, len); large results build their
+    record dicts only when read.
+    """
+
+    def __init__(self, records: Sequence[dict[str, Any]], total_size: int,
                  columns: list[str]) -> None:
         self.records = records
         self.total_size = total_size

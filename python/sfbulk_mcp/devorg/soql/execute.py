@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from ..store import QueryResult, rest_value
 from .compiler import (
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from ..store import Store
 
 _CHILD_BATCH = 500
+# Results up to one REST page (2000 records) come back as a plain list of dicts.
+EAGER_RECORDS = 2000
 _ADDRESS_KEYS = ["street", "city", "state", "postalCode", "country", "latitude", "longitude",
                  "geocodeAccuracy"]
 
@@ -45,6 +47,14 @@ def run_query(store: Store, soql: str, *, include_deleted: bool,
         return QueryResult([], total, [])
     rows = conn.execute(plan.sql, plan.params).fetchall()
     builder = _Builder(store, api_version)
+    if not plan.aggregate and not plan.children:
+        def build(row: tuple[Any, ...]) -> dict[str, Any]:
+            return builder.record(plan.obj.name, row[plan.id_col or 0], plan.shape, row)
+
+        if len(rows) <= EAGER_RECORDS:
+            return QueryResult([build(row) for row in rows], len(rows), plan.columns)
+        # A large result keeps only its row tuples; the REST layer shapes the pages it sends.
+        return QueryResult(RecordList(rows, build), len(rows), plan.columns)
     children: list[dict[str, list[dict[str, Any]]]] = []
     for child in plan.children:
         children.append(_fetch_children(conn, builder, plan, child, rows))
@@ -64,6 +74,42 @@ def run_query(store: Store, soql: str, *, include_deleted: bool,
                 )
         records.append(record)
     return QueryResult(records, len(records), plan.columns)
+
+
+class RecordList(Sequence[dict[str, Any]]):
+    """REST records built on access from result rows; slices are plain lists."""
+
+    def __init__(self, rows: list[tuple[Any, ...]],
+                 build: Callable[[tuple[Any, ...]], dict[str, Any]]) -> None:
+        self._rows = rows
+        self._build = build
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._build(row) for row in self._rows[index]]
+        return self._build(self._rows[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._build, self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, RecordList)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RecordList({len(self._rows)} records)"
 
 
 def _fetch_children(conn: Any, builder: _Builder, parent: Plan, child: ChildOut,
