@@ -113,7 +113,11 @@ class BulkApi:
         def create_upload_close() -> dict[str, Any]:
             created = self.jobs.create_ingest_job(body, version, user_id)
             job = self.jobs.get(JobKind.INGEST, created["id"])
-            self.jobs.upload(job, content)
+            try:
+                self.jobs.upload(job, content)
+            except DevOrgError:
+                self.jobs.abort(job)  # the caller never learns this job's Id: don't leave it Open
+                raise
             closed = self.jobs.upload_complete(job)
             # The create body, showing the job already closed.
             return {**created, "state": closed["state"],
