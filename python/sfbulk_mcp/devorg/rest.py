@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,10 +102,11 @@ class QueryCursors:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cursors: OrderedDict[str, tuple[list[dict[str, Any]], int, float]] = OrderedDict()
+        self._cursors: OrderedDict[str, tuple[Sequence[dict[str, Any]], int, float]] = (
+            OrderedDict())
         self._sequence = 0
 
-    def open(self, records: list[dict[str, Any]], total_size: int) -> str:
+    def open(self, records: Sequence[dict[str, Any]], total_size: int) -> str:
         with self._lock:
             self._sequence += 1
             locator = make_id("01g", self._sequence)
@@ -114,7 +115,7 @@ class QueryCursors:
                 self._cursors.popitem(last=False)
             return locator
 
-    def get(self, locator: str) -> tuple[list[dict[str, Any]], int]:
+    def get(self, locator: str) -> tuple[Sequence[dict[str, Any]], int]:
         now = time.monotonic()
         with self._lock:
             entry = self._cursors.get(locator)
@@ -390,13 +391,13 @@ class RestApi:
         locator = self.cursors.open(records, result.total_size)
         return self._page(request, result.total_size, records[:size], locator, size)
 
-    def _page(self, request: RestRequest, total: int, page: list[dict[str, Any]],
+    def _page(self, request: RestRequest, total: int, page: Sequence[dict[str, Any]],
               locator: str | None, next_offset: int) -> RestResult:
         body: dict[str, Any] = {"totalSize": total, "done": locator is None}
         if locator is not None:
             body["nextRecordsUrl"] = (f"/services/data/v{request.version}/query/"
                                       f"{locator}-{next_offset}")
-        body["records"] = page
+        body["records"] = list(page)
         return RestResult(200, body)
 
     def query(self, request: RestRequest, match: re.Match[str]) -> RestResult:
