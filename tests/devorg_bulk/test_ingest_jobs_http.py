@@ -349,3 +349,28 @@ def test_multipart_create_uploads_and_closes_in_one_request(api: httpx2.Client) 
     names = sorted(line.split(",")[2] for line in
                    results(api, created["id"], "successfulResults").splitlines()[1:])
     assert names == ['"Multipart One"', '"Multipart Two"']
+
+
+def test_hung_job_can_be_aborted_and_keeps_its_rows_unprocessed(
+    api: httpx2.Client, bulk_org: OrgUnderTest
+) -> None:
+    bulk_org.state.faults.hang_next_jobs(1)
+    job = create_job(api, object="Account", operation="insert")
+    path = f"{V}/jobs/ingest/{job['id']}"
+    api.put(f"{path}/batches", content=b"Name\nStuck One\nStuck Two\n")
+    api.patch(path, json={"state": "UploadComplete"})
+    running = wait_for_state(api, path, {"InProgress"})
+    assert running["numberRecordsProcessed"] == 0
+    assert api.patch(path, json={"state": "Aborted"}).json()["state"] == "Aborted"
+    assert results(api, job["id"], "unprocessedrecords") == 'Name\n"Stuck One"\n"Stuck Two"\n'
+    assert results(api, job["id"], "successfulResults") == '"sf__Id","sf__Created",Name\n'
+    assert bulk_org.state.store.count("Account") == 0
+
+
+def test_injected_failure_fails_the_ingest_job(api: httpx2.Client,
+                                               bulk_org: OrgUnderTest) -> None:
+    bulk_org.state.faults.fail_next_jobs(1, "InternalServerError : injected")
+    job = run_job(api, "Name\nNever stored\n", object="Account", operation="insert")
+    assert job["state"] == "Failed"
+    assert job["errorMessage"] == "InternalServerError : injected"
+    assert results(api, job["id"], "unprocessedrecords") == 'Name\n"Never stored"\n'
