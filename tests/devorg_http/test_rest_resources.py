@@ -319,3 +319,13 @@ def test_malformed_version_is_not_found(api: httpx2.Client) -> None:
         response = api.get(path)
         assert response.status_code == 404
         assert response.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+def test_http_method_override_and_pretty_print(api: httpx2.Client) -> None:
+    record_id = api.post(f"{BASE}/sobjects/Account", json={"Name": unique("Override")}).json()["id"]
+    patched = api.post(f"{BASE}/sobjects/Account/{record_id}", params={"_HttpMethod": "PATCH"},
+                       json={"Name": "Overridden"})
+    assert patched.status_code == 204
+    pretty = api.get(f"{BASE}/sobjects/Account/{record_id}", params={"fields": "Name"},
+                     headers={"X-PrettyPrint": "1"})
+    assert pretty.text.startswith("{\n") and pretty.json()["Name"] == "Overridden"

@@ -21,7 +21,7 @@ from .errors import DevOrgError
 from .middleware import ApiMiddleware, ConnectionDropMiddleware
 from .oauth import oauth_routes
 from .responses import devorg_error_body, error_response, json_response, not_found
-from .rest import RestApi, RestRequest, RestResult, versions_list
+from .rest import RestApi, RestRequest, versions_list
 from .soap_login import soap_routes
 from .state import OrgState
 from .tooling import install_tooling
@@ -42,10 +42,6 @@ def _bulk_routes(state: OrgState) -> list[BaseRoute]:
     return list(bulk_routes(state))
 
 
-def _rest_response(result: RestResult) -> Response:
-    return json_response(result.body, result.status, result.headers or None)
-
-
 def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
     """The whole devorg as one ASGI app (routes + faults, auth, limits, gzip)."""
     api = RestApi(state)
@@ -56,8 +52,13 @@ def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
     state.extras["apexrest"] = apex
 
     async def rest_endpoint(request: Request) -> Response:
+        method = request.method
+        override = request.query_params.get("_HttpMethod", "").upper()
+        if method == "POST" and override in ("PATCH", "DELETE", "GET", "HEAD"):
+            # For HTTP stacks without PATCH: POST …?_HttpMethod=PATCH, as Salesforce allows.
+            method = override
         rest_request = RestRequest(
-            method=request.method,
+            method=method,
             version=request.path_params["version"],
             path=request.path_params.get("rest", "").strip("/"),
             params=request.query_params,
@@ -67,7 +68,8 @@ def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
         )
         _check_content_type(request)
         result = await run_in_threadpool(api.dispatch, rest_request)
-        return _rest_response(result)
+        pretty = request.headers.get("x-prettyprint", "") == "1"
+        return json_response(result.body, result.status, result.headers or None, pretty=pretty)
 
     async def versions(request: Request) -> Response:
         return json_response(versions_list(state))

@@ -10,11 +10,14 @@ from starlette.responses import Response
 JSON_TYPE = "application/json;charset=UTF-8"
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response serialised with orjson (fast, UTF-8, no spaces like Salesforce)."""
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None, *,
+                  pretty: bool = False) -> Response:
+    """A JSON response serialised with orjson (compact like Salesforce; indented when the
+    client sent `X-PrettyPrint: 1`)."""
     if body is None:
         return Response(status_code=status, headers=headers)
-    return Response(orjson.dumps(body), status_code=status, headers=headers,
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    return Response(orjson.dumps(body, option=option), status_code=status, headers=headers,
                     media_type=JSON_TYPE)
 
 
