@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -75,12 +75,14 @@ def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
         return json_response(versions_list(state))
 
     async def home(request: Request) -> Response:
-        if request.method == "GET":
-            return RedirectResponse("/services/oauth2/authorize"
-                                    "?response_type=code&client_id=sfbulk-devorg"
-                                    "&redirect_uri=http://localhost:1717/OauthRedirect",
-                                    status_code=302)
-        return PlainTextResponse("sfbulk devorg")
+        base = state.instance_url
+        return PlainTextResponse(
+            "sfbulk devorg: a local Salesforce-compatible org\n\n"
+            f"REST API      {base}/services/data/\n"
+            f"OAuth         {base}/services/oauth2/authorize | /token | /revoke | /userinfo\n"
+            f"OpenID        {base}/.well-known/openid-configuration\n"
+            "Default user  admin@devorg.local (password: devorg)\n"
+            "Client id     sfbulk-devorg (public, PKCE, loopback redirect URIs)\n")
 
     rest_methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"]
     routes: list[BaseRoute] = [
