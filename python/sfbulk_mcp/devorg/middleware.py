@@ -117,7 +117,7 @@ class ApiMiddleware:
                                           if k not in (b"content-encoding", b"content-length")]}
         versioned = _VERSIONED.match(path)
         is_api = versioned is not None or path.startswith("/services/apexrest")
-        if path.startswith("/services/data"):
+        if path.startswith(("/services/data", "/services/apexrest")):
             send = self._with_limit_header(send)
         if not is_api:
             await self.app(scope, receive, send)
