@@ -96,7 +96,13 @@ def run_query(
         columns, rows = state.store.query_rows(
             job.query, include_deleted=job.operation == "queryAll"
         )
-        count = write_rows(folder, formatter.header(columns), rows, formatter, stopped)
+
+        def progress(written: int) -> None:
+            # The counter moves while the job runs, as Salesforce's does.
+            job.records_processed = written
+
+        count = write_rows(folder, formatter.header(columns), rows, formatter, stopped,
+                           progress)
     except DevOrgError as exc:
         return Outcome(processed=0, error_message=f"{exc.error_code} : {exc.message}")
     return Outcome(processed=count)

@@ -71,13 +71,16 @@ def write_rows(
     rows: Iterable[Sequence[object]],
     formatter: RowFormatter,
     should_stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[int], None] = lambda rows: None,
 ) -> int:
     """Write a header and rows as a paged result set under `directory`; returns the row count.
 
-    `should_stop` is polled between blocks so that an abort stops a long write.
+    `should_stop` is polled between blocks so that an abort stops a long write; `progress`
+    hears the number of rows written so far.
     """
     line = formatter.line
-    return write_lines(directory, header_line, (line(row) for row in rows), should_stop)
+    return write_lines(directory, header_line, (line(row) for row in rows), should_stop,
+                       progress)
 
 
 def write_lines(
@@ -85,6 +88,7 @@ def write_lines(
     header_line: str,
     lines: Iterable[str],
     should_stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[int], None] = lambda rows: None,
 ) -> int:
     """Write a header and formatted lines as a paged result set; returns the row count."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -100,6 +104,7 @@ def write_lines(
             if len(block) >= _BLOCK_ROWS:
                 data.write("".join(block).encode("utf-8"))
                 block.clear()
+                progress(len(offsets) - 1)
                 if should_stop():
                     raise JobStopped
         if block:
