@@ -336,3 +336,45 @@ def test_openid_scope_returns_a_verifiable_id_token(devorg: DevOrg,
     assert token.claims["nonce"] == "n-42"
     assert token.claims["sub"] == body["id"]
     assert token.claims["iss"] == devorg.login_url
+
+
+def test_app_level_refresh_token_rotation_and_plain_pkce(devorg: DevOrg,
+                                                         client: httpx2.Client) -> None:
+    devorg.add_connected_app("rotating", rotate_refresh_tokens=True)
+    verifier = secrets.token_urlsafe(48)
+    page = client.get("/services/oauth2/authorize", params={
+        "response_type": "code", "client_id": "rotating", "redirect_uri": REDIRECT,
+        "code_challenge": verifier, "code_challenge_method": "plain"})
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    code = code_from(client.post("/services/oauth2/authorize", data={
+        **hidden, "username": "admin@devorg.local", "password": "devorg",
+        "action": "allow"}))["code"][0]
+    first = client.post("/services/oauth2/token", data={
+        "grant_type": "authorization_code", "code": code, "client_id": "rotating",
+        "redirect_uri": REDIRECT, "code_verifier": verifier}).json()
+    second = client.post("/services/oauth2/token", data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+        "client_id": "rotating"}).json()
+    assert second["refresh_token"] != first["refresh_token"]
+    stale = client.post("/services/oauth2/token", data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
+        "client_id": "rotating"})
+    assert stale.status_code == 400
+
+
+def test_revoking_a_refresh_token_ends_its_sessions(devorg: DevOrg,
+                                                    client: httpx2.Client) -> None:
+    verifier, challenge = pkce_pair()
+    code = code_from(authorize(client, challenge=challenge))["code"][0]
+    tokens = client.post("/services/oauth2/token", data={
+        "grant_type": "authorization_code", "code": code, "client_id": "sfbulk-devorg",
+        "redirect_uri": REDIRECT, "code_verifier": verifier}).json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client.get("/services/data/v66.0/limits", headers=bearer).status_code == 200
+    assert client.post("/services/oauth2/revoke",
+                       data={"token": tokens["refresh_token"]}).status_code == 200
+    assert client.get("/services/data/v66.0/limits", headers=bearer).status_code == 401
+    again = client.post("/services/oauth2/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "sfbulk-devorg"})
+    assert again.json()["error"] == "invalid_grant"
