@@ -92,15 +92,15 @@ def run_query(
     """Run a query job's SOQL and write its result file; Failed outcome on a query error."""
     assert job.query is not None
     formatter = RowFormatter(job.delimiter, job.newline)
+
+    def progress(written: int) -> None:
+        # The counter moves while the job runs, as Salesforce's does.
+        job.records_processed = written
+
     try:
         columns, rows = state.store.query_rows(
             job.query, include_deleted=job.operation == "queryAll"
         )
-
-        def progress(written: int) -> None:
-            # The counter moves while the job runs, as Salesforce's does.
-            job.records_processed = written
-
         count = write_rows(folder, formatter.header(columns), rows, formatter, stopped,
                            progress)
     except DevOrgError as exc:
