@@ -329,3 +329,16 @@ def test_http_method_override_and_pretty_print(api: httpx2.Client) -> None:
     pretty = api.get(f"{BASE}/sobjects/Account/{record_id}", params={"fields": "Name"},
                      headers={"X-PrettyPrint": "1"})
     assert pretty.text.startswith("{\n") and pretty.json()["Name"] == "Overridden"
+
+
+def test_relationship_traversal(api: httpx2.Client) -> None:
+    account_id = api.post(f"{BASE}/sobjects/Account", json={"Name": unique("Parent")}).json()["id"]
+    contact_id = api.post(f"{BASE}/sobjects/Contact",
+                          json={"LastName": "Child", "AccountId": account_id}).json()["id"]
+    parent = api.get(f"{BASE}/sobjects/Contact/{contact_id}/Account", params={"fields": "Id,Name"})
+    assert parent.status_code == 200 and parent.json()["Id"] == account_id
+    children = api.get(f"{BASE}/sobjects/Account/{account_id}/Contacts",
+                       params={"fields": "Id,LastName"})
+    assert children.status_code == 200
+    assert [r["Id"] for r in children.json()["records"]] == [contact_id]
+    assert children.json()["totalSize"] == 1 and children.json()["done"] is True

@@ -328,8 +328,39 @@ class RestApi:
         return RestResult(300, [f"/services/data/v{request.version}/sobjects/{sobject}/{i}"
                                 for i in ids])
 
+    def _relationship(self, request: RestRequest, sobject: str, record_id: str,
+                      name: str) -> RestResult | None:
+        """`sobjects/X/{id}/{relationship}`: the parent record or the child records."""
+        obj = self.store.catalog.get(sobject)
+        fields = _field_list(request.params.get("fields"))
+        reference = obj.reference_by_relationship(name)
+        if reference is not None:
+            parent = self.store.retrieve(sobject, record_id, [reference.name])
+            parent_id = parent.get(reference.name)
+            if not parent_id:
+                raise DevOrgError("NOT_FOUND", "The requested resource does not exist",
+                                  status=404)
+            parent_type = self.store.sobject_for_id(str(parent_id))
+            return RestResult(200, self.store.retrieve(parent_type, str(parent_id), fields,
+                                                       api_version=request.version))
+        child = obj.child(name)
+        if child is None:
+            return None
+        self.store.retrieve(sobject, record_id, ["Id"])  # 404 when the parent is missing
+        child_obj = self.store.catalog.get(child.child_sobject)
+        columns = fields or [f.name for f in child_obj.fields if f.stored]
+        result = self.store.query(
+            f"SELECT {', '.join(columns)} FROM {child_obj.name} "
+            f"WHERE {child.field} = {soql_string(record_id)}", api_version=request.version)
+        return RestResult(200, {"totalSize": result.total_size, "done": True,
+                                "records": list(result.records)})
+
     def retrieve_by_external(self, request: RestRequest, match: re.Match[str]) -> RestResult:
         sobject = self._sobject_name(match.group(1))
+        if is_valid_id(match.group(2)):
+            traversed = self._relationship(request, sobject, match.group(2), match.group(3))
+            if traversed is not None:
+                return traversed
         field_name = self._external_field(sobject, match.group(2))
         ids = self._matching_ids(sobject, field_name, match.group(3))
         if not ids:

@@ -448,9 +448,7 @@ class Tooling:
 
     def directory(self, request: RestRequest, match: re.Match[str]) -> RestResult:
         v = f"/services/data/v{request.version}/tooling"
-        return RestResult(200, {"query": f"{v}/query", "sobjects": f"{v}/sobjects",
-                                "search": f"{v}/search", "executeAnonymous":
-                                    f"{v}/executeAnonymous"})
+        return RestResult(200, {"query": f"{v}/query", "sobjects": f"{v}/sobjects"})
 
     def describe_global(self, request: RestRequest, match: re.Match[str]) -> RestResult:
         return RestResult(200, {"encoding": "UTF-8", "maxBatchSize": 200,
