@@ -374,3 +374,32 @@ def test_injected_failure_fails_the_ingest_job(api: httpx2.Client,
     assert job["state"] == "Failed"
     assert job["errorMessage"] == "InternalServerError : injected"
     assert results(api, job["id"], "unprocessedrecords") == 'Name\n"Never stored"\n'
+
+
+def test_ingest_jobs_survive_a_restart_and_running_ones_fail(tmp_path: Path) -> None:
+    from .conftest import start_org
+
+    org = start_org(tmp_path / "org")
+    try:
+        with httpx2.Client(base_url=org.url,
+                           headers={"Authorization": f"Bearer {org.token}"}) as api:
+            done = run_job(api, "Name\nKept result\n", object="Account", operation="insert")
+            org.state.faults.hang_next_jobs(1)
+            stuck = create_job(api, object="Account", operation="insert")
+            path = f"{V}/jobs/ingest/{stuck['id']}"
+            api.put(f"{path}/batches", content=b"Name\nInterrupted\n")
+            api.patch(path, json={"state": "UploadComplete"})
+            wait_for_state(api, path, {"InProgress"})
+    finally:
+        org.stop()
+    again = start_org(tmp_path / "org")
+    try:
+        with httpx2.Client(base_url=again.url,
+                           headers={"Authorization": f"Bearer {again.token}"}) as api:
+            successful = results(api, done["id"], "successfulResults").splitlines()
+            assert successful[1].endswith('"true","Kept result"')
+            interrupted = api.get(f"{V}/jobs/ingest/{stuck['id']}").json()
+            assert interrupted["state"] == "Failed"
+            assert "restarted" in interrupted["errorMessage"]
+    finally:
+        again.stop()
