@@ -14,14 +14,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import engine_data  # noqa: E402
-import polars as pl  # noqa: E402
-from sfbulk_mcp import engine  # noqa: E402
+import engine_data
+import polars as pl
 
 CHILD = """
 import json, sys, time

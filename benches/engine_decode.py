@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import engine_data  # noqa: E402
-import polars as pl  # noqa: E402
-from sfbulk_mcp import engine  # noqa: E402
+import engine_data
+import polars as pl
+from sfbulk_mcp import engine
 
 # Peak RSS is read from VmHWM: ru_maxrss survives fork+exec and would report the parent's peak.
 HWM = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"

@@ -38,10 +38,24 @@ FIELDS = (
 SOQL = f"SELECT {FIELDS} FROM Account"
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. On Linux `ru_maxrss` survives exec and so reports the
+    launching parent's size (here, the one serving the devorg); VmHWM belongs to the new
+    address space alone."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _usage() -> dict[str, float]:
     self_usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "peak_rss_mb": self_usage.ru_maxrss / 1024,  # Linux reports KiB
+        "peak_rss_mb": _peak_rss_mb(),
         "cpu_s": self_usage.ru_utime + self_usage.ru_stime,
     }
 
@@ -107,6 +121,9 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE)
     parser.add_argument("--soql", default=SOQL)
     parser.add_argument("--data-dir", help="Keep the seeded devorg here (reused when present).")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="Runs per side, alternating order; best kept."
+    )
     # Internal: the subprocess sides.
     parser.add_argument("--side", choices=["sfbulk", "simple-salesforce"])
     parser.add_argument("--instance")
@@ -139,7 +156,7 @@ def main() -> None:
             "REQUESTS_CA_BUNDLE": str(org.ca_certificate),
         }
         reports: dict[str, dict[str, Any]] = {}
-        for name in ("sfbulk", "simple-salesforce"):
+        for name in run_order(args.repeat):
             common = [
                 "--instance",
                 org.instance_url,
@@ -157,8 +174,29 @@ def main() -> None:
                 str(Path(out_dir) / f"{name}.parquet"),
             ]
             print(f"running {name} ...", file=sys.stderr)
-            reports[name] = run_side(name, common, env)
+            reports[name] = best_of(reports.get(name), run_side(name, common, env))
         print_report(reports, "export", args.rows)
+
+
+def run_order(repeat: int) -> list[str]:
+    """Sides in alternating order (A B, B A, ...) so neither always meets a cold server."""
+    order: list[str] = []
+    for n in range(max(1, repeat)):
+        pair = ["sfbulk", "simple-salesforce"]
+        order += pair if n % 2 == 0 else pair[::-1]
+    return order
+
+
+def best_of(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The better of two runs of one side, figure by figure (noise only ever adds)."""
+    if old is None:
+        return new
+    return {
+        "rows": new["rows"],
+        "wall_s": min(old["wall_s"], new["wall_s"]),
+        "peak_rss_mb": min(old["peak_rss_mb"], new["peak_rss_mb"]),
+        "cpu_s": min(old["cpu_s"], new["cpu_s"]),
+    }
 
 
 def print_report(reports: dict[str, dict[str, Any]], what: str, rows_asked: int) -> None:

@@ -78,7 +78,7 @@ def test_parquet_parts_merge_in_page_order(tmp_path: Path) -> None:
     parts = []
     for i in range(3):
         part = tmp_path / writers.part_name(i, "parquet")
-        writers.write_frame(pl.DataFrame({"n": [i * 10, i * 10 + 1]}), part, "parquet")
+        writers.write_part(pl.DataFrame({"n": [i * 10, i * 10 + 1]}), part, "parquet")
         parts.append(part)
     out = tmp_path / "out.parquet"
     writers.merge_parts(parts, out, "parquet")

@@ -7,7 +7,6 @@ Polars does the same job (slower, same types), so the pipelines work with any en
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -186,9 +185,9 @@ class PageWriter:
         self._head = bytearray()
         self._engine = _engine() if engine_has("Decoder") else None
         self._decoder: Any = None
-        self._writer: Any = None
         self._batches: list[Any] = []
         self._buffer: list[bytes] = []
+        # write_part writes through this temp name; a broken page may leave it behind.
         self._tmp = part.with_name(part.name + ".tmp") if part is not None else None
 
     def _start(self, header: list[str]) -> None:
@@ -204,17 +203,7 @@ class PageWriter:
             )
 
     def _take(self, batches: list[Any]) -> None:
-        if not batches:
-            return
-        if self.fmt == "parquet" and self._tmp is not None and self._engine is not None:
-            if self._writer is None:
-                self._writer = self._engine.ParquetWriter(
-                    str(self._tmp), schema=batches[0].schema, compression=self.compression
-                )
-            for batch in batches:
-                self._writer.write(batch)
-        else:
-            self._batches.extend(batches)
+        self._batches.extend(batches)
 
     def feed(self, data: bytes) -> None:
         """Decode the next piece of the page body (any split)."""
@@ -259,31 +248,19 @@ class PageWriter:
                 self._start([])
         if self._decoder is not None:
             self._take(self._decoder.finish())
-        if self.part is None:
-            frame = self._polars_frame()
-            return frame.height, frame, 0
-        assert self._tmp is not None and self.fmt is not None
-        if self._writer is not None or (self.fmt == "parquet" and self._decoder is not None):
-            if self._writer is None:
-                assert self._engine is not None
-                self._writer = self._engine.ParquetWriter(
-                    str(self._tmp), schema=self._decoder.schema, compression=self.compression
-                )
-            rows = int(self._writer.close())
-            size = self._tmp.stat().st_size
-            self._tmp.replace(self.part)
-            return rows, None, size
         frame = self._polars_frame()
-        from .writers import write_frame
+        self._batches.clear()
+        self._buffer.clear()
+        if self.part is None:
+            return frame.height, frame, 0
+        assert self.fmt is not None
+        from .writers import write_part
 
-        size = write_frame(frame, self.part, self.fmt, compression=self.compression)
+        size = write_part(frame, self.part, self.fmt)
         return frame.height, None, size
 
     def discard(self) -> None:
         """Drop a page broken off mid-way (its bytes are never used)."""
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                self._writer.close()
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
         self._batches.clear()

@@ -20,7 +20,7 @@ import orjson
 
 STATE_SUFFIX = ".sfbulk-state.json"
 PARTS_SUFFIX = ".sfbulk-parts"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def state_path(out: Path) -> Path:

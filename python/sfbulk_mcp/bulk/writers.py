@@ -16,7 +16,9 @@ from typing import Any, cast
 import polars as pl
 
 FORMATS = ("parquet", "csv", "jsonl")
-_EXTENSIONS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
+# Parts of a Parquet export are Arrow IPC files: cheap to write and to read back memory-mapped,
+# so the data is encoded to Parquet once, when the parts are merged.
+_EXTENSIONS = {"parquet": "arrow", "csv": "csv", "jsonl": "jsonl"}
 
 
 def format_for(path: Path, fmt: str | None) -> str:
@@ -41,6 +43,17 @@ def part_name(index: int, fmt: str) -> str:
     return f"page-{index:06d}.{_EXTENSIONS[fmt]}"
 
 
+def write_part(frame: pl.DataFrame, path: Path, fmt: str) -> int:
+    """Write one page's part (see `part_name`) via a temp name; returns the bytes written."""
+    if fmt != "parquet":
+        return write_frame(frame, path, fmt)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.write_ipc(tmp, compression="lz4")
+    size = tmp.stat().st_size
+    os.replace(tmp, path)
+    return size
+
+
 def write_frame(frame: pl.DataFrame, path: Path, fmt: str, *, compression: str = "zstd") -> int:
     """Write `frame` to `path` in `fmt` via a temp name; returns the bytes written."""
     tmp = path.with_name(path.name + ".tmp")
@@ -61,7 +74,7 @@ def merge_parts(parts: Sequence[Path], out: Path, fmt: str, *, compression: str 
     """Concatenate part files (in the given order) into `out`, atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".sfbulk-tmp")
-    if len(parts) == 1:
+    if len(parts) == 1 and fmt != "parquet":
         os.replace(parts[0], tmp)
     elif fmt == "parquet":
         _merge_parquet(parts, tmp, compression)
@@ -84,7 +97,7 @@ def _merge_parquet(parts: Sequence[Path], tmp: Path, compression: str) -> None:
         writer = engine.ParquetWriter(str(tmp), compression=compression)
         first: pl.DataFrame | None = None
         for part in parts:
-            frame = pl.read_parquet(part)
+            frame = pl.read_ipc(part)
             first = frame if first is None else first
             if frame.height:
                 writer.write(frame)
@@ -95,8 +108,8 @@ def _merge_parquet(parts: Sequence[Path], tmp: Path, compression: str) -> None:
         else:
             writer.close()
         return
-    # Streaming: row groups flow from the parts into the new file without a full-table copy.
-    pl.scan_parquet([str(p) for p in parts]).sink_parquet(
+    # Streaming: batches flow from the parts into the new file without a full-table copy.
+    pl.scan_ipc([str(p) for p in parts]).sink_parquet(
         tmp,
         compression=cast(Any, compression),
     )
