@@ -627,12 +627,13 @@ class Store:
                 f"Field {f.name} is not an External ID or indexed field for {obj.name}",
                 fields=[f.name],
             )
-        values = {k: v for k, v in values.items() if k.lower() != f.name.lower() or f.name != "Id"}
+        # The key is given by the URL; a copy of it in the body never changes it.
+        body = {k: v for k, v in values.items() if k.lower() != f.name.lower()}
         with self.transaction():
             if f.name == "Id":
                 if external_value in (None, ""):
-                    return self._insert(obj.name, values, user_id=user_id), True
-                self.update(obj.name, external_value, values, user_id=user_id)
+                    return self._insert(obj.name, body, user_id=user_id), True
+                self.update(obj.name, external_value, body, user_id=user_id)
                 return normalize_id(external_value), False
             key = coerce_value(f, external_value)
             rows = self._conn().execute(
@@ -642,7 +643,6 @@ class Store:
             ).fetchall()
             if len(rows) > 1:
                 raise MultipleMatchesError(obj.name, f.name, [r[0] for r in rows])
-            body = {k: v for k, v in values.items() if k.lower() != f.name.lower()}
             if rows:
                 self.update(obj.name, rows[0][0], body, user_id=user_id)
                 return str(rows[0][0]), False
