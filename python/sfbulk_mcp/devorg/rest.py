@@ -135,7 +135,6 @@ class RestApi:
         self.store = state.store
         self.cursors = QueryCursors()
         self._routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
-        self._extra_resources: dict[str, str] = {}
         s = r"([A-Za-z0-9_]+)"
         self.route(r"", GET=self.resources)
         self.route(r"sobjects", GET=self.describe_global)
@@ -157,10 +156,6 @@ class RestApi:
     def route(self, pattern: str, **handlers: Handler) -> None:
         """Serve `pattern` (a regex of the path after the version) with per-method handlers."""
         self._routes.append((re.compile(pattern + r"\Z"), handlers))
-
-    def add_resource(self, name: str, path: str) -> None:
-        """List one more entry in the version's resource directory."""
-        self._extra_resources[name] = path
 
     def dispatch(self, request: RestRequest) -> RestResult:
         """Run the resource a request names (DevOrgError for every Salesforce error)."""
@@ -194,40 +189,19 @@ class RestApi:
     # -- directory, describe ----------------------------------------------------------------
     def resources(self, request: RestRequest, match: re.Match[str]) -> RestResult:
         v = f"/services/data/v{request.version}"
+        # Only what this org serves (a real org lists ~40 resources).
         body = {
             "tooling": f"{v}/tooling",
-            "metadata": f"{v}/metadata",
-            "eclair": f"{v}/eclair",
-            "folders": f"{v}/folders",
-            "jsonxform": f"{v}/jsonxform",
-            "chatter": f"{v}/chatter",
-            "tabs": f"{v}/tabs",
-            "appMenu": f"{v}/appMenu",
-            "quickActions": f"{v}/quickActions",
             "queryAll": f"{v}/queryAll",
-            "analytics": f"{v}/analytics",
             "search": f"{v}/search",
             "identity": self.state.identity_url(request.session.user_id),
             "composite": f"{v}/composite",
             "parameterizedSearch": f"{v}/parameterizedSearch",
-            "theme": f"{v}/theme",
-            "nouns": f"{v}/nouns",
-            "event": f"{v}/event",
-            "recent": f"{v}/recent",
-            "connect": f"{v}/connect",
-            "licensing": f"{v}/licensing",
             "limits": f"{v}/limits",
-            "process": f"{v}/process",
-            "async-queries": f"{v}/async-queries",
             "query": f"{v}/query",
             "jobs": f"{v}/jobs",
-            "localizedvalue": f"{v}/localizedvalue",
-            "mobile": f"{v}/mobile",
             "sobjects": f"{v}/sobjects",
-            "actions": f"{v}/actions",
-            "support": f"{v}/support",
         }
-        body.update({k: f"{v}/{p}" for k, p in self._extra_resources.items()})
         return RestResult(200, body)
 
     def describe_global(self, request: RestRequest, match: re.Match[str]) -> RestResult:
