@@ -261,7 +261,7 @@ def login(
             raise click.UsageError(
                 "a connected app is needed to log in to Salesforce: pass --client-id (the "
                 "consumer key of your connected app / external client app) or set "
-                "SALESFORCE_CLIENT_ID"
+                "SALESFORCE_CLIENT_ID; or reuse a Salesforce CLI login with --sf-org ALIAS"
             )
         common: dict[str, Any] = {
             "alias": alias,
