@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import threading
 from pathlib import Path
 
@@ -256,3 +258,29 @@ def test_content_version_keeps_binary_data(store: Store) -> None:
     assert rec["ContentSize"] == 11 and rec["FileExtension"] == "txt"
     assert rec["ContentDocumentId"].startswith("069")
     assert store.blob("ContentVersion", cv, "VersionData") == b"hello\x00world"
+
+
+def test_deleting_an_account_cascades_like_salesforce(tmp_path: Path) -> None:
+    ticks = itertools.count()
+    store = Store(tmp_path / "org.db", clock=lambda: dt.datetime(
+        2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=next(ticks)))
+    account = store.create("Account", {"Name": "Parent"})
+    contact = store.create("Contact", {"LastName": "Child", "AccountId": account})
+    opp = store.create("Opportunity", {"Name": "O", "StageName": "Prospecting",
+                                       "CloseDate": "2026-12-01", "AccountId": account})
+    task = store.create("Task", {"Subject": "Call", "WhatId": opp})
+    case = store.create("Case", {"Subject": "Kept", "AccountId": account})
+    earlier = store.create("Contact", {"LastName": "Deleted before", "AccountId": account})
+    store.delete("Contact", earlier)
+    store.delete("Account", account)
+    assert not store.exists("Contact", contact) and not store.exists("Opportunity", opp)
+    assert not store.exists("Task", task)
+    assert store.exists("Case", case)  # Case.AccountId does not cascade
+    store.undelete("Account", account)
+    assert store.exists("Contact", contact) and store.exists("Opportunity", opp)
+    assert store.exists("Task", task)
+    assert not store.exists("Contact", earlier)  # not restored: deleted on its own
+    store.hard_delete("Account", account)
+    assert not store.exists("Opportunity", opp, include_deleted=True)
+    assert not store.exists("Contact", earlier, include_deleted=True)
+    store.close()

@@ -650,7 +650,11 @@ class Store:
             return self._insert(obj.name, body, user_id=user_id), True
 
     def delete(self, sobject: str, record_id: str, *, user_id: str | None = None) -> None:
-        """Soft delete: the record goes to the recycle bin (IsDeleted = true)."""
+        """Soft delete: the record goes to the recycle bin (IsDeleted = true).
+
+        Children in cascade-delete relationships (an account's contacts, opportunities and
+        the tasks on them) go with it, as in Salesforce.
+        """
         obj = self.catalog.get(sobject)
         if not obj.deletable:
             raise DevOrgError(
@@ -659,14 +663,41 @@ class Store:
         with self.transaction():
             rid, _ = self._existing(obj, record_id)
             now = utc_now_text(self.now())
-            self._conn().execute(
-                f'UPDATE {_quote(obj.table)} SET "IsDeleted" = 1, "LastModifiedDate" = ?, '
-                '"SystemModstamp" = ?, "LastModifiedById" = ? WHERE "Id" = ?',
-                (now, now, user_id or self.admin_user_id, rid),
-            )
+            self._set_deleted(obj, [rid], True, now, user_id or self.admin_user_id, None)
+
+    def _set_deleted(self, obj: SObjectDef, ids: list[str], deleted: bool, now: str,
+                     user_id: str, stamp: str | None) -> None:
+        """Move records (and their cascade children) into or out of the recycle bin.
+
+        On the way back, only children deleted together with the parent (same
+        SystemModstamp, ``stamp``) are restored.
+        """
+        if not ids:
+            return
+        conn = self._conn()
+        marks = ", ".join("?" * len(ids))
+        table = _quote(obj.table)
+        conn.execute(
+            f'UPDATE {table} SET "IsDeleted" = ?, "SystemModstamp" = ?'
+            + (', "LastModifiedDate" = ?, "LastModifiedById" = ?' if deleted else "")
+            + f' WHERE "Id" IN ({marks})',
+            [1 if deleted else 0, now, *([now, user_id] if deleted else []), *ids],
+        )
+        for rel in obj.child_relationships:
+            if not rel.cascade_delete:
+                continue
+            child = self.catalog.get(rel.child_sobject)
+            where = f'{_quote(rel.field)} IN ({marks}) AND "IsDeleted" = ?'
+            params: list[Any] = [*ids, 0 if deleted else 1]
+            if not deleted:
+                where += ' AND "SystemModstamp" = ?'
+                params.append(stamp)
+            found = [r[0] for r in conn.execute(
+                f'SELECT "Id" FROM {_quote(child.table)} WHERE {where}', params)]
+            self._set_deleted(child, found, deleted, now, user_id, stamp)
 
     def undelete(self, sobject: str, record_id: str) -> None:
-        """Bring a soft-deleted record back from the recycle bin."""
+        """Bring a soft-deleted record (and what was deleted with it) back."""
         obj = self.catalog.get(sobject)
         with self.transaction():
             rid = self._id_for(obj, record_id)
@@ -674,20 +705,31 @@ class Store:
             if not row.get("IsDeleted"):
                 raise DevOrgError("UNDELETE_FAILED", "Entity is not in the recycle bin")
             now = utc_now_text(self.now())
-            self._conn().execute(
-                f'UPDATE {_quote(obj.table)} SET "IsDeleted" = 0, "SystemModstamp" = ? '
-                'WHERE "Id" = ?',
-                (now, rid),
-            )
+            self._set_deleted(obj, [rid], False, now, self.admin_user_id,
+                              row.get("SystemModstamp"))
 
     def hard_delete(self, sobject: str, record_id: str) -> None:
-        """Delete for good (also from the recycle bin)."""
+        """Delete for good (also from the recycle bin), with cascade children."""
         obj = self.catalog.get(sobject)
         with self.transaction():
             rid = self._id_for(obj, record_id)
-            cur = self._conn().execute(f'DELETE FROM {_quote(obj.table)} WHERE "Id" = ?', (rid,))
-            if cur.rowcount == 0:
+            if self._purge(obj, [rid]) == 0:
                 raise not_found()
+
+    def _purge(self, obj: SObjectDef, ids: list[str]) -> int:
+        if not ids:
+            return 0
+        conn = self._conn()
+        marks = ", ".join("?" * len(ids))
+        for rel in obj.child_relationships:
+            if rel.cascade_delete:
+                child = self.catalog.get(rel.child_sobject)
+                found = [r[0] for r in conn.execute(
+                    f'SELECT "Id" FROM {_quote(child.table)} WHERE {_quote(rel.field)} '
+                    f"IN ({marks})", ids)]
+                self._purge(child, found)
+        cur = conn.execute(f'DELETE FROM {_quote(obj.table)} WHERE "Id" IN ({marks})', ids)
+        return int(cur.rowcount)
 
     def exists(self, sobject: str, record_id: str, *, include_deleted: bool = False) -> bool:
         """True if the record is there (and not deleted, unless asked)."""
