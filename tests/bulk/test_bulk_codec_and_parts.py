@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 from sfbulk_mcp.bulk import codec, state, writers
 from sfbulk_mcp.bulk.matching import read_csv_text
 
@@ -74,26 +75,35 @@ def test_nulls_can_be_sent_as_na_to_clear_fields() -> None:
     assert batch.data.decode().splitlines()[1] == "001A,#N/A"
 
 
-def test_parquet_parts_merge_in_page_order(tmp_path: Path) -> None:
-    parts = []
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_output_sink_appends_pages_in_order_and_commits_atomically(
+    tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / f"out.{fmt}"
+    sink = writers.OutputSink(out, fmt)
     for i in range(3):
-        part = tmp_path / writers.part_name(i, "parquet")
-        writers.write_part(pl.DataFrame({"n": [i * 10, i * 10 + 1]}), part, "parquet")
-        parts.append(part)
-    out = tmp_path / "out.parquet"
-    writers.merge_parts(parts, out, "parquet")
-    assert pl.read_parquet(out)["n"].to_list() == [0, 1, 10, 11, 20, 21]
+        sink.append(pl.DataFrame({"n": [i * 10, i * 10 + 1], "s": ["x,y", "z"]}))
+        assert not out.exists()  # nothing visible before the commit
+    sink.commit()
+    back = {"parquet": pl.read_parquet, "csv": pl.read_csv, "jsonl": pl.read_ndjson}[fmt](out)
+    assert back["n"].to_list() == [0, 1, 10, 11, 20, 21]
+    assert back["s"].to_list() == ["x,y", "z"] * 3
 
 
-def test_csv_parts_keep_one_header(tmp_path: Path) -> None:
-    parts = []
-    for i in range(2):
-        part = tmp_path / writers.part_name(i, "csv")
-        writers.write_frame(pl.DataFrame({"a": [i], "b": ["x,y"]}), part, "csv")
-        parts.append(part)
-    out = tmp_path / "out.csv"
-    writers.merge_parts(parts, out, "csv")
-    assert out.read_text() == 'a,b\n0,"x,y"\n1,"x,y"\n'
+def test_output_sink_with_no_rows_keeps_the_columns(tmp_path: Path) -> None:
+    out = tmp_path / "empty.parquet"
+    sink = writers.OutputSink(out, "parquet")
+    sink.append(pl.DataFrame(schema={"Id": pl.String, "N": pl.Int64}))
+    sink.commit()
+    assert pl.read_parquet(out).schema == pl.Schema({"Id": pl.String, "N": pl.Int64})
+
+
+def test_a_stored_page_decodes_with_its_header_names(tmp_path: Path) -> None:
+    page = tmp_path / writers.part_name(0)
+    page.write_bytes(PAGE)
+    frame, schema = codec.decode_file(page, {"id": "id", "n": "int", "flag": "boolean"})
+    assert schema["N"] == "int" and schema["Flag"] == "boolean"
+    assert frame.schema["N"] == pl.Int64 and frame.height == 2
 
 
 def test_resume_state_round_trips_and_names_the_next_page(tmp_path: Path) -> None:
@@ -106,8 +116,8 @@ def test_resume_state_round_trips_and_names_the_next_page(tmp_path: Path) -> Non
         fmt="parquet",
         fingerprint=state.query_fingerprint("SELECT Id FROM Account", "query", "parquet"),
     )
-    saved.pages.append(state.PageRecord(0, None, "L1", 50, "page-000000.parquet", 1000))
-    saved.pages.append(state.PageRecord(1, "L1", "L2", 50, "page-000001.parquet", 1000))
+    saved.pages.append(state.PageRecord(0, None, "L1", 50, writers.part_name(0), 1000))
+    saved.pages.append(state.PageRecord(1, "L1", "L2", 50, writers.part_name(1), 1000))
     state.save_state(out, saved)
     loaded = state.load_state(out)
     assert loaded is not None

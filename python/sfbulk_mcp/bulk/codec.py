@@ -154,31 +154,24 @@ def write_parquet_page(
 
 
 class PageWriter:
-    """Decodes one result page as its bytes arrive, into a part file or into memory.
+    """Decodes one result page in memory as its bytes arrive (for frame results).
 
     The header row is read first so that the schema can be keyed by the names the result
-    really uses. With the engine, chunks are decoded as they come (the raw page is never held
-    whole) and batches flow into a Parquet writer; without it, the page is buffered and
-    decoded by Polars at the end.
+    really uses. With the engine, chunks are decoded as they come; without it, the page is
+    buffered and decoded by Polars at the end.
     """
 
     def __init__(
         self,
         resolved: dict[str, str],
         *,
-        part: Path | None,
-        fmt: str | None,
         delimiter: str = "COMMA",
         line_ending: str = "LF",
-        compression: str = "zstd",
         batch_size: int = 16_384,
     ) -> None:
         self.resolved = resolved
-        self.part = part
-        self.fmt = fmt
         self.delimiter = delimiter
         self.line_ending = line_ending
-        self.compression = compression
         self.batch_size = batch_size
         self.schema: dict[str, str] | None = None
         self.nbytes = 0
@@ -187,8 +180,6 @@ class PageWriter:
         self._decoder: Any = None
         self._batches: list[Any] = []
         self._buffer: list[bytes] = []
-        # write_part writes through this temp name; a broken page may leave it behind.
-        self._tmp = part.with_name(part.name + ".tmp") if part is not None else None
 
     def _start(self, header: list[str]) -> None:
         from .schema import schema_for_header
@@ -201,9 +192,6 @@ class PageWriter:
                 line_ending=self.line_ending,
                 batch_size=self.batch_size,
             )
-
-    def _take(self, batches: list[Any]) -> None:
-        self._batches.extend(batches)
 
     def feed(self, data: bytes) -> None:
         """Decode the next piece of the page body (any split)."""
@@ -218,53 +206,62 @@ class PageWriter:
             self._start(header)
             data, self._head = bytes(self._head), bytearray()
         if self._decoder is not None:
-            self._take(self._decoder.feed(data))
+            self._batches.extend(self._decoder.feed(data))
         else:
             self._buffer.append(data)
 
-    def _polars_frame(self) -> pl.DataFrame:
+    def finish(self) -> pl.DataFrame:
+        """The page's rows as a typed frame."""
+        if self.schema is None:
+            from .schema import parse_header_line
+
+            rest = bytes(self._head)
+            self._start(parse_header_line(rest + b"\n") or [])
+            if rest.strip():
+                if self._decoder is not None:
+                    self._batches.extend(self._decoder.feed(rest))
+                else:
+                    self._buffer.append(rest)
         if self._decoder is None:
             return _decode_with_polars(
                 self._buffer, self.schema or {}, self.delimiter, self.line_ending
             )
+        self._batches.extend(self._decoder.finish())
         engine = self._engine
         assert engine is not None
-        if not self._batches:
-            return pl.DataFrame(engine.RecordBatchStream([], self._decoder.schema))
-        return pl.DataFrame(engine.RecordBatchStream(self._batches, self._batches[0].schema))
+        schema = self._batches[0].schema if self._batches else self._decoder.schema
+        if schema is None:
+            return pl.DataFrame()
+        return pl.DataFrame(engine.RecordBatchStream(self._batches, schema))
 
-    def finish(self) -> tuple[int, pl.DataFrame | None, int]:
-        """(rows, frame when kept in memory, bytes written to the part)."""
-        if self.schema is None:
-            if self._head.strip():
-                from .schema import parse_header_line
 
-                self._start(parse_header_line(bytes(self._head) + b"\n") or [])
-                if self._decoder is not None:
-                    self._take(self._decoder.feed(bytes(self._head)))
-                else:
-                    self._buffer.append(bytes(self._head))
-            else:
-                self._start([])
-        if self._decoder is not None:
-            self._take(self._decoder.finish())
-        frame = self._polars_frame()
-        self._batches.clear()
-        self._buffer.clear()
-        if self.part is None:
-            return frame.height, frame, 0
-        assert self.fmt is not None
-        from .writers import write_part
+def decode_file(
+    path: Path,
+    resolved: dict[str, str],
+    *,
+    delimiter: str = "COMMA",
+    line_ending: str = "LF",
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """A stored result page (CSV with its header) as a typed frame, and the schema used."""
+    from .schema import DELIMITERS, parse_header_line, schema_for_header
 
-        size = write_part(frame, self.part, self.fmt)
-        return frame.height, None, size
-
-    def discard(self) -> None:
-        """Drop a page broken off mid-way (its bytes are never used)."""
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
-        self._batches.clear()
-        self._buffer.clear()
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+        header = parse_header_line(head, DELIMITERS.get(delimiter, ","))
+        if header is None:
+            head += fh.read()
+            header = parse_header_line(head + b"\n", DELIMITERS.get(delimiter, ",")) or []
+        schema = schema_for_header(header, resolved)
+        fh.seek(0)
+        engine = _engine()
+        if engine is not None and hasattr(engine, "decode"):
+            frame: pl.DataFrame = engine.decode(
+                fh, schema=schema, delimiter=delimiter, line_ending=line_ending
+            )
+            if not frame.width and header:
+                frame = engine.empty_frame(schema, header)
+            return frame, schema
+        return _decode_with_polars([fh.read()], schema, delimiter, line_ending), schema
 
 
 @dataclass(frozen=True)

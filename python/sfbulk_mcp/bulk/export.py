@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 
@@ -35,7 +35,6 @@ from . import codec, writers
 from . import schema as schemas
 from . import soql as soqls
 from . import state as states
-from .errors import ExportError
 from .polling import wait_for_job
 
 logger = logging.getLogger("sfbulk_mcp.bulk")
@@ -279,6 +278,7 @@ class _Page:
     nbytes: int
     frame: pl.DataFrame | None
     schema: dict[str, str] | None
+    declared: int | None = None
 
 
 _FEED_BYTES = 1 << 20  # hand the decoder ~1 MB at a time, off the event loop
@@ -318,6 +318,7 @@ class _Pipeline:
         self.state: states.ExportState | None = None
         self.header_schema: dict[str, str] | None = None
         self.frames: list[pl.DataFrame] = []
+        self.sink: writers.OutputSink | None = None
         self.rows = 0
         self.bytes = 0
         self.pages = 0
@@ -422,28 +423,29 @@ class _Pipeline:
 
     # ---- pages ----------------------------------------------------------------------------
 
-    def _page_writer(self, index: int) -> codec.PageWriter:
-        part = None
-        if self.out is not None:
-            assert self.fmt is not None
-            folder = states.parts_dir(self.out)
-            folder.mkdir(parents=True, exist_ok=True)
-            part = folder / writers.part_name(index, self.fmt)
-        return codec.PageWriter(self.resolved, part=part, fmt=self.fmt)
+    def _part(self, index: int) -> Path:
+        assert self.out is not None
+        folder = states.parts_dir(self.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / writers.part_name(index)
 
     async def _fetch(
         self, index: int, locator: str | None, next_known: asyncio.Future[str | None]
     ) -> _Page:
-        """Download and decode one page, telling `next_known` its successor's locator early.
+        """Download one page, telling `next_known` its successor's locator early.
 
-        The body is decoded as it streams in; a page that breaks off mid-way (or decodes to
-        fewer rows than Salesforce announced) is dropped and fetched again whole from the
-        same locator, so none of its rows is used twice.
+        For a file, the body goes to the page's part as it streams in (a temp name, renamed
+        once complete); for a frame, it is decoded as it streams in. A page that breaks off
+        mid-way is dropped and fetched again whole from the same locator, so none of its rows
+        is used twice.
         """
         assert self.job_id is not None
         attempt = 0
         while True:
-            writer = self._page_writer(index)
+            part = self._part(index) if self.out is not None else None
+            tmp = part.with_name(part.name + ".tmp") if part is not None else None
+            decoder = codec.PageWriter(self.resolved) if part is None else None
+            sink = open(tmp, "wb") if tmp is not None else None  # noqa: SIM115, ASYNC230
             try:
                 async with self.client.bulk_query_results(
                     self.job_id, locator=locator, max_records=self.page_size
@@ -451,33 +453,35 @@ class _Pipeline:
                     if not next_known.done():
                         next_known.set_result(stream.next_locator)
                     pending: list[bytes] = []
-                    size = 0
+                    size = nbytes = 0
                     async for chunk in stream.aiter_bytes():
                         pending.append(chunk)
                         size += len(chunk)
                         if size >= _FEED_BYTES:
-                            await asyncio.to_thread(writer.feed, b"".join(pending))
+                            nbytes += size
+                            await self._consume(b"".join(pending), sink, decoder)
                             pending, size = [], 0
                     if pending:
-                        await asyncio.to_thread(writer.feed, b"".join(pending))
-                    rows, frame, _ = await asyncio.to_thread(writer.finish)
-                    declared = stream.number_of_records
-                    if declared is not None and declared != rows:
-                        raise ConnectionLostError(
-                            f"page {index + 1} of job {self.job_id} held {rows} rows, "
-                            f"Salesforce announced {declared}"
-                        )
+                        nbytes += size
+                        await self._consume(b"".join(pending), sink, decoder)
+                    frame = None
+                    if sink is not None and tmp is not None and part is not None:
+                        sink.close()
+                        tmp.replace(part)
+                    elif decoder is not None:
+                        frame = await asyncio.to_thread(decoder.finish)
+                        self._check_count(index, frame.height, stream.number_of_records)
                     return _Page(
                         index=index,
                         locator=locator,
                         next_locator=stream.next_locator,
-                        rows=rows,
-                        nbytes=writer.nbytes,
+                        rows=frame.height if frame is not None else -1,
+                        nbytes=nbytes,
                         frame=frame,
-                        schema=writer.schema,
+                        schema=decoder.schema if decoder is not None else None,
+                        declared=stream.number_of_records,
                     )
             except ConnectionLostError as exc:
-                writer.discard()
                 attempt += 1
                 if attempt >= _PAGE_ATTEMPTS:
                     if not next_known.done():
@@ -486,10 +490,58 @@ class _Pipeline:
                 logger.warning("page %d broke off (%s); fetching it again", index + 1, exc)
                 await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
             except BaseException as exc:
-                writer.discard()
                 if not next_known.done():
                     next_known.set_exception(exc)
                 raise
+            finally:
+                if sink is not None and not sink.closed:
+                    sink.close()
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
+
+    @staticmethod
+    async def _consume(
+        data: bytes, sink: IO[bytes] | None, decoder: codec.PageWriter | None
+    ) -> None:
+        if sink is not None:
+            sink.write(data)
+        elif decoder is not None:
+            await asyncio.to_thread(decoder.feed, data)
+
+    def _check_count(self, index: int, rows: int, declared: int | None) -> None:
+        if declared is not None and declared != rows:
+            raise ConnectionLostError(
+                f"page {index + 1} of job {self.job_id} held {rows} rows, "
+                f"Salesforce announced {declared}"
+            )
+
+    async def _refetch(self, index: int, locator: str | None) -> _Page:
+        """Fetch one page again on its own (its part turned out short)."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        return await self._fetch(index, locator, future)
+
+    async def _commit_part(self, page: _Page) -> int:
+        """Decode a downloaded part into the output; returns its rows."""
+        assert self.sink is not None
+        for attempt in range(_PAGE_ATTEMPTS):
+            frame, schema = await asyncio.to_thread(
+                codec.decode_file, self._part(page.index), self.resolved
+            )
+            if page.declared is None or page.declared == frame.height:
+                break
+            logger.warning(
+                "page %d held %d rows, Salesforce announced %d; fetching it again",
+                page.index + 1,
+                frame.height,
+                page.declared,
+            )
+            if attempt == _PAGE_ATTEMPTS - 1:
+                self._check_count(page.index, frame.height, page.declared)
+            page = await self._refetch(page.index, page.locator)
+        if self.header_schema is None:
+            self.header_schema = schema
+        await asyncio.to_thread(self.sink.append, frame)
+        return frame.height
 
     async def _produce(
         self, first_index: int, first_locator: str | None, queue: asyncio.Queue[Any]
@@ -522,6 +574,17 @@ class _Pipeline:
             )
             if self.state.pages and self.state.schema:
                 self.resolved = dict(self.state.schema)
+        if self.out is not None:
+            assert self.fmt is not None
+            self.sink = writers.OutputSink(self.out, self.fmt)
+            if self.state is not None:
+                # The output is rebuilt from the committed parts, then continues.
+                for record in self.state.pages:
+                    frame, schema = await asyncio.to_thread(
+                        codec.decode_file, self._part(record.index), self.resolved
+                    )
+                    self.header_schema = self.header_schema or schema
+                    await asyncio.to_thread(self.sink.append, frame)
         if done:
             return
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.parallel)
@@ -535,11 +598,13 @@ class _Pipeline:
                 pending.append(task)
                 page: _Page = await task
                 pending.remove(task)
-                rows = page.rows
-                if self.header_schema is None and page.schema is not None:
-                    self.header_schema = page.schema
                 if page.frame is not None:
+                    rows = page.rows
+                    if self.header_schema is None and page.schema is not None:
+                        self.header_schema = page.schema
                     self.frames.append(page.frame)
+                else:
+                    rows = await self._commit_part(page)
                 self.rows += rows
                 self.bytes += page.nbytes
                 self.pages += 1
@@ -550,7 +615,7 @@ class _Pipeline:
                             locator=page.locator,
                             next_locator=page.next_locator,
                             rows=rows,
-                            part=writers.part_name(page.index, self.fmt),
+                            part=writers.part_name(page.index),
                             bytes=page.nbytes,
                         )
                     )
@@ -584,14 +649,8 @@ class _Pipeline:
     # ---- output ---------------------------------------------------------------------------
 
     def _finish_file(self) -> None:
-        assert self.out is not None and self.fmt is not None
-        folder = states.parts_dir(self.out)
-        count = self.pages
-        parts = [folder / writers.part_name(i, self.fmt) for i in range(count)]
-        missing = [p for p in parts if not p.is_file()]
-        if missing:
-            raise ExportError(f"part {missing[0].name} is missing; rerun to resume the export")
-        writers.merge_parts(parts, self.out, self.fmt)
+        assert self.out is not None and self.sink is not None
+        self.sink.commit({c: codec.polars_type(t) for c, t in self.resolved.items()})
         states.clear_state(self.out)
 
     def _frame(self) -> pl.DataFrame:
@@ -609,10 +668,15 @@ class _Pipeline:
     async def run(self) -> ExportResult:
         resumed = await self._start_job()
         try:
-            await self._wait()
-            await self._download()
-            if self.out is not None:
-                await asyncio.to_thread(self._finish_file)
+            try:
+                await self._wait()
+                await self._download()
+                if self.out is not None:
+                    await asyncio.to_thread(self._finish_file)
+            except BaseException:
+                if self.sink is not None:
+                    self.sink.discard()
+                raise
         except BulkJobError as exc:
             # A job that ended Failed/Aborted cannot be resumed; one we stopped waiting for can.
             if not isinstance(exc, BulkJobTimeoutError):

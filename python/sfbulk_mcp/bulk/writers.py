@@ -1,24 +1,21 @@
-"""Output files of an export: one committed part per result page, merged in page order at the
-end into Parquet, CSV or JSON Lines, then moved into place atomically.
+"""Output files of an export: Parquet, CSV or JSON Lines, written page by page into a temp
+file and moved into place atomically.
 
-Parts make an export resumable: a part is written to a temp name and renamed, so a part that
-exists is complete. Merging streams, so memory stays at one page whatever the row count.
+Each downloaded page is first committed as a part (its CSV as Salesforce sent it, written to a
+temp name and renamed, so a part that exists is complete): that is what makes an export
+resumable. Committed parts are decoded in page order into the output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import polars as pl
 
 FORMATS = ("parquet", "csv", "jsonl")
-# Parts of a Parquet export are Arrow IPC files: cheap to write and to read back memory-mapped,
-# so the data is encoded to Parquet once, when the parts are merged.
-_EXTENSIONS = {"parquet": "arrow", "csv": "csv", "jsonl": "jsonl"}
 
 
 def format_for(path: Path, fmt: str | None) -> str:
@@ -38,20 +35,9 @@ def format_for(path: Path, fmt: str | None) -> str:
     return "parquet"
 
 
-def part_name(index: int, fmt: str) -> str:
-    """File name of page `index`'s part."""
-    return f"page-{index:06d}.{_EXTENSIONS[fmt]}"
-
-
-def write_part(frame: pl.DataFrame, path: Path, fmt: str) -> int:
-    """Write one page's part (see `part_name`) via a temp name; returns the bytes written."""
-    if fmt != "parquet":
-        return write_frame(frame, path, fmt)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.write_ipc(tmp, compression="lz4")
-    size = tmp.stat().st_size
-    os.replace(tmp, path)
-    return size
+def part_name(index: int) -> str:
+    """File name of page `index`'s part: the page's CSV exactly as Salesforce sent it."""
+    return f"page-{index:06d}.csv"
 
 
 def write_frame(frame: pl.DataFrame, path: Path, fmt: str, *, compression: str = "zstd") -> int:
@@ -70,61 +56,78 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str, *, compression: str =
     return size
 
 
-def merge_parts(parts: Sequence[Path], out: Path, fmt: str, *, compression: str = "zstd") -> None:
-    """Concatenate part files (in the given order) into `out`, atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".sfbulk-tmp")
-    if len(parts) == 1 and fmt != "parquet":
-        os.replace(parts[0], tmp)
-    elif fmt == "parquet":
-        _merge_parquet(parts, tmp, compression)
-    elif fmt == "csv":
-        _merge_text(parts, tmp, skip_header=True)
-    else:
-        _merge_text(parts, tmp, skip_header=False)
-    os.replace(tmp, out)
+class OutputSink:
+    """The output file, written page after page into a temp name and moved into place by
+    `commit` — a reader never sees half a file.
 
+    Parquet goes through the engine's streaming writer (row groups are flushed as they fill),
+    CSV and JSON Lines are appended; memory holds one page at a time.
+    """
 
-def _merge_parquet(parts: Sequence[Path], tmp: Path, compression: str) -> None:
-    if not parts:
-        pl.DataFrame().write_parquet(tmp)
-        return
-    from .codec import _engine
+    def __init__(self, out: Path, fmt: str, *, compression: str = "zstd") -> None:
+        self.out = out
+        self.fmt = fmt
+        self.compression = compression
+        self.tmp = out.with_name(out.name + ".sfbulk-tmp")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.rows = 0
+        self._first: pl.DataFrame | None = None
+        self._writer: Any = None
+        self._frames: list[pl.DataFrame] = []  # Parquet without the engine only
+        self._fh: IO[bytes] | None = None
 
-    engine = _engine()
-    if engine is not None and hasattr(engine, "ParquetWriter"):
-        # One part (one page) in memory at a time.
-        writer = engine.ParquetWriter(str(tmp), compression=compression)
-        first: pl.DataFrame | None = None
-        for part in parts:
-            frame = pl.read_ipc(part)
-            first = frame if first is None else first
-            if frame.height:
-                writer.write(frame)
-        if writer.rows == 0:
-            writer.close()
-            assert first is not None
-            first.write_parquet(tmp, compression=cast(Any, compression))
+    def append(self, frame: pl.DataFrame) -> None:
+        """Add one page's rows (pages must come in order)."""
+        if self._first is None:
+            self._first = frame.head(0)
+        self.rows += frame.height
+        if self.fmt == "parquet":
+            if not frame.height:
+                return
+            if self._writer is None:
+                from .codec import _engine
+
+                engine = _engine()
+                if engine is None or not hasattr(engine, "ParquetWriter"):
+                    self._frames.append(frame)
+                    return
+                self._writer = engine.ParquetWriter(str(self.tmp), compression=self.compression)
+            self._writer.write(frame)
+            return
+        if self._fh is None:
+            self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit/discard
+            if self.fmt == "csv":
+                frame.write_csv(self._fh, include_header=True)
+                return
+        if self.fmt == "csv":
+            frame.write_csv(self._fh, include_header=False)
         else:
-            writer.close()
-        return
-    # Streaming: batches flow from the parts into the new file without a full-table copy.
-    pl.scan_ipc([str(p) for p in parts]).sink_parquet(
-        tmp,
-        compression=cast(Any, compression),
-    )
+            frame.write_ndjson(self._fh)
 
+    def commit(self, empty_schema: dict[str, pl.DataType] | None = None) -> None:
+        """Finish the file and move it to `out`."""
+        first = self._first if self._first is not None else pl.DataFrame(schema=empty_schema)
+        if self.fmt == "parquet":
+            if self._writer is not None:
+                self._writer.close()
+            elif self._frames:
+                pl.concat(self._frames, how="vertical_relaxed").write_parquet(
+                    self.tmp, compression=cast(Any, self.compression)
+                )
+            else:
+                first.write_parquet(self.tmp, compression=cast(Any, self.compression))
+        else:
+            if self._fh is None:
+                write_frame(first, self.tmp, self.fmt)
+            else:
+                self._fh.close()
+        os.replace(self.tmp, self.out)
 
-def _merge_text(parts: Sequence[Path], tmp: Path, *, skip_header: bool) -> None:
-    with open(tmp, "wb") as dst:
-        for n, part in enumerate(parts):
-            with open(part, "rb") as src:
-                if skip_header and n > 0:
-                    # Column names never hold newlines, so the header ends at the first one.
-                    src.readline()
-                shutil.copyfileobj(src, dst, length=4 << 20)
-
-
-def write_empty(out: Path, fmt: str, schema: dict[str, pl.DataType]) -> None:
-    """An output with the columns and no rows (a query that matched nothing)."""
-    write_frame(pl.DataFrame(schema=schema), out, fmt)
+    def discard(self) -> None:
+        """Drop the unfinished temp file."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        if self._fh is not None:
+            self._fh.close()
+        self.tmp.unlink(missing_ok=True)
