@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner
+from sfbulk_mcp.auth.errors import LoginRequiredError
 from sfbulk_mcp.cli.main import cli
 
 devorg_module = pytest.importorskip("sfbulk_mcp.devorg")
@@ -443,3 +444,53 @@ def test_orgs_check_renews_what_it_can_and_flags_what_needs_a_login(
     table = _sfbulk(["orgs", "--check"], env)
     assert table.exit_code == 3
     assert "broken: " in table.stderr and "sfbulk login --alias broken" in table.stderr
+
+
+def test_env_can_borrow_the_salesforce_cli_session(
+    org: Any, config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import os
+    import sys
+
+    from sfbulk_mcp.auth.resolve import open_org
+    from sfbulk_mcp.auth.store import OrgStore
+
+    display = {
+        "status": 0,
+        "result": {
+            "accessToken": org.access_token(),
+            "instanceUrl": org.instance_url,
+            "username": "admin@devorg.local",
+        },
+    }
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    fake_sf = bin_dir / "sf"
+    fake_sf.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"open({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"print({orjson.dumps(display).decode()!r})\n"
+    )
+    fake_sf.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    env = {"SALESFORCE_CONNECTION_TYPE": "Salesforce_CLI", "SALESFORCE_CLI_TARGET_ORG": "prod"}
+
+    async def scenario() -> tuple[str, str | None]:
+        async with open_org(None, store=OrgStore(config_dir, env={}), env=env) as resolved:
+            token = await resolved.token()
+            # The CLI hands back the same session after it was rejected: a clear dead end.
+            with pytest.raises(LoginRequiredError, match="sf org login"):
+                await resolved.refresh(token)
+            return resolved.auth_method, token.username
+
+    assert asyncio.run(scenario()) == ("sf_cli", "admin@devorg.local")
+    assert calls.read_text().splitlines()[0].split() == [
+        "org",
+        "display",
+        "--target-org",
+        "prod",
+        "--verbose",
+        "--json",
+    ]

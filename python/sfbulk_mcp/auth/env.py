@@ -20,7 +20,7 @@ from .providers import (
 from .urls import PRODUCTION_LOGIN_URL, LoginKind, login_kind, normalize_login_url
 
 DEVORG_CLIENT_ID = "sfbulk-devorg"
-METHODS = ("access_token", "client_credentials", "jwt", "password")
+METHODS = ("access_token", "client_credentials", "jwt", "password", "sf_cli")
 _METHOD_ALIASES = {
     "token": "access_token",
     "access_token": "access_token",
@@ -31,6 +31,8 @@ _METHOD_ALIASES = {
     "password": "password",
     "user_password": "password",
     "username_password": "password",
+    "sf_cli": "sf_cli",
+    "salesforce_cli": "sf_cli",
 }
 
 ENV_HELP = (
@@ -38,7 +40,8 @@ ENV_HELP = (
     "SALESFORCE_CLIENT_SECRET + SALESFORCE_INSTANCE_URL (My Domain) for client credentials; or "
     "SALESFORCE_CLIENT_ID + SALESFORCE_USERNAME + SALESFORCE_JWT_KEY_FILE for JWT bearer; or "
     "SALESFORCE_USERNAME + SALESFORCE_PASSWORD (+ SALESFORCE_SECURITY_TOKEN, "
-    "SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_LOGIN_URL)"
+    "SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET, SALESFORCE_LOGIN_URL); or "
+    "SALESFORCE_AUTH_METHOD=sf_cli to use the Salesforce CLI's login (SALESFORCE_CLI_TARGET_ORG)"
 )
 
 
@@ -80,7 +83,12 @@ def default_client_id(login_url: str, env: Mapping[str, str]) -> str | None:
 
 def chosen_method(env: Mapping[str, str]) -> str | None:
     """The env-var login method in effect, None when none is configured."""
-    explicit = (env.get("SALESFORCE_AUTH_METHOD") or "").strip().lower()
+    # SALESFORCE_CONNECTION_TYPE is how another common Salesforce MCP server names it.
+    explicit = (
+        (env.get("SALESFORCE_AUTH_METHOD") or env.get("SALESFORCE_CONNECTION_TYPE") or "")
+        .strip()
+        .lower()
+    )
     if explicit:
         method = _METHOD_ALIASES.get(explicit)
         if method is None:
@@ -136,6 +144,11 @@ def provider_from_env(env: Mapping[str, str]) -> EnvLogin | None:
     if method is None:
         return None
     timeout = session_timeout_from(env)
+    if method == "sf_cli":
+        from .sfcli import SfCliProvider
+
+        target = env.get("SALESFORCE_CLI_TARGET_ORG") or None
+        return EnvLogin(SfCliProvider(target), method, None, None)
     if method == "access_token":
         _require(env, "access token", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL")
         instance = normalize_login_url(env["SALESFORCE_INSTANCE_URL"])

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import orjson
 
 from ..salesforce.credentials import Token
-from .errors import NoCredentialsError
+from .errors import LoginRequiredError, NoCredentialsError
 from .login import LoginResult, save_grant
 from .oauth import DEFAULT_SESSION_TIMEOUT, TokenGrant
 from .store import OrgSecrets, OrgStore
@@ -63,20 +63,21 @@ def parse_sfdx_auth_url(url: str) -> SfdxAuthUrl:
     )
 
 
-async def sf_org_display(target: str, *, sf_command: str = "sf") -> dict[str, Any]:
-    """The `result` of `sf org display --target-org TARGET --verbose --json`."""
+async def sf_org_display(target: str | None, *, sf_command: str = "sf") -> dict[str, Any]:
+    """The `result` of `sf org display [--target-org TARGET] --verbose --json` (without a
+    target, the CLI's default org, or `SF_TARGET_ORG`)."""
     executable = shutil.which(sf_command)
     if executable is None:
         raise NoCredentialsError(
             f"the Salesforce CLI ({sf_command}) is not installed or not on PATH: install it, or "
             "log in with `sfbulk login --instance-url URL`"
         )
+    target_args = ["--target-org", target] if target else []
     process = await asyncio.create_subprocess_exec(
         executable,
         "org",
         "display",
-        "--target-org",
-        target,
+        *target_args,
         "--verbose",
         "--json",
         stdout=asyncio.subprocess.PIPE,
@@ -97,7 +98,8 @@ async def sf_org_display(target: str, *, sf_command: str = "sf") -> dict[str, An
     if data.get("status") != 0 or not isinstance(data.get("result"), dict):
         reason = str(data.get("message") or data.get("name") or "unknown error")
         raise NoCredentialsError(
-            f"the Salesforce CLI has no usable login for {target!r}: {reason[:300]}"
+            f"the Salesforce CLI has no usable login for {target or 'its default org'!r}: "
+            f"{reason[:300]}"
         )
     result: dict[str, Any] = data["result"]
     return result
@@ -144,3 +146,51 @@ async def import_sf_cli_org(
         secrets=OrgSecrets(client_secret=parsed.client_secret if parsed else None),
         make_default=make_default,
     )
+
+
+class SfCliProvider:
+    """Tokens straight from the Salesforce CLI, which keeps and renews its own login."""
+
+    method = "sf_cli"
+
+    def __init__(self, target: str | None = None, *, sf_command: str = "sf") -> None:
+        self._target = target
+        self._sf_command = sf_command
+        self._token: Token | None = None
+        self._lock = asyncio.Lock()
+
+    async def token(self) -> Token:
+        """The CLI's current session for the org."""
+        if self._token is not None:
+            return self._token
+        return await self._fetch(None)
+
+    async def refresh(self, stale: Token) -> Token:
+        """Ask the CLI again; it renews the session with its own refresh token."""
+        return await self._fetch(stale)
+
+    async def _fetch(self, stale: Token | None) -> Token:
+        async with self._lock:
+            current = self._token
+            if current is not None and (
+                stale is None or current.access_token != stale.access_token
+            ):
+                return current
+            info = await sf_org_display(self._target, sf_command=self._sf_command)
+            access_token = info.get("accessToken")
+            instance_url = info.get("instanceUrl")
+            if not isinstance(access_token, str) or not isinstance(instance_url, str):
+                raise NoCredentialsError("the Salesforce CLI gave no session")
+            if stale is not None and access_token == stale.access_token:
+                raise LoginRequiredError(
+                    "the Salesforce CLI's session was rejected: run `sf org login web` for "
+                    "this org, or log in with `sfbulk login`",
+                    alias=None,
+                )
+            username = info.get("username")
+            self._token = Token(
+                access_token=access_token,
+                instance_url=normalize_login_url(instance_url),
+                username=username if isinstance(username, str) else None,
+            )
+            return self._token
