@@ -2,8 +2,9 @@
 
     query job ──poll (backoff)──► JobComplete
     result pages ──(several downloads in flight: the next page starts as soon as the current
-    page's headers name its locator)──► decode (engine, typed from describe) ──► part files,
-    committed in page order with the resume state ──► merged into the output atomically.
+    page's headers name its locator)──► each page streamed to its part file (the CSV as sent)
+    ──committed in page order, with the resume state──► decoded by the engine (typed from
+    describe) into the output's streaming writer ──► moved into place atomically.
 
 Memory holds a few pages at most, whatever the row count. A rerun with the same output and
 query continues the same job from the first page not yet committed.
