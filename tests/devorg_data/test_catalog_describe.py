@@ -96,3 +96,19 @@ def test_unknown_object_is_invalid_type(store: Store) -> None:
     assert err.value.error_code == "INVALID_TYPE"
     assert err.value.status == 404
     assert "sObject type 'Nope__c' is not supported" in err.value.message
+
+
+def test_custom_object_describe_matches_the_recorded_custom_shape(store: Store) -> None:
+    real = _fixture("describe_Custom__c.json")
+    ours = store.describe("Invoice__c")
+    assert set(ours) == set(real)
+    assert ours["custom"] is True and ours["keyPrefix"] == "a00"
+    name = next(f for f in ours["fields"] if f["name"] == "Name")
+    real_name = next(f for f in real["fields"] if f["name"] == "Name")
+    for key in ("nillable", "defaultedOnCreate", "idLookup", "nameField", "type"):
+        assert name[key] == real_name[key], key
+
+
+def test_custom_record_name_defaults_to_its_id(store: Store) -> None:
+    record_id = store.create("Invoice__c", {"Amount__c": 5})
+    assert store.retrieve("Invoice__c", record_id)["Name"] == record_id

@@ -294,3 +294,9 @@ def test_large_results_are_sliceable_sequences(store: Store) -> None:
     assert sum(1 for _ in result.records) == 2500
     small = store.query("SELECT LastName FROM Contact ORDER BY LastName LIMIT 2000").records
     assert isinstance(small, list)
+
+
+def test_empty_string_literal_matches_null_text(store: Store, org: dict) -> None:
+    assert names(store, "SELECT Name FROM Account WHERE Rating = ''") == [
+        "beta corp", "Gamma 50% off_sale"]
+    assert names(store, "SELECT Name FROM Account WHERE Rating != ''") == ["Acme"]

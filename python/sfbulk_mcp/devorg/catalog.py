@@ -364,6 +364,10 @@ class SObjectDef:
             ],
             urls=self._urls(version),
         )
+        if self.custom:
+            # Custom objects carry the keys newer describes have (describe_Custom__c.json).
+            body.update(associateEntityType=None, associateParentEntity=None,
+                        sobjectDescribeOption="FULL")
         return dict(sorted(body.items()))
 
 
@@ -849,7 +853,9 @@ def _invoice() -> SObjectDef:
     fields = [
         _id("Record ID"),
         _is_deleted(),
-        _s("Name", "Invoice Name", 80, nillable=False, name_field=True),
+        # A custom object's Name defaults to the record's Id when left empty.
+        _s("Name", "Invoice Name", 80, name_field=True, defaulted_on_create=True,
+           id_lookup=True),
         _ref("Account__c", "Account", ["Account"], "Account__r", "Invoices__r", custom=True),
         _ref("Contact__c", "Billing Contact", ["Contact"], "Contact__r", "Invoices__r",
              custom=True),

@@ -473,6 +473,8 @@ class Store:
             row["Name"] = " ".join(
                 p for p in (current("FirstName"), current("LastName")) if p
             )
+        if obj.custom and old is None and row.get("Name") is None and obj.field("Name"):
+            row["Name"] = row.get("Id")
         if obj.name == "Opportunity" and "StageName" in row:
             stage = row["StageName"]
             row["IsClosed"] = 1 if stage in ("Closed Won", "Closed Lost") else 0

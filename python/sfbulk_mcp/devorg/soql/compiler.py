@@ -451,6 +451,8 @@ class Compiler:
             return utc_now_text(parsed)
         if lit.kind != "string":
             raise self._type_mismatch(fdef, lit)
+        if lit.value == "" and fdef.is_text:
+            return None  # Salesforce stores empty text as null, and matches it so
         return lit.value
 
     def _semi_join(self, sql: str, fdef: FieldDef | None, op: str, sub: SoqlQuery,
