@@ -380,3 +380,41 @@ async def test_remote_callers_cannot_read_server_files_or_see_paths(
     assert refused.is_error and "does not read local files" in refused.content[0].text
     assert saved.structured_content["file_path"] is None
     assert str(tmp_path) not in saved.content[0].text
+
+
+async def test_a_second_user_cannot_ride_the_first_users_session_or_cursor(
+    devorg: DevOrg, tmp_path: Path
+) -> None:
+    for i in range(3):
+        devorg.store.create("Account", {"Name": f"Cursor {secrets.token_hex(3)} {i}"})
+    devorg.add_user("rider@devorg.local")
+    first, second = devorg.access_token(), devorg.access_token("rider@devorg.local")
+    port = _free_port()
+    settings = HttpSettings(mode="bearer", base_url=f"http://127.0.0.1:{port}",
+                            login_url=devorg.login_url)
+    app = build_http_app(ServerConfig(data_dir=tmp_path, max_result_bytes=1_000), settings)
+    headers = {"Accept": "application/json, text/event-stream",
+               "Content-Type": "application/json", "MCP-Protocol-Version": "2025-06-18"}
+    with serving(app, port) as base:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            opened = await http.post(f"{base}/mcp", headers={
+                **headers, "Authorization": f"Bearer {first}"}, json={
+                "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "first", "version": "1"}}})
+            session = opened.headers["mcp-session-id"]
+            hijack = await http.post(f"{base}/mcp", headers={
+                **headers, "Authorization": f"Bearer {second}", "Mcp-Session-Id": session},
+                json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+            assert hijack.status_code in (403, 404)
+        async with mcp_client(base, first) as alice:
+            page = await alice.call_tool("salesforce_query", {
+                "query": "SELECT Id, Name, Owner.Name, CreatedDate FROM Account"})
+            cursor = page.structured_content["next_cursor"]
+            assert cursor
+        async with mcp_client(base, second) as bob:
+            stolen = await bob.call_tool("salesforce_query_more", {"cursor": cursor})
+            assert stolen.is_error and "unknown or expired cursor" in stolen.content[0].text
+        async with mcp_client(base, first) as alice_again:
+            resumed = await alice_again.call_tool("salesforce_query_more", {"cursor": cursor})
+            assert not resumed.is_error
