@@ -4,7 +4,6 @@
 //! views point into that buffer, so string data is never copied.
 use std::sync::Arc;
 
-use arrow_array::builder::make_view;
 use arrow_array::types::{
     ArrowPrimitiveType, Date32Type, Float64Type, Int64Type, Time64NanosecondType,
     TimestampMillisecondType,
@@ -42,6 +41,22 @@ impl BatchFields<'_> {
         EngineError::new(kind, message)
             .at(self.first_row + r as u64, self.row_offsets[r])
             .in_column(column)
+    }
+}
+
+/// An Arrow string view of `data` found at `offset` in buffer 0: strings of up to 12 bytes
+/// are stored in the view itself, longer ones as length, 4-byte prefix and offset.
+#[inline(always)]
+fn view(data: &[u8], offset: u32) -> u128 {
+    let len = data.len();
+    if len > 12 {
+        let prefix = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+        (len as u128) | ((prefix as u128) << 32) | ((offset as u128) << 96)
+    } else {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        bytes[4..4 + len].copy_from_slice(data);
+        u128::from_le_bytes(bytes)
     }
 }
 
@@ -142,7 +157,7 @@ fn build_strings(
             validity.set_null(r);
             continue;
         }
-        if !f.all_utf8 && std::str::from_utf8(value).is_err() {
+        if !f.all_utf8 && simdutf8::basic::from_utf8(value).is_err() {
             match on_error {
                 OnError::Null => {
                     *nulled += 1;
@@ -168,10 +183,10 @@ fn build_strings(
             }
         }
         uses_buffer |= value.len() > 12;
-        views.push(make_view(value, 0, s as u32));
+        views.push(view(value, s as u32));
     }
     let buffers = if uses_buffer { vec![shared.clone()] } else { Vec::new() };
-    // SAFETY: every view was made by `make_view` from a slice of `shared` at its own offset,
+    // SAFETY: every view was made by `view` from a slice of `shared` at its own offset,
     // and every non-null value was checked to be UTF-8 (whole-buffer check or per value).
     Ok(unsafe {
         StringViewArray::new_unchecked(ScalarBuffer::from(views), buffers.into(), validity.finish())

@@ -300,7 +300,12 @@ impl Parser {
     fn ensure_space(&mut self) {
         if self.buf.len() - self.used < 4096 {
             let want = (self.buf.len() * 2).max(self.next_capacity).max(self.used + 65_536);
-            self.buf.resize(want, 0);
+            if self.buf.is_empty() {
+                // A zeroed allocation lets the allocator hand out fresh pages without a memset.
+                self.buf = vec![0u8; want];
+            } else {
+                self.buf.resize(want, 0);
+            }
         }
     }
 
@@ -510,8 +515,13 @@ impl Parser {
         // Any bytes past the last complete row belong to the next record: carry them over.
         let carry = buf[self.rec_start..self.used].to_vec();
         buf.truncate(self.rec_start);
-        let mut bounds = std::mem::replace(&mut self.bounds, vec![0]);
-        let row_offsets = std::mem::take(&mut self.row_offsets);
+        let mut next_bounds = Vec::with_capacity(self.opts.batch_size.min(1 << 20) * ncols + 1);
+        next_bounds.push(0);
+        let mut bounds = std::mem::replace(&mut self.bounds, next_bounds);
+        let row_offsets = std::mem::replace(
+            &mut self.row_offsets,
+            Vec::with_capacity(self.opts.batch_size.min(1 << 20)),
+        );
         self.next_capacity = buf.len() + buf.len() / 8 + 4096;
         self.used = 0;
         self.rec_start = 0;
@@ -528,7 +538,7 @@ impl Parser {
             strip_nuls(&mut buf, &mut bounds);
         }
         let all_utf8 = buf.is_ascii()
-            || (std::str::from_utf8(&buf).is_ok()
+            || (simdutf8::basic::from_utf8(&buf).is_ok()
                 && bounds.iter().all(|&b| buf.get(b as usize).is_none_or(|&x| (x as i8) >= -0x40)));
         let shared = Buffer::from_vec(buf);
         let fields = BatchFields {

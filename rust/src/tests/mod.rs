@@ -2,4 +2,5 @@
 mod builder_tests;
 mod decoder_tests;
 mod roundtrip_props;
+mod speed;
 mod support;
