@@ -97,6 +97,22 @@ def test_state_machine_is_observable_while_the_job_runs(api: httpx2.Client,
     assert {"UploadComplete", "InProgress", "JobComplete"} <= seen
 
 
+def test_in_progress_is_visible_even_for_a_tiny_job(api: httpx2.Client,
+                                                    bulk_org: OrgUnderTest) -> None:
+    seed_accounts(bulk_org, [{"Name": "Tiny"}])
+    created = create_query(api, "SELECT Id FROM Account")
+    seen = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = api.get(f"{V}/jobs/query/{created['id']}").json()["state"]
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state == "JobComplete":
+            break
+        time.sleep(0.01)
+    assert "InProgress" in seen and seen[-1] == "JobComplete"
+
+
 def test_pages_by_locator_and_max_records_each_with_a_header(api: httpx2.Client,
                                                              bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": f"Paged {i:02d}"} for i in range(25)])

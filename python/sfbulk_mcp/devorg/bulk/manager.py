@@ -53,6 +53,8 @@ DEFAULT_PAGE_BYTES = 64 * 1024 * 1024
 # content."
 UPLOAD_LIMIT_BASE64_BYTES = 150 * 1024 * 1024
 LIST_PAGE_SIZE = 1000
+# How long a job stays InProgress at least, so that polling clients can see the state.
+MIN_IN_PROGRESS_SECONDS = 0.1
 OPEN_RESULT_SETS = 16
 
 
@@ -65,12 +67,14 @@ class BulkJobs:
         *,
         page_bytes: int = DEFAULT_PAGE_BYTES,
         upload_limit: int = UPLOAD_LIMIT_BASE64_BYTES,
+        min_in_progress: float = MIN_IN_PROGRESS_SECONDS,
     ) -> None:
         self.state = state
         self.root = Path(state.config.data_dir) / "bulk"
         self.root.mkdir(parents=True, exist_ok=True)
         self.page_bytes = page_bytes
         self.upload_limit = upload_limit
+        self.min_in_progress = min_in_progress
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._ids = IdFactory()
@@ -439,6 +443,10 @@ class BulkJobs:
         else:
             outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE, stopped)
         if stopped():
+            return
+        # A real job is never done in an instant: keep InProgress visible to pollers.
+        remaining = self.min_in_progress - (time.monotonic() - started)
+        if remaining > 0 and abort.wait(remaining):
             return
         with job.lock:
             job.records_processed = outcome.processed
