@@ -403,3 +403,12 @@ def test_ingest_jobs_survive_a_restart_and_running_ones_fail(tmp_path: Path) -> 
             assert "restarted" in interrupted["errorMessage"]
     finally:
         again.stop()
+
+
+def test_closing_a_job_without_data_fails_it(api: httpx2.Client) -> None:
+    job = create_job(api, object="Account", operation="insert")
+    path = f"{V}/jobs/ingest/{job['id']}"
+    assert api.patch(path, json={"state": "UploadComplete"}).status_code == 200
+    done = wait_for_state(api, path, {"JobComplete", "Failed"})
+    assert done["state"] == "Failed" and "Empty batch" in done["errorMessage"]
+    assert results(api, job["id"], "unprocessedrecords") == ""

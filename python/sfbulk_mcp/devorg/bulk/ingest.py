@@ -357,6 +357,8 @@ def run_ingest(
     sobject = state.store.catalog.get(job.object_name)
     try:
         upload = read_upload(job, upload_path)
+        if not upload.columns:
+            raise BatchError("InvalidBatch : Empty batch: no data was uploaded for this job")
     except BatchError as exc:
         write_unprocessed_only(job, folder, upload_path)
         return Outcome(processed=0, error_message=str(exc))
