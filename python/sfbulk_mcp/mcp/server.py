@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import polars as pl
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, InputRequiredResult
@@ -75,6 +76,9 @@ class SalesforceMCPServer(MCPServer[Any]):
                 raise ToolError(f"{name} failed: {cause}") from cause
             if isinstance(cause, (ValueError, LookupError, OSError)) and _engine_or_io(cause):
                 raise ToolError(f"{name} failed: {cause}") from cause
+            if isinstance(cause, pl.exceptions.PolarsError):
+                # Input rows or files that cannot be read or written as a table.
+                raise ToolError(f"{name} failed on the data: {cause}") from cause
             raise
 
 
