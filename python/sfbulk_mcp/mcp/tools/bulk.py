@@ -6,6 +6,7 @@
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 import polars as pl
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -333,7 +334,9 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
             await client.bulk_upload(job_id, body)
             await client.bulk_close_job(job_id)
         except BaseException:
-            await abort_quietly(client, "ingest", job_id)
+            # Also when the call is cancelled: the abort must still reach Salesforce.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(15):
+                await abort_quietly(client, "ingest", job_id)
             raise
         wait = app.config.bulk_wait_seconds if wait_seconds is None else wait_seconds
         outcome = await wait_for_job(
