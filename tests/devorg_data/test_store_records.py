@@ -284,3 +284,29 @@ def test_deleting_an_account_cascades_like_salesforce(tmp_path: Path) -> None:
     assert not store.exists("Opportunity", opp, include_deleted=True)
     assert not store.exists("Contact", earlier, include_deleted=True)
     store.close()
+
+
+def test_ids_are_never_reused_after_hard_delete_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "org.db"
+    first = Store(path)
+    last = first.create("Account", {"Name": "Last"})
+    first.hard_delete("Account", last)
+    first.close()
+    second = Store(path)
+    try:
+        assert second.create("Account", {"Name": "Next"}) != last
+    finally:
+        second.close()
+
+
+def test_two_stores_on_one_file_do_not_clash(tmp_path: Path) -> None:
+    path = tmp_path / "org.db"
+    one, two = Store(path), Store(path)
+    try:
+        a = one.create("Account", {"Name": "From one"})
+        b = two.create("Account", {"Name": "From two"})
+        assert a != b
+        assert one.count("Account") == 2
+    finally:
+        one.close()
+        two.close()

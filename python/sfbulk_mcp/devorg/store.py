@@ -61,6 +61,11 @@ def rest_datetime(stored: str) -> str:
     return stored[:-1] + "+0000" if stored.endswith("Z") else stored
 
 
+def _is_id_clash(exc: sqlite3.IntegrityError) -> bool:
+    text = str(exc)
+    return text.endswith((".rid", ".Id"))
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -431,14 +436,28 @@ class Store:
         row_items = [(k, v) for k, v in row.items() if obj.field(k) is not None]
         cols = ", ".join(["rid"] + [_quote(k) for k, _ in row_items])
         marks = ", ".join(["?"] * (len(row_items) + 1))
-        try:
-            conn.execute(
-                f"INSERT INTO {_quote(obj.table)} ({cols}) VALUES ({marks})",
-                [rid] + [v for _, v in row_items],
-            )
-        except sqlite3.IntegrityError as exc:
-            raise self._duplicate(conn, obj, row, exc) from None
+        sql = f"INSERT INTO {_quote(obj.table)} ({cols}) VALUES ({marks})"
+        for attempt in range(3):
+            try:
+                conn.execute(sql, [rid] + [v for _, v in row_items])
+                return record_id
+            except sqlite3.IntegrityError as exc:
+                if attempt == 2 or not _is_id_clash(exc):
+                    raise self._duplicate(conn, obj, row, exc) from None
+            # Another store on the same file handed out this Id: catch up and retry.
+            self._resync_ids(conn, obj)
+            record_id = self.ids.new_id(obj.key_prefix)
+            row["Id"] = record_id
+            rid = sequence_of(record_id)
+            row_items = [(k, v) for k, v in row.items() if obj.field(k) is not None]
         return record_id
+
+    def _resync_ids(self, conn: sqlite3.Connection, obj: SObjectDef) -> None:
+        top = conn.execute(f"SELECT max(rid) FROM {_quote(obj.table)}").fetchone()[0]
+        saved = conn.execute("SELECT next FROM _sequence WHERE prefix = ?",
+                             (obj.key_prefix,)).fetchone()
+        self.ids.advance_past(obj.key_prefix, max(int(top or 0), int(saved[0]) - 1 if saved
+                                                  else 0))
 
     def _duplicate(self, conn: sqlite3.Connection, obj: SObjectDef, row: dict[str, Any],
                    exc: sqlite3.IntegrityError) -> DevOrgError:
@@ -730,6 +749,11 @@ class Store:
                     f'SELECT "Id" FROM {_quote(child.table)} WHERE {_quote(rel.field)} '
                     f"IN ({marks})", ids)]
                 self._purge(child, found)
+        # Ids are never reused: remember how far the sequence went before rows vanish.
+        top = max((sequence_of(i) or 0) for i in ids)
+        conn.execute(
+            "INSERT INTO _sequence (prefix, next) VALUES (?, ?) ON CONFLICT(prefix) DO UPDATE "
+            "SET next = max(next, excluded.next)", (obj.key_prefix, top + 1))
         cur = conn.execute(f'DELETE FROM {_quote(obj.table)} WHERE "Id" IN ({marks})', ids)
         return int(cur.rowcount)
 
