@@ -7,29 +7,56 @@
   username + password, and the browser login with PKCE on a loopback redirect.
 - `OrgStore` (`auth.store`): named orgs, the default org, secrets in the OS keyring or a
   private (optionally encrypted) file.
+
+Names are loaded on first use, so importing `sfbulk_mcp.auth.errors` stays cheap.
 """
 
 from __future__ import annotations
 
-from .errors import (
-    CallbackError,
-    LoginRequiredError,
-    LoginUrlError,
-    NoCredentialsError,
-    OrgNotFoundError,
-    OrgStoreError,
-)
-from .oauth import TokenGrant
-from .providers import (
-    ClientCredentialsProvider,
-    JwtBearerProvider,
-    PasswordProvider,
-    RefreshTokenProvider,
-    RenewingTokenProvider,
-)
-from .resolve import ConnectedOrg, open_org
-from .store import OrgRecord, OrgSecrets, OrgStore
-from .webflow import WebServerFlow
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        CallbackError,
+        LoginRequiredError,
+        LoginUrlError,
+        NoCredentialsError,
+        OrgNotFoundError,
+        OrgStoreError,
+    )
+    from .oauth import TokenGrant
+    from .providers import (
+        ClientCredentialsProvider,
+        JwtBearerProvider,
+        PasswordProvider,
+        RefreshTokenProvider,
+        RenewingTokenProvider,
+    )
+    from .resolve import ConnectedOrg, open_org
+    from .store import OrgRecord, OrgSecrets, OrgStore
+    from .webflow import WebServerFlow
+
+_WHERE = {
+    "CallbackError": "errors",
+    "LoginRequiredError": "errors",
+    "LoginUrlError": "errors",
+    "NoCredentialsError": "errors",
+    "OrgNotFoundError": "errors",
+    "OrgStoreError": "errors",
+    "TokenGrant": "oauth",
+    "ClientCredentialsProvider": "providers",
+    "JwtBearerProvider": "providers",
+    "PasswordProvider": "providers",
+    "RefreshTokenProvider": "providers",
+    "RenewingTokenProvider": "providers",
+    "ConnectedOrg": "resolve",
+    "open_org": "resolve",
+    "OrgRecord": "store",
+    "OrgSecrets": "store",
+    "OrgStore": "store",
+    "WebServerFlow": "webflow",
+}
 
 __all__ = [
     "CallbackError",
@@ -51,3 +78,10 @@ __all__ = [
     "WebServerFlow",
     "open_org",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
