@@ -90,3 +90,18 @@ def test_seeding_twice_adds_more_without_clashing(store: Store) -> None:
     seed(store, 20, seed=5)
     assert store.count("Account") == 40
     assert store.query("SELECT COUNT() FROM User").total_size == 2 + 8
+
+
+def test_seeding_works_while_other_connections_are_open(store: Store) -> None:
+    import threading
+
+    reader = threading.Thread(target=lambda: store.query("SELECT COUNT() FROM Account"))
+    reader.start()
+    reader.join()
+    other = Store(store.path)
+    try:
+        seed(store, 30)
+        assert other.count("Account") == 30
+        assert store._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        other.close()

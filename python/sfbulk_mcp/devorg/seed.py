@@ -304,8 +304,13 @@ def _bulk_mode(store: Store) -> Iterator[None]:
     """
     conn = store._conn()
     with store._write_lock:
-        mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
-        switched = str(mode).lower() == "delete"
+        switched = False
+        if len(store._connections) == 1:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+                switched = str(mode).lower() == "delete"
+            except sqlite3.OperationalError:
+                switched = False  # another process has the file open: stay in WAL
         try:
             yield
         finally:
