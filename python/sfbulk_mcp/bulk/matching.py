@@ -129,14 +129,32 @@ def match_outcomes(
     return outcome
 
 
+def _with_content_key(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """`frame` without its key columns but with a 128-bit digest of them (two independent
+    64-bit row hashes: a chance collision is out of reach) and the row's rank among equals.
+
+    Joining on the digest instead of every uploaded column keeps the join small."""
+    content = frame.select(keys)
+    digest = pl.DataFrame(
+        {
+            "__sfbulk_h1": content.hash_rows(seed=0x5F3759DF),
+            "__sfbulk_h2": content.hash_rows(seed=0x9E3779B9),
+        }
+    )
+    rest = frame.drop(keys)
+    return pl.concat([rest, digest], how="horizontal").with_columns(
+        pl.int_range(pl.len()).over("__sfbulk_h1", "__sfbulk_h2").alias(_RANK)
+    )
+
+
 def _join_by_content(
     inputs: pl.DataFrame, results: pl.DataFrame, keys: Sequence[str]
 ) -> pl.DataFrame:
-    ranked_inputs = inputs.with_columns(pl.int_range(pl.len()).over(keys).alias(_RANK))
-    ranked_results = results.with_row_index("__sfbulk_result").with_columns(
-        pl.int_range(pl.len()).over(keys).alias(_RANK)
+    ranked_inputs = _with_content_key(inputs, keys)
+    ranked_results = _with_content_key(results.with_row_index("__sfbulk_result"), keys)
+    joined = ranked_inputs.join(
+        ranked_results, on=["__sfbulk_h1", "__sfbulk_h2", _RANK], how="inner"
     )
-    joined = ranked_inputs.join(ranked_results, on=[*keys, _RANK], how="inner", nulls_equal=True)
     return joined.select(ROW, "__sfbulk_result", _OUTCOME, *_RESULT_COLUMNS)
 
 
