@@ -173,7 +173,7 @@ impl ChunkBuilder {
             self.line_end(&mut cur);
             if cur.len() > self.opts.max_bytes {
                 let row_len = cur.len() - row_start;
-                if self.cur_rows == 0 {
+                if self.cur_rows == 0 || self.header.len() + row_len > self.opts.max_bytes {
                     cur.truncate(row_start);
                     result = Err(EngineError::new(
                         ErrorKind::Invalid,

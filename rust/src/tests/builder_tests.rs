@@ -100,3 +100,16 @@ fn non_finite_floats_are_refused() {
     let err = b.push(&batch, &mut Vec::new()).unwrap_err();
     assert_eq!(err.row, Some(1));
 }
+
+#[test]
+fn an_oversized_row_after_small_ones_is_still_an_error() {
+    let batch = RecordBatch::try_from_iter(vec![(
+        "A",
+        Arc::new(StringArray::from(vec![Some("x"), Some("a much longer value than allowed")]))
+            as ArrayRef,
+    )])
+    .unwrap();
+    let mut b = ChunkBuilder::new(BuilderOptions { max_bytes: 20, ..Default::default() }).unwrap();
+    let err = b.push(&batch, &mut Vec::new()).unwrap_err();
+    assert!(err.message.contains("max_bytes"), "{}", err.message);
+}
