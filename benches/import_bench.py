@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from export_bench import _usage, best_of, print_report, run_side
+from export_bench import _usage, best_of, print_report, run_order, run_side
 
 
 def make_rows(n: int, parquet: Path, csv: Path) -> None:
@@ -94,6 +94,9 @@ def side_simple_salesforce(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="Runs per side, alternating order; best kept."
+    )
     parser.add_argument("--side", choices=["sfbulk", "simple-salesforce"])
     parser.add_argument("--instance")
     parser.add_argument("--token")
@@ -123,7 +126,9 @@ def main() -> None:
                 "REQUESTS_CA_BUNDLE": str(org.ca_certificate),
             }
             reports: dict[str, dict[str, Any]] = {}
-            for name, source in (("sfbulk", parquet), ("simple-salesforce", csv)):
+            sources = {"sfbulk": parquet, "simple-salesforce": csv}
+            for name in run_order(args.repeat):
+                source = sources[name]
                 common = [
                     "--instance",
                     org.instance_url,

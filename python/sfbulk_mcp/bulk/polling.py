@@ -1,8 +1,8 @@
 """Waiting for a Bulk job: poll often while a job is young, then back off.
 
 Small jobs finish in a second or two and a user waits for every poll interval that overshoots;
-long jobs run for minutes and every poll costs an API request. So the interval starts short,
-grows by a quarter each time up to 2 s during the first minute, then up to 10 s.
+long jobs run for minutes and every poll costs an API request. So the interval starts short and
+grows by a quarter each time: up to 1 s during the first 30 s, 3 s until 2 minutes, then 10 s.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from ..salesforce.errors import BulkJobError, BulkJobTimeoutError
 InfoFn = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 FIRST_INTERVAL = 0.2
-EARLY_MAX = 2.0
+# (seconds into the wait, longest pause until then)
+SCHEDULE = ((30.0, 1.0), (120.0, 3.0))
 LATE_MAX = 10.0
-EARLY_PERIOD = 60.0
 
 
 def next_interval(interval: float, elapsed: float) -> float:
     """The pause after `interval`, `elapsed` seconds into the wait."""
-    cap = EARLY_MAX if elapsed < EARLY_PERIOD else LATE_MAX
+    cap = next((most for until, most in SCHEDULE if elapsed < until), LATE_MAX)
     return min(cap, interval * 1.25)
 
 
