@@ -10,7 +10,7 @@ from sfbulk_mcp.devorg.store import Store
 def test_columns_are_dotted_in_select_order_and_values_typed(store: Store) -> None:
     parent = store.create("Account", {"Name": "Parent"})
     store.create("Account", {
-        "Name": "Child", "ParentId": parent, "AnnualRevenue": 12.5, "NumberOfEmployees": 7,
+        "Name": "Child", "ParentId": parent, "AnnualRevenue": 1250000.4, "NumberOfEmployees": 7,
         "Active__c": False, "Regions__c": "EMEA;AMER", "Description": "a\nb"})
     store.create("Invoice__c", {"Name": "I", "Due_Date__c": "2024-02-29",
                                 "Due_Time__c": "23:59:59.5", "Issued_At__c": "2024-02-29T01:02:03Z"})
@@ -21,7 +21,7 @@ def test_columns_are_dotted_in_select_order_and_values_typed(store: Store) -> No
                        "NumberOfEmployees", "Active__c", "Regions__c", "Description",
                        "CreatedDate", "Id"]
     (row,) = list(rows)
-    assert row[:9] == ("Child", "Parent", "Admin User", 12.5, 7, False, "EMEA;AMER", "a\nb",
+    assert row[:9] == ("Child", "Parent", "Admin User", 1250000.0, 7, False, "EMEA;AMER", "a\nb",
                        "2026-11-18T15:30:00.000Z")
     assert isinstance(row[5], bool) and len(row[9]) == 18
     _, inv = store.query_rows("SELECT Due_Date__c, Due_Time__c, Issued_At__c, Paid__c "

@@ -310,3 +310,14 @@ def test_two_stores_on_one_file_do_not_clash(tmp_path: Path) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_numbers_keep_the_field_scale_rounding_half_up(store: Store) -> None:
+    opp = store.create("Opportunity", {"Name": "D", "StageName": "Prospecting",
+                                       "CloseDate": "2026-01-01", "Amount": 10.005})
+    assert store.retrieve("Opportunity", opp)["Amount"] == 10.01
+    acc = store.create("Account", {"Name": "R", "AnnualRevenue": 2.5})
+    assert store.retrieve("Account", acc)["AnnualRevenue"] == 3.0
+    err = _error(store.create, "Opportunity", {"Name": "D", "StageName": "Prospecting",
+                                               "CloseDate": "2026-01-01", "Probability": 1000})
+    assert err.error_code == "NUMBER_OUTSIDE_VALID_RANGE"

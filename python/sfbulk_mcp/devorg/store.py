@@ -11,6 +11,7 @@ import base64
 import binascii
 import contextlib
 import datetime as dt
+import decimal
 import math
 import re
 import sqlite3
@@ -893,10 +894,14 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
             raise _type_error(f, value) from None
         if not math.isfinite(number):
             raise _type_error(f, value)
-        if f.precision and abs(number) >= 10 ** (f.precision - f.scale):
-            raise DevOrgError("NUMBER_OUTSIDE_VALID_RANGE",
-                              f"{f.label}: value outside of valid range on numeric field: "
-                              f"{value}", fields=[f.name])
+        if f.precision:
+            # Salesforce keeps `scale` decimals, rounding half up.
+            step = decimal.Decimal(1).scaleb(-f.scale)
+            number = float(decimal.Decimal(repr(number)).quantize(step, decimal.ROUND_HALF_UP))
+            if abs(number) >= 10 ** (f.precision - f.scale):
+                raise DevOrgError("NUMBER_OUTSIDE_VALID_RANGE",
+                                  f"{f.label}: value outside of valid range on numeric field: "
+                                  f"{value}", fields=[f.name])
         return number
     if t == "date":
         text = str(value).strip()
