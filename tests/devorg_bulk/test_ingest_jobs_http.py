@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -412,3 +413,34 @@ def test_closing_a_job_without_data_fails_it(api: httpx2.Client) -> None:
     done = wait_for_state(api, path, {"JobComplete", "Failed"})
     assert done["state"] == "Failed" and "Empty batch" in done["errorMessage"]
     assert results(api, job["id"], "unprocessedrecords") == ""
+
+
+def test_abort_while_rows_are_applied_accounts_for_every_row(
+    api: httpx2.Client, bulk_org: OrgUnderTest
+) -> None:
+    count = 20_000
+    body = "Name\n" + "".join(f"Row {i}\n" for i in range(count))
+    job = create_job(api, object="Account", operation="insert")
+    path = f"{V}/jobs/ingest/{job['id']}"
+    api.put(f"{path}/batches", content=body.encode())
+    api.patch(path, json={"state": "UploadComplete"})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = api.get(path).json()
+        if info["state"] != "UploadComplete" and (
+            info.get("numberRecordsProcessed") or info["state"] not in ("InProgress",)
+        ):
+            break
+        time.sleep(0.005)
+    api.patch(path, json={"state": "Aborted"})  # may come too late: then it is refused
+    final = wait_for_state(api, path, {"JobComplete", "Aborted", "Failed"})
+    successful = results(api, job["id"], "successfulResults").splitlines()[1:]
+    failed = results(api, job["id"], "failedResults").splitlines()[1:]
+    unprocessed = results(api, job["id"], "unprocessedrecords").splitlines()[1:]
+    assert failed == []
+    assert len(successful) + len(unprocessed) == count
+    assert bulk_org.state.store.count("Account") == len(successful)
+    names = {line.rsplit(",", 1)[1] for line in successful} | set(unprocessed)
+    assert len(names) == count
+    if final["state"] == "Aborted":
+        assert final["numberRecordsProcessed"] == len(successful)

@@ -304,6 +304,8 @@ class BulkJobs:
         event = self._aborts.get(job.id)
         if event is not None:
             event.set()
+        # The worker stops after the chunk it is applying; once it has, the counters are final.
+        self._wait_for_worker(job)
         self._save(job)
         return body
 
@@ -330,6 +332,7 @@ class BulkJobs:
         event = self._aborts.get(job.id)
         if event is not None:
             event.set()
+        self._wait_for_worker(job)
         with self._lock:
             self._jobs.pop(job.id, None)
             for key in [k for k in self._results if k[0] == job.id]:
@@ -371,6 +374,8 @@ class BulkJobs:
         if job.state not in (JobState.JOB_COMPLETE, JobState.FAILED, JobState.ABORTED):
             raise errors.results_not_ready(job)
         folder = INGEST_RESULTS[which]
+        # An aborted job's worker stops within a chunk; let it finish writing its results.
+        self._wait_for_worker(job)
         if not (self.job_dir(job) / folder).exists():
             self._write_empty_ingest_results(job)
         return self._result_set(job, folder)
@@ -395,6 +400,12 @@ class BulkJobs:
         write_unprocessed_only(job, self.job_dir(job), self.job_dir(job) / UPLOAD_FILE)
 
     # Workers -----------------------------------------------------------------------------
+
+    def _wait_for_worker(self, job: Job, timeout: float = 60.0) -> None:
+        with self._lock:
+            worker = self._workers.get(job.id)
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
 
     def _start_worker(self, job: Job) -> None:
         abort = threading.Event()

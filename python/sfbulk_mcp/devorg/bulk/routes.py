@@ -142,7 +142,10 @@ class BulkApi:
             return json_response(job.info_json())
         if request.method == "PATCH":
             body = await _json_body(request)
-            return json_response(self.jobs.change_state(job, body.get("state")))
+            # Aborting waits for the job's worker to stop: keep that off the event loop.
+            changed = await anyio.to_thread.run_sync(self.jobs.change_state, job,
+                                                     body.get("state"))
+            return json_response(changed)
         await anyio.to_thread.run_sync(self.jobs.delete, job)
         return Response(status_code=204)
 
