@@ -1,0 +1,411 @@
+"""Restore: bring records back to a snapshot's state, through the import pipeline.
+
+From a diff of SNAPSHOT against the org (or a later snapshot):
+
+- records deleted since the snapshot are re-created (insert, or upsert on an external id),
+  every createable field as it was;
+- records changed since the snapshot are reverted (update by Id) to their old values for the
+  fields that changed and can be updated.
+
+Re-created records get new Ids. Objects are restored parents first, and every reference to a
+re-created record (`Contact.AccountId`, `Task.WhatId`, a self-lookup like `Account.ParentId`)
+is re-linked to the new Id: before the upload when the parent already exists, or by a final
+update when it is created later in the same run (cycles, self-references).
+
+`plan_restore` writes the import-ready files and says what would happen (the dry run);
+`run_restore` then sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import layout
+from .diff import DiffResult
+
+logger = logging.getLogger("sfbulk_mcp.backup")
+
+OLD_ID = "sf__OldId"  # the import pipeline never sends `sf__` columns
+_NOT_WRITABLE_TYPES = frozenset({"id", "base64", "address", "location"})
+
+
+@dataclass
+class RestoreStep:
+    """One import of the restore: re-create deleted records, or revert changed ones."""
+
+    object: str
+    action: str  # "recreate" | "revert"
+    operation: str  # insert | upsert | update
+    path: Path
+    rows: int
+    fields: list[str]
+    external_id: str | None = None
+    references: dict[str, list[str]] = field(default_factory=dict)  # field → objects
+    skipped_fields: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "object": self.object,
+            "action": self.action,
+            "operation": self.operation,
+            "rows": self.rows,
+            "file": str(self.path),
+            "fields": self.fields,
+            "external_id": self.external_id,
+            "references": self.references,
+            "skipped_fields": self.skipped_fields,
+        }
+
+
+@dataclass
+class RestorePlan:
+    """What a restore would do, with its import-ready files in `folder`."""
+
+    snapshot: str
+    against: str
+    folder: Path
+    steps: list[RestoreStep]
+    left_alone: dict[str, int] = field(default_factory=dict)  # records added since, per object
+
+    def lines(self) -> list[str]:
+        """The dry run, in words."""
+        if not self.steps:
+            return [f"Nothing to restore: {self.against} matches {self.snapshot} for these records."]
+        out = [f"Restore to {self.snapshot} (compared with {self.against}):"]
+        for step in self.steps:
+            verb = "re-create" if step.action == "recreate" else "revert"
+            how = f"{step.operation}" + (f" on {step.external_id}" if step.external_id else "")
+            out.append(
+                f"  {verb} {step.rows} {step.object} record(s) by {how} "
+                f"({len(step.fields)} field(s)) from {step.path.name}"
+            )
+            for name, targets in step.references.items():
+                out.append(
+                    f"    {step.object}.{name} re-linked to the new Ids of re-created "
+                    f"{'/'.join(targets)} records"
+                )
+            if step.skipped_fields:
+                out.append(
+                    f"    not writable, left as they are: {', '.join(step.skipped_fields)}"
+                )
+        for name, count in self.left_alone.items():
+            if count:
+                out.append(f"  {count} {name} record(s) created since the snapshot are left alone")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "snapshot": self.snapshot,
+            "against": self.against,
+            "folder": str(self.folder),
+            "steps": [s.to_dict() for s in self.steps],
+            "left_alone": self.left_alone,
+        }
+
+
+def _describe_along_chain(snapshot: Path, object_name: str) -> dict[str, Any] | None:
+    folder: Path | None = snapshot
+    while folder is not None:
+        describe = layout.read_describe(folder, object_name)
+        if describe is not None:
+            return describe
+        manifest = layout.read_manifest(folder)
+        folder = folder.parent / manifest.base if manifest.base else None
+    return None
+
+
+def _fields(describe: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    return {str(f["name"]): f for f in (describe or {}).get("fields", [])}
+
+
+def _writable(
+    columns: Sequence[str], fields: Mapping[str, Mapping[str, Any]], flag: str
+) -> tuple[list[str], list[str]]:
+    """(columns the operation may write, columns it must leave out)."""
+    keep, skip = [], []
+    for column in columns:
+        info = fields.get(column)
+        if column == "Id" or "." in column:
+            continue
+        if info is None or not info.get(flag, False) or info.get("type") in _NOT_WRITABLE_TYPES:
+            skip.append(column)
+        else:
+            keep.append(column)
+    return keep, skip
+
+
+def _references(
+    fields: Mapping[str, Mapping[str, Any]], columns: Sequence[str], recreated: set[str]
+) -> dict[str, list[str]]:
+    """Reference columns that may point at records this restore re-creates."""
+    out: dict[str, list[str]] = {}
+    for column in columns:
+        info = fields.get(column) or {}
+        if info.get("type") != "reference":
+            continue
+        targets = [str(t) for t in info.get("referenceTo") or [] if str(t) in recreated]
+        if targets:
+            out[column] = targets
+    return out
+
+
+def _order(objects: Sequence[str], fields: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
+    """Parents before children among `objects` (cycles broken in the given order)."""
+    chosen = set(objects)
+    parents = {
+        name: {
+            str(t)
+            for info in fields[name].values()
+            if info.get("type") == "reference"
+            for t in info.get("referenceTo") or []
+            if str(t) in chosen and str(t) != name
+        }
+        for name in objects
+    }
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered or name in visiting:
+            return
+        visiting.add(name)
+        for parent in sorted(parents[name]):
+            visit(parent)
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in objects:
+        visit(name)
+    return ordered
+
+
+def plan_restore(
+    snapshot: Path,
+    diff: DiffResult,
+    folder: Path,
+    *,
+    external_ids: Mapping[str, str] | None = None,
+    recreate: bool = True,
+    revert: bool = True,
+) -> RestorePlan:
+    """Write import-ready files for the records of `diff` and say what restoring would do.
+
+    `diff` compares `snapshot` (old) with the org or a later snapshot (new). `external_ids`
+    maps an object to an external id field: its deleted records are upserted on that field
+    (records with no value in it are inserted) instead of being inserted.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    external_ids = {k.lower(): v for k, v in (external_ids or {}).items()}
+    describes = {name: _fields(_describe_along_chain(snapshot, name)) for name in diff.objects}
+    recreated = {name for name, d in diff.objects.items() if recreate and d.deleted.height}
+    steps: list[RestoreStep] = []
+    left_alone: dict[str, int] = {}
+    for name in _order(list(diff.objects), describes):
+        d = diff.objects[name]
+        fields = describes[name]
+        left_alone[name] = d.added.height
+        if recreate and d.deleted.height:
+            keep, skip = _writable(d.deleted.columns, fields, "createable")
+            external = external_ids.get(name.lower())
+            if external is not None and external not in d.deleted.columns:
+                raise layout.SnapshotError(f"{name} has no field {external} in the snapshot")
+            rows = d.deleted.select(pl.col("Id").alias(OLD_ID), *keep)
+            path = folder / f"{name}.recreate.parquet"
+            rows.write_parquet(path)
+            steps.append(
+                RestoreStep(
+                    object=name,
+                    action="recreate",
+                    operation="upsert" if external else "insert",
+                    path=path,
+                    rows=rows.height,
+                    fields=keep,
+                    external_id=external,
+                    references=_references(fields, keep, recreated),
+                    skipped_fields=[s for s in skip if s not in _SYSTEM_FIELDS],
+                )
+            )
+    # Reverts run after every re-creation, so that old references can be re-linked.
+    for name in _order(list(diff.objects), describes):
+        d = diff.objects[name]
+        fields = describes[name]
+        if revert and d.changes.height:
+            changed = d.changes.get_column("field").unique(maintain_order=True).to_list()
+            keep, skip = _writable(changed, fields, "updateable")
+            if not keep:
+                continue
+            ids = d.changes.filter(pl.col("field").is_in(keep)).get_column("Id").unique()
+            # Old values of every reverted field; for the fields a record did not change
+            # the old value is the current one, so writing it changes nothing.
+            old_rows = _old_rows(snapshot, name, ids.to_list())
+            rows = old_rows.select("Id", *keep)
+            path = folder / f"{name}.revert.parquet"
+            rows.write_parquet(path)
+            steps.append(
+                RestoreStep(
+                    object=name,
+                    action="revert",
+                    operation="update",
+                    path=path,
+                    rows=rows.height,
+                    fields=keep,
+                    references=_references(fields, keep, recreated),
+                    skipped_fields=skip,
+                )
+            )
+    return RestorePlan(
+        snapshot=diff.old, against=diff.new, folder=folder, steps=steps, left_alone=left_alone
+    )
+
+
+_SYSTEM_FIELDS = frozenset(
+    {
+        "IsDeleted",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "LastModifiedById",
+        "SystemModstamp",
+        "LastViewedDate",
+        "LastReferencedDate",
+        "LastActivityDate",
+    }
+)
+
+
+def _old_rows(snapshot: Path, object_name: str, ids: list[str]) -> pl.DataFrame:
+    from .state import object_rows
+
+    return object_rows(snapshot, object_name).filter(pl.col("Id").is_in(ids)).collect()
+
+
+@dataclass
+class RestoreResult:
+    """What a restore did: one import per step, and the new Id of every re-created record."""
+
+    plan: RestorePlan
+    imports: list[dict[str, Any]]
+    id_map: dict[str, str]
+    relinked: int
+    failed: int
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "snapshot": self.plan.snapshot,
+            "against": self.plan.against,
+            "imports": self.imports,
+            "recreated": len(self.id_map),
+            "relinked": self.relinked,
+            "failed": self.failed,
+            "id_map": str(self.plan.folder / "id_map.parquet"),
+        }
+
+
+def _relink(
+    frame: pl.DataFrame, columns: Sequence[str], id_map: Mapping[str, str]
+) -> pl.DataFrame:
+    if not id_map:
+        return frame
+    mapping = pl.DataFrame(
+        {"old": list(id_map), "new": list(id_map.values())},
+        schema={"old": pl.String, "new": pl.String},
+    )
+    for column in columns:
+        frame = (
+            frame.join(mapping.rename({"old": column}), on=column, how="left", maintain_order="left")
+            .with_columns(pl.coalesce("new", column).alias(column))
+            .drop("new")
+        )
+    return frame
+
+
+async def run_restore(
+    client: Any,
+    plan: RestorePlan,
+    *,
+    parallel: int = 4,
+    poll_interval: float = 0.2,
+) -> RestoreResult:
+    """Send the plan's files through the import pipeline, re-linking references as it goes."""
+    from ..bulk.ingest import import_data
+
+    id_map: dict[str, str] = {}
+    pending_ids = {
+        old
+        for step in plan.steps
+        if step.action == "recreate"
+        for old in pl.read_parquet(step.path, columns=[OLD_ID]).get_column(OLD_ID).to_list()
+    }
+    # (object, old Id of the child, field, old Id of the parent) to set once the parent exists
+    deferred: list[tuple[str, str, str, str]] = []
+    imports: list[dict[str, Any]] = []
+    failed = 0
+    relinked = 0
+    for step in plan.steps:
+        frame = pl.read_parquet(step.path)
+        ref_columns = list(step.references)
+        before = frame
+        frame = _relink(frame, ref_columns, id_map)
+        relinked += sum(
+            int((before.get_column(c) != frame.get_column(c)).fill_null(False).sum())
+            for c in ref_columns
+        )
+        if step.action == "recreate":
+            # References to records not re-created yet (self-lookups, cycles) go in later.
+            for column in ref_columns:
+                waiting = frame.get_column(column).is_in(list(pending_ids - set(id_map)))
+                for old_child, parent in frame.filter(waiting).select(OLD_ID, column).iter_rows():
+                    deferred.append((step.object, str(old_child), column, str(parent)))
+                frame = frame.with_columns(
+                    pl.when(waiting).then(None).otherwise(pl.col(column)).alias(column)
+                )
+        frame.write_parquet(step.path)
+        result = await import_data(
+            client,
+            step.object,
+            step.path,
+            operation=step.operation,
+            external_id=step.external_id,
+            null_as_na=step.action == "revert",
+            parallel=parallel,
+            poll_interval=poll_interval,
+        )
+        failed += result.failed + result.unprocessed
+        imports.append({"step": step.to_dict(), **result.to_dict()})
+        if step.action == "recreate" and result.success is not None:
+            old_ids = frame.get_column(OLD_ID)
+            for row, new_id in result.success.select("sf__Row", "sf__Id").iter_rows():
+                id_map[str(old_ids[int(row)])] = str(new_id)
+    if deferred:
+        updates: dict[str, list[dict[str, str]]] = {}
+        for object_name, old_child, column, parent in deferred:
+            if old_child in id_map and parent in id_map:
+                updates.setdefault(object_name, []).append(
+                    {"Id": id_map[old_child], column: id_map[parent]}
+                )
+        for object_name, rows in updates.items():
+            path = plan.folder / f"{object_name}.relink.parquet"
+            pl.DataFrame(rows).write_parquet(path)
+            result = await import_data(
+                client, object_name, path, operation="update", parallel=parallel,
+                poll_interval=poll_interval,
+            )
+            relinked += result.succeeded
+            failed += result.failed + result.unprocessed
+            imports.append({"step": {"object": object_name, "action": "relink"}, **result.to_dict()})
+    pl.DataFrame(
+        {"old_id": list(id_map), "new_id": list(id_map.values())},
+        schema={"old_id": pl.String, "new_id": pl.String},
+    ).write_parquet(plan.folder / "id_map.parquet")
+    return RestoreResult(plan=plan, imports=imports, id_map=id_map, relinked=relinked, failed=failed)
