@@ -321,3 +321,10 @@ def test_numbers_keep_the_field_scale_rounding_half_up(store: Store) -> None:
     err = _error(store.create, "Opportunity", {"Name": "D", "StageName": "Prospecting",
                                                "CloseDate": "2026-01-01", "Probability": 1000})
     assert err.error_code == "NUMBER_OUTSIDE_VALID_RANGE"
+
+
+@pytest.mark.parametrize("value", [1e308, float("inf"), float("nan"), "1e400", [1], {"a": 1}])
+def test_absurd_numbers_are_rejected_cleanly(store: Store, value: object) -> None:
+    err = _error(store.create, "Account", {"Name": "N", "BillingLatitude": value})
+    assert err.error_code in ("NUMBER_OUTSIDE_VALID_RANGE", "INVALID_TYPE_ON_FIELD_IN_RECORD")
+    assert err.fields == ["BillingLatitude"]

@@ -895,10 +895,13 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
         if not math.isfinite(number):
             raise _type_error(f, value)
         if f.precision:
-            # Salesforce keeps `scale` decimals, rounding half up.
-            step = decimal.Decimal(1).scaleb(-f.scale)
-            number = float(decimal.Decimal(repr(number)).quantize(step, decimal.ROUND_HALF_UP))
-            if abs(number) >= 10 ** (f.precision - f.scale):
+            limit = 10 ** (f.precision - f.scale)
+            if abs(number) < limit:
+                # Salesforce keeps `scale` decimals, rounding half up.
+                step = decimal.Decimal(1).scaleb(-f.scale)
+                number = float(decimal.Decimal(repr(number)).quantize(step,
+                                                                      decimal.ROUND_HALF_UP))
+            if abs(number) >= limit:
                 raise DevOrgError("NUMBER_OUTSIDE_VALID_RANGE",
                                   f"{f.label}: value outside of valid range on numeric field: "
                                   f"{value}", fields=[f.name])
