@@ -67,3 +67,24 @@ def test_fields_standard_expands_without_compounds(store: Store) -> None:
     columns, rows = store.query_rows("SELECT FIELDS(STANDARD) FROM Account")
     assert "BillingAddress" not in columns and "BillingCity" in columns
     assert len(next(rows)) == len(columns)
+
+
+def test_bulk_rows_and_rest_records_agree(store: Store) -> None:
+    from sfbulk_mcp.devorg.seed import seed
+
+    seed(store, 60)
+    soql = ("SELECT Id, Name, Account.Name, Account.Owner.Name, Email, Birthdate, "
+            "HasOptedOutOfEmail, CreatedDate FROM Contact ORDER BY Name")
+    columns, rows = store.query_rows(soql)
+    result = store.query(soql)
+
+    def flat(record: dict, column: str) -> object:  # type: ignore[type-arg]
+        value: object = record
+        for part in column.split("."):
+            value = None if value is None else value[part]  # type: ignore[index]
+        if isinstance(value, str) and value.endswith("+0000"):
+            value = value[:-5] + "Z"
+        return value
+
+    expected = [tuple(flat(r, c) for c in columns) for r in result.records]
+    assert list(rows) == expected and len(expected) == 120
