@@ -76,9 +76,9 @@ class ObjectDiff:
         added = self.added.get_column("Id").to_list()
         deleted = self.deleted.get_column("Id").to_list()
         return {
-            "added": added if limit is None else added[:limit],
-            "deleted": deleted if limit is None else deleted[:limit],
-            "changed": per_record,
+            "added_ids": added if limit is None else added[:limit],
+            "deleted_ids": deleted if limit is None else deleted[:limit],
+            "changes": per_record,
         }
 
     @property

@@ -200,7 +200,8 @@ def plan_restore(
     maps an object to an external id field: its deleted records are upserted on that field
     (records with no value in it are inserted) instead of being inserted.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    if any(not d.empty for d in diff.objects.values()):
+        folder.mkdir(parents=True, exist_ok=True)
     external_ids = {k.lower(): v for k, v in (external_ids or {}).items()}
     describes = {name: _fields(_describe_along_chain(snapshot, name)) for name in diff.objects}
     recreated = {name for name, d in diff.objects.items() if recreate and d.deleted.height}

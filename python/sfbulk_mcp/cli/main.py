@@ -24,6 +24,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "describe": ("sfbulk_mcp.cli.describe_cmd", "describe_command"),
     "jobs": ("sfbulk_mcp.cli.jobs_cmd", "jobs_group"),
     "devorg": ("sfbulk_mcp.cli.devorg_cmd", "devorg"),
+    "backup": ("sfbulk_mcp.cli.backup_cmd", "backup_group"),
+    "diff": ("sfbulk_mcp.cli.backup_cmd", "diff_command"),
+    "restore": ("sfbulk_mcp.cli.backup_cmd", "restore_command"),
 }
 
 
