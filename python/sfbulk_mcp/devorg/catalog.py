@@ -100,9 +100,9 @@ class FieldDef:
 
     @property
     def groupable(self) -> bool:
-        return self.sortable and self.type not in (
-            "double", "currency", "percent", "datetime", "textarea"
-        ) or (self.type == "textarea" and self.length <= 255)
+        if not self.sortable or self.type in ("double", "currency", "percent", "datetime"):
+            return False
+        return self.type != "textarea" or self.length <= 255
 
     @property
     def aggregatable(self) -> bool:
@@ -435,8 +435,7 @@ def _s(name: str, label: str, length: int = 255, **kw: Any) -> FieldDef:
 
 
 def _ta(name: str, label: str, length: int = 32000, **kw: Any) -> FieldDef:
-    info = "plaintextarea" if length <= 255 or length == 32000 else "richtextarea"
-    info = "plaintextarea" if length <= 131072 and not kw.get("html_formatted") else info
+    info = "richtextarea" if kw.get("html_formatted") else "plaintextarea"
     return FieldDef(name, "textarea", label, length=length, extra_type_info=info, **kw)
 
 
