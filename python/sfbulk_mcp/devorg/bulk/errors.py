@@ -51,8 +51,7 @@ def invalid_job(message: str) -> DevOrgError:
 
 def invalid_filter(name: str, value: str) -> DevOrgError:
     """400 for an unknown filter value on the job list."""
-    return DevOrgError("INVALID_QUERY_FILTER_OPERATOR",
-                       f"Invalid value for {name}: {value}")
+    return DevOrgError("API_ERROR", f"Invalid value for {name}: {value}")
 
 
 def invalid_query_locator(token: str) -> DevOrgError:

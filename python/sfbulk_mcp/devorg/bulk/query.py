@@ -79,11 +79,10 @@ def _is_compound(state: OrgState, sobject: SObjectDef, path: str) -> bool:
 
 
 def _check_fields(state: OrgState, soql: str, *, include_deleted: bool) -> None:
-    # Preparing the statement resolves every field and relationship; the rows stay unread.
-    _, rows = state.store.query_rows(soql, include_deleted=include_deleted)
-    close = getattr(rows, "close", None)
-    if close is not None:
-        close()
+    # Compiling resolves every field and relationship without running the query.
+    from sfbulk_mcp.devorg.soql.execute import compile_query
+
+    compile_query(state.store, soql, include_deleted=include_deleted, for_bulk=True)
 
 
 def run_query(
