@@ -72,6 +72,7 @@ class FieldDef:
     extra_type_info: str | None = None
     html_formatted: bool = False
     calculated: bool = False
+    auto_number: bool = False
     # Address compounds are described and queryable over REST but not stored.
     compound_parts: tuple[str, ...] = ()
     # Fields whose value the store computes (Contact.Name from First/LastName).
@@ -132,7 +133,7 @@ class FieldDef:
         return {
             "aggregatable": self.aggregatable,
             "aiPredictionField": False,
-            "autoNumber": False,
+            "autoNumber": self.auto_number,
             "byteLength": self.byte_length(),
             "calculated": self.calculated,
             "calculatedFormula": None,
@@ -720,7 +721,7 @@ def _case() -> SObjectDef:
         _is_deleted(),
         FieldDef("CaseNumber", "string", "Case Number", length=30, nillable=False,
                  createable=False, updateable=False, defaulted_on_create=True,
-                 name_field=True, id_lookup=True),
+                 name_field=True, id_lookup=True, auto_number=True),
         _ref("ContactId", "Contact ID", ["Contact"], "Contact", "Cases"),
         _ref("AccountId", "Account ID", ["Account"], "Account", "Cases"),
         _ref("ParentId", "Parent Case ID", ["Case"], "Parent", "Cases"),
