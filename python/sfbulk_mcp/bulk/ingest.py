@@ -239,17 +239,25 @@ class _Runner:
         if outcome is not None:
             await outcome
 
-    async def _results(self, job_id: str, kind: str) -> pl.DataFrame:
+    async def _results(self, job_id: str, kind: str, header: list[str]) -> pl.DataFrame:
+        """One result set reduced at once to digests and `sf__` columns (see matching)."""
         resource = "successful" if kind == "success" else kind
         async with self.client.bulk_ingest_results(job_id, resource) as stream:
             body: bytes = await stream.aread()
-        return matching.read_csv_text(body)
+        return await asyncio.to_thread(
+            lambda: matching.result_keys(matching.read_csv_text(body), header, kind)
+        )
 
-    async def _run_job(self, batch: codec.UploadBatch) -> _BatchOutcome:
+    async def _run_job(self, upload: list[bytes], start: int, stop: int) -> _BatchOutcome:
         """One ingest job for one batch; the caller holds a job slot for it."""
         job_id: str | None = None
         job_error: str | None = None
         frames: dict[str, pl.DataFrame] = {}
+        # The upload is kept only as digests once sent (see matching.row_keys).
+        text = matching.read_csv_text(upload[0])
+        header = list(text.columns)
+        uploaded = await asyncio.to_thread(matching.row_keys, text, header)
+        del text
         try:
             info = await self.client.bulk_create_ingest_job(
                 self.object_name, self.operation, external_id_field=self.external_id
@@ -257,7 +265,7 @@ class _Runner:
             job_id = str(info["id"])
             self.jobs.append(job_id)
             try:
-                await self.client.bulk_upload(job_id, batch.data)
+                await self.client.bulk_upload(job_id, upload.pop())
                 await self.client.bulk_close_job(job_id)
                 await self._emit("processing")
                 try:
@@ -280,24 +288,22 @@ class _Runner:
                 raise
             for kind in _RESULT_NAMES:
                 try:
-                    frames[kind] = await self._results(job_id, kind)
+                    frames[kind] = await self._results(job_id, kind, header)
                 except SalesforceError as exc:
                     if job_error is None:
                         raise
                     logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
-                    frames[kind] = pl.DataFrame()
+                    frames[kind] = matching.result_keys(pl.DataFrame(), header, kind)
         except SalesforceError as exc:
             if job_id is None:
                 raise
             # The job could not finish (e.g. it timed out and was aborted): its rows stay
             # unprocessed, with the reason.
             job_error = str(exc)
-            frames = {kind: pl.DataFrame() for kind in _RESULT_NAMES}
-        # The upload is read back as text only now, so waiting jobs hold just their bytes.
-        uploaded = matching.read_csv_text(batch.data)
-        outcomes = matching.match_outcomes(
-            uploaded, frames["success"], frames["failed"], frames["unprocessed"]
-        )
+            frames = {
+                kind: matching.result_keys(pl.DataFrame(), header, kind) for kind in _RESULT_NAMES
+            }
+        outcomes = matching.match_keys(uploaded, [frames[kind] for kind in _RESULT_NAMES])
         if job_error:
             outcomes = outcomes.with_columns(
                 pl.when(pl.col("outcome") == matching.UNPROCESSED)
@@ -306,10 +312,10 @@ class _Runner:
                 .alias("sf__Error")
             )
         self.jobs_done += 1
-        self.done_rows += batch.rows
+        self.done_rows += stop - start
         self.failed_rows += int((outcomes["outcome"] != matching.SUCCESS).sum())
         await self._emit("processing")
-        return _BatchOutcome(batch.start, batch.stop, outcomes, job_id)
+        return _BatchOutcome(start, stop, outcomes, job_id)
 
     async def run(
         self, frame: pl.DataFrame, *, max_bytes: int, max_rows: int | None, null_as_na: bool
@@ -322,18 +328,26 @@ class _Runner:
         # Batches are built as job slots free up: at most `parallel` uploads exist at once.
         slots = asyncio.Semaphore(self.parallel)
 
-        async def one(batch: codec.UploadBatch) -> _BatchOutcome:
+        async def one(upload: list[bytes], start: int, stop: int) -> _BatchOutcome:
             try:
-                return await self._run_job(batch)
+                return await self._run_job(upload, start, stop)
             finally:
                 slots.release()
 
         try:
-            for batch in codec.build_batches(
+            batches = codec.build_batches(
                 frame, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
-            ):
-                await slots.acquire()
-                tasks.append(asyncio.create_task(one(batch)))
+            )
+            while True:
+                await slots.acquire()  # a slot first, then the next batch is built
+                batch = next(batches, None)
+                if batch is None:
+                    slots.release()
+                    break
+                # The job task owns the bytes (and drops them once uploaded).
+                upload, start, stop = [batch.data], batch.start, batch.stop
+                del batch
+                tasks.append(asyncio.create_task(one(upload, start, stop)))
                 failed = [
                     t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None
                 ]

@@ -45,35 +45,98 @@ def read_csv_text(data: bytes | Sequence[bytes], delimiter: str = ",") -> pl.Dat
     return frame.with_columns(pl.all().fill_null(""))
 
 
-def _aligned(result: pl.DataFrame, keys: Sequence[str], extra: Sequence[str]) -> pl.DataFrame:
-    """`result` with its echoed columns renamed to the upload's spelling, plus `extra`."""
-    by_lower = {c.lower(): c for c in result.columns}
-    exprs: list[pl.Expr] = []
-    for key in keys:
-        source = by_lower.get(key.lower())
-        exprs.append(
-            pl.col(source).cast(pl.String).fill_null("").alias(key)
-            if source is not None
-            else pl.lit("").alias(key)
-        )
-    for name in extra:
-        source = by_lower.get(name.lower())
-        exprs.append(
-            pl.col(source).cast(pl.String).alias(name)
-            if source is not None
-            else pl.lit(None, dtype=pl.String).alias(name)
-        )
+_SEED_A, _SEED_B = 0x5F3759DF, 0x9E3779B9
+_KEY_COLUMNS = ("__sfbulk_h1", "__sfbulk_h2", "__sfbulk_n1", "__sfbulk_n2")
+
+
+def _content(text: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """The columns `keys` of a text frame (names matched case-insensitively, "" if absent)."""
+    by_lower = {c.lower(): c for c in text.columns}
+    exprs = [
+        pl.col(by_lower[k.lower()]).cast(pl.String).fill_null("").alias(k)
+        if k.lower() in by_lower
+        else pl.lit("", dtype=pl.String).alias(k)
+        for k in keys
+    ]
     return (
-        result.select(exprs)
+        text.select(exprs) if text.height else pl.DataFrame(schema=dict.fromkeys(keys, pl.String))
+    )
+
+
+def row_keys(text: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Per row of `text`: a 128-bit digest of its `keys` columns (two independent 64-bit row
+    hashes, so a chance collision is out of reach) and a second one of the same values
+    trimmed and lower-cased, for values Salesforce echoes with other case or padding.
+
+    Matching on digests keeps only four integers per row instead of every uploaded column.
+    """
+    content = _content(text, keys)
+    normal = content.select(pl.all().str.strip_chars().str.to_lowercase())
+    return pl.DataFrame(
+        {
+            "__sfbulk_h1": content.hash_rows(seed=_SEED_A),
+            "__sfbulk_h2": content.hash_rows(seed=_SEED_B),
+            "__sfbulk_n1": normal.hash_rows(seed=_SEED_A),
+            "__sfbulk_n2": normal.hash_rows(seed=_SEED_B),
+        }
+    )
+
+
+def result_keys(result: pl.DataFrame, keys: Sequence[str], outcome: str) -> pl.DataFrame:
+    """`row_keys` of one result set, with its outcome and `sf__Id`/`sf__Created`/`sf__Error`."""
+    by_lower = {c.lower(): c for c in result.columns}
+    extra = [
+        pl.col(by_lower[name.lower()]).cast(pl.String).alias(name)
+        if name.lower() in by_lower
+        else pl.lit(None, dtype=pl.String).alias(name)
+        for name in _RESULT_COLUMNS
+    ]
+    details = (
+        result.with_columns(extra).select(_RESULT_COLUMNS)
         if result.height
-        else pl.DataFrame(schema={**{k: pl.String for k in keys}, **{e: pl.String for e in extra}})
+        else pl.DataFrame(schema=dict.fromkeys(_RESULT_COLUMNS, pl.String))
+    )
+    return pl.concat(
+        [row_keys(result, keys), details.with_columns(pl.lit(outcome).alias(_OUTCOME))],
+        how="horizontal",
     )
 
 
-def _normalised(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    return frame.with_columns(
-        [pl.col(k).str.strip_chars().str.to_lowercase().alias(k) for k in keys]
+def match_keys(uploaded: pl.DataFrame, results: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """One outcome per uploaded row (see `match_outcomes`), from `row_keys` of the upload and
+    `result_keys` of each result set."""
+    inputs = uploaded.with_row_index(ROW)
+    pool = pl.concat(list(results), how="vertical").with_row_index("__sfbulk_result")
+    exact = _join(inputs, pool, ("__sfbulk_h1", "__sfbulk_h2"))
+    missing = inputs.join(exact.select(ROW), on=ROW, how="anti")
+    matched = exact
+    if missing.height:
+        # Second chance for values Salesforce echoed with different case or padding.
+        spare = pool.join(exact.select("__sfbulk_result"), on="__sfbulk_result", how="anti")
+        matched = pl.concat([exact, _join(missing, spare, ("__sfbulk_n1", "__sfbulk_n2"))])
+    return (
+        inputs.select(ROW)
+        .join(matched, on=ROW, how="left")
+        .sort(ROW)
+        .select(
+            pl.col(_OUTCOME).fill_null(UNPROCESSED).alias("outcome"),
+            *[pl.col(c) for c in _RESULT_COLUMNS],
+        )
     )
+
+
+def _join(inputs: pl.DataFrame, pool: pl.DataFrame, digest: tuple[str, str]) -> pl.DataFrame:
+    """Pairs rows with equal digests; the k-th equal input takes the k-th equal result."""
+    ranked_inputs = inputs.select(ROW, *digest).with_columns(
+        pl.int_range(pl.len()).over(*digest).alias(_RANK)
+    )
+    ranked_pool = pool.with_columns(pl.int_range(pl.len()).over(*digest).alias(_RANK))
+    joined = ranked_inputs.join(
+        ranked_pool.select("__sfbulk_result", *digest, _RANK, _OUTCOME, *_RESULT_COLUMNS),
+        on=[*digest, _RANK],
+        how="inner",
+    )
+    return joined.select(ROW, "__sfbulk_result", _OUTCOME, *_RESULT_COLUMNS)
 
 
 def match_outcomes(
@@ -86,76 +149,17 @@ def match_outcomes(
     `sf__Error`.
 
     `uploaded` is the upload CSV read back as text (see `read_csv_text`); the results are the
-    job's three result sets read the same way.
+    job's three result sets read the same way. A row no result mentions is `unprocessed`.
     """
     keys = list(uploaded.columns)
-    results = pl.concat(
+    return match_keys(
+        row_keys(uploaded, keys),
         [
-            _aligned(success, keys, _RESULT_COLUMNS).with_columns(pl.lit(SUCCESS).alias(_OUTCOME)),
-            _aligned(failed, keys, _RESULT_COLUMNS).with_columns(pl.lit(FAILED).alias(_OUTCOME)),
-            _aligned(unprocessed, keys, _RESULT_COLUMNS).with_columns(
-                pl.lit(UNPROCESSED).alias(_OUTCOME)
-            ),
+            result_keys(success, keys, SUCCESS),
+            result_keys(failed, keys, FAILED),
+            result_keys(unprocessed, keys, UNPROCESSED),
         ],
-        how="vertical",
     )
-    inputs = uploaded.select([pl.col(k).cast(pl.String).fill_null("") for k in keys])
-    inputs = inputs.with_row_index(ROW)
-    matched = _join_by_content(inputs, results, keys)
-
-    missing = inputs.join(matched.select(ROW), on=ROW, how="anti")
-    if missing.height:
-        # Second chance for values Salesforce echoed with different case or padding.
-        used = matched.get_column("__sfbulk_result").to_list()
-        spare = results.with_row_index("__sfbulk_result").filter(
-            ~pl.col("__sfbulk_result").is_in(used)
-        )
-        again = _join_by_content(
-            _normalised(missing, keys), _normalised(spare.drop("__sfbulk_result"), keys), keys
-        )
-        matched = pl.concat([matched.drop("__sfbulk_result"), again.drop("__sfbulk_result")])
-    else:
-        matched = matched.drop("__sfbulk_result")
-
-    outcome = (
-        inputs.select(ROW)
-        .join(matched, on=ROW, how="left")
-        .sort(ROW)
-        .select(
-            pl.col(_OUTCOME).fill_null(UNPROCESSED).alias("outcome"),
-            *[pl.col(c) for c in _RESULT_COLUMNS],
-        )
-    )
-    return outcome
-
-
-def _with_content_key(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """`frame` without its key columns but with a 128-bit digest of them (two independent
-    64-bit row hashes: a chance collision is out of reach) and the row's rank among equals.
-
-    Joining on the digest instead of every uploaded column keeps the join small."""
-    content = frame.select(keys)
-    digest = pl.DataFrame(
-        {
-            "__sfbulk_h1": content.hash_rows(seed=0x5F3759DF),
-            "__sfbulk_h2": content.hash_rows(seed=0x9E3779B9),
-        }
-    )
-    rest = frame.drop(keys)
-    return pl.concat([rest, digest], how="horizontal").with_columns(
-        pl.int_range(pl.len()).over("__sfbulk_h1", "__sfbulk_h2").alias(_RANK)
-    )
-
-
-def _join_by_content(
-    inputs: pl.DataFrame, results: pl.DataFrame, keys: Sequence[str]
-) -> pl.DataFrame:
-    ranked_inputs = _with_content_key(inputs, keys)
-    ranked_results = _with_content_key(results.with_row_index("__sfbulk_result"), keys)
-    joined = ranked_inputs.join(
-        ranked_results, on=["__sfbulk_h1", "__sfbulk_h2", _RANK], how="inner"
-    )
-    return joined.select(ROW, "__sfbulk_result", _OUTCOME, *_RESULT_COLUMNS)
 
 
 _ERROR = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]*):(?P<rest>.*?)\s*(?:--)?\s*$", re.DOTALL)
