@@ -7,6 +7,7 @@ newlines, doubled quotes and multi-byte UTF-8. Generated once per row count into
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -77,8 +78,8 @@ def account_frame(rows: int, seed: int = 7) -> pl.DataFrame:
     """Typed Account-like rows; about 1 in 7 optional values is null."""
     idx = pl.int_range(0, rows, eager=True)
 
-    def pick(values: list[str | None], mult: int) -> pl.Series:
-        return pl.Series(values)[(idx * mult + seed) % len(values)]
+    def pick(values: Sequence[str | None], mult: int) -> pl.Series:
+        return pl.Series(list(values))[(idx * mult + seed) % len(values)]
 
     base = pl.DataFrame({"i": idx})
     df = base.select(

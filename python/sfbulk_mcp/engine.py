@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from typing import IO, Literal, Protocol, TypeAlias
+from typing import IO, Protocol, TypeAlias
 
 import polars as pl
 
@@ -73,9 +73,9 @@ __all__ = [
     "Utf8Error",
     "build_batches",
     "csv_file_to_parquet",
-    "decode_body",
     "decode",
     "decode_batches",
+    "decode_body",
     "decode_pages",
     "empty_frame",
     "parse_failed_results",
@@ -87,9 +87,13 @@ __all__ = [
     "write_parquet",
 ]
 
-Delimiter: TypeAlias = Literal["COMMA", "TAB", "PIPE", "SEMICOLON", "CARET", "BACKQUOTE"]
-LineEnding: TypeAlias = Literal["LF", "CRLF"]
-OnError: TypeAlias = Literal["raise", "null"]
+# Plain strings, as a job's JSON gives them; checked at run time with a helpful message.
+Delimiter: TypeAlias = str
+"""A Bulk ``columnDelimiter``: COMMA, TAB, PIPE, SEMICOLON, CARET or BACKQUOTE."""
+LineEnding: TypeAlias = str
+"""A Bulk ``lineEnding``: LF or CRLF."""
+OnError: TypeAlias = str
+"""``"raise"`` (default) or ``"null"`` (bad values become nulls, counted by the decoder)."""
 SalesforceTypes: TypeAlias = Mapping[str, str]
 """Column name → Salesforce field type name, e.g. ``{"AnnualRevenue": "currency"}``."""
 BytesLike: TypeAlias = bytes | bytearray | memoryview

@@ -68,9 +68,9 @@ def test_decimals_categoricals_and_multipicklist_lists() -> None:
 @pytest.mark.parametrize("delimiter,sep", [("TAB", "\t"), ("SEMICOLON", ";"), ("BACKQUOTE", "`")])
 def test_delimiters_and_crlf(delimiter: str, sep: str) -> None:
     df = pl.DataFrame({"A": [f"x{sep}y", "z"], "B": [1, 2]})
-    data = next(engine.build_batches(df, delimiter=delimiter, line_ending="CRLF")).data  # type: ignore[arg-type]
+    data = next(engine.build_batches(df, delimiter=delimiter, line_ending="CRLF")).data
     assert data == f'A{sep}B\r\n"x{sep}y"{sep}1\r\nz{sep}2\r\n'.encode()
-    back = engine.decode(data, delimiter=delimiter, line_ending="CRLF", schema={"B": "int"})  # type: ignore[arg-type]
+    back = engine.decode(data, delimiter=delimiter, line_ending="CRLF", schema={"B": "int"})
     assert back.equals(df)
 
 

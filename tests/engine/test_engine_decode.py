@@ -54,22 +54,22 @@ def test_recorded_query_result_decodes_with_empty_quotes_as_null() -> None:
     assert df.height == 5
     assert df["Phone"][0] is None
     assert df["Phone"][1] == "881-222-2391"
-    assert df.schema["Id"] == pl.String
+    assert df.schema["Id"] == pl.String()
 
 
 def test_typed_columns_follow_salesforce_types() -> None:
     df = engine.decode(TYPED, schema=TYPES)
     assert df.schema == pl.Schema(
         {
-            "Id": pl.String,
-            "Amount": pl.Float64,
-            "Employees": pl.Int64,
-            "Active": pl.Boolean,
-            "Since": pl.Date,
+            "Id": pl.String(),
+            "Amount": pl.Float64(),
+            "Employees": pl.Int64(),
+            "Active": pl.Boolean(),
+            "Since": pl.Date(),
             "Seen": pl.Datetime("ms", "UTC"),
-            "At": pl.Time,
-            "Tags": pl.String,
-            "Note": pl.String,
+            "At": pl.Time(),
+            "Tags": pl.String(),
+            "Note": pl.String(),
         }
     )
     first = df.row(0, named=True)
@@ -84,8 +84,10 @@ def test_typed_columns_follow_salesforce_types() -> None:
 
 
 def test_datetime_offsets_without_colon_are_accepted() -> None:
-    df = engine.decode(b'"D"\n"2024-01-31T13:34:56.000+0100"\n"2024-01-31T12:34:56.000+0000"\n',
-                       schema={"D": "datetime"})
+    df = engine.decode(
+        b'"D"\n"2024-01-31T13:34:56.000+0100"\n"2024-01-31T12:34:56.000+0000"\n',
+        schema={"D": "datetime"},
+    )
     assert df["D"].to_list() == [dt.datetime(2024, 1, 31, 12, 34, 56, tzinfo=dt.UTC)] * 2
 
 
@@ -104,17 +106,17 @@ def test_crlf_and_other_delimiters() -> None:
 
 def test_columns_missing_from_schema_stay_strings_and_lookup_ignores_case() -> None:
     df = engine.decode(b'"Id","numberofemployees"\n"1","5"\n', schema={"NumberOfEmployees": "int"})
-    assert df.schema["numberofemployees"] == pl.Int64
-    assert df.schema["Id"] == pl.String
+    assert df.schema["numberofemployees"] == pl.Int64()
+    assert df.schema["Id"] == pl.String()
 
 
 def test_zero_rows_still_give_typed_columns() -> None:
     df = engine.decode(b'"Id","Amount"\n', schema={"Amount": "currency"})
     assert df.shape == (0, 2)
-    assert df.schema == pl.Schema({"Id": pl.String, "Amount": pl.Float64})
+    assert df.schema == pl.Schema({"Id": pl.String(), "Amount": pl.Float64()})
     assert engine.decode(b"").shape == (0, 0)
     assert engine.polars_schema({"Amount": "currency", "Id": "id"}) == pl.Schema(
-        {"Amount": pl.Float64, "Id": pl.String}
+        {"Amount": pl.Float64(), "Id": pl.String()}
     )
 
 

@@ -16,7 +16,10 @@ TYPES = {"Id": "id", "Amount": "currency", "Seen": "datetime", "Active": "boolea
 def _page(start: int, rows: int) -> bytes:
     lines = [b'"Id","Amount","Seen","Active"\n']
     for i in range(start, start + rows):
-        lines.append(b'"%d","%d.5","2024-01-31T12:34:56.000Z","%s"\n' % (i, i, b"true" if i % 2 else b"false"))
+        lines.append(
+            b'"%d","%d.5","2024-01-31T12:34:56.000Z","%s"\n'
+            % (i, i, b"true" if i % 2 else b"false")
+        )
     return b"".join(lines)
 
 
@@ -27,7 +30,7 @@ def test_write_parquet_streams_pages_into_one_typed_file(tmp_path: Path) -> None
     assert rows == 1500
     df = pl.read_parquet(out)
     assert df.height == 1500
-    assert df.schema["Amount"] == pl.Float64
+    assert df.schema["Amount"] == pl.Float64()
     assert df.schema["Seen"] == pl.Datetime("ms", "UTC")
     assert df["Id"].to_list() == [str(i) for i in range(1500)]
     assert df.equals(engine.decode(pages, schema=TYPES, pages=True))
@@ -49,7 +52,12 @@ def test_empty_result_still_writes_typed_columns(tmp_path: Path) -> None:
     out = tmp_path / "empty.parquet"
     assert engine.write_parquet([_page(0, 0)], out, schema=TYPES) == 0
     assert pl.read_parquet(out).schema == pl.Schema(
-        {"Id": pl.String, "Amount": pl.Float64, "Seen": pl.Datetime("ms", "UTC"), "Active": pl.Boolean}
+        {
+            "Id": pl.String(),
+            "Amount": pl.Float64(),
+            "Seen": pl.Datetime("ms", "UTC"),
+            "Active": pl.Boolean(),
+        }
     )
 
 
@@ -59,11 +67,13 @@ def test_parquet_writer_is_incremental_and_checks_the_schema(tmp_path: Path) -> 
     with ParquetWriter(out, compression="snappy") as writer:
         for batch in dec.feed(_page(0, 250)) + dec.finish():
             writer.write(batch)
-        writer.write(pl.DataFrame({"Id": ["x"], "Amount": [1.0]}).pipe(
-            lambda f: f.with_columns(
-                Seen=pl.lit(None, pl.Datetime("ms", "UTC")), Active=pl.lit(True)
+        writer.write(
+            pl.DataFrame({"Id": ["x"], "Amount": [1.0]}).pipe(
+                lambda f: f.with_columns(
+                    Seen=pl.lit(None, pl.Datetime("ms", "UTC")), Active=pl.lit(True)
+                )
             )
-        ))
+        )
         assert writer.rows == 251
         with pytest.raises(EngineError, match="differ"):
             writer.write(pl.DataFrame({"Other": [1]}))
@@ -74,13 +84,15 @@ def test_parquet_writer_with_salesforce_schema_and_no_rows(tmp_path: Path) -> No
     out = tmp_path / "none.parquet"
     writer = ParquetWriter(out, schema={"Id": "id", "N": "int"})
     assert writer.close() == 0
-    assert pl.read_parquet(out).schema == pl.Schema({"Id": pl.String, "N": pl.Int64})
+    assert pl.read_parquet(out).schema == pl.Schema({"Id": pl.String(), "N": pl.Int64()})
 
 
 def test_failed_stream_leaves_no_parquet_file(tmp_path: Path) -> None:
     out = tmp_path / "bad.parquet"
     with pytest.raises(EngineError):
-        engine.write_parquet([_page(0, 300), b'"1","x","","true"\n'], out, schema=TYPES, batch_size=100)
+        engine.write_parquet(
+            [_page(0, 300), b'"1","x","","true"\n'], out, schema=TYPES, batch_size=100
+        )
     assert not out.exists()
 
 

@@ -7,10 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sfbulk_mcp import engine
 
-DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
-TEXT = st.text(
-    alphabet=st.sampled_from(list('ab "\n\r,\t|;^`é€😀\u0301')), max_size=10
-)
+DELIMITERS = {
+    "COMMA": ",",
+    "TAB": "\t",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "CARET": "^",
+    "BACKQUOTE": "`",
+}
+TEXT = st.text(alphabet=st.sampled_from(list('ab "\n\r,\t|;^`é€😀\u0301')), max_size=10)
 CELL = st.one_of(st.none(), st.just(""), TEXT)
 
 
@@ -56,7 +61,9 @@ def test_decoder_round_trip(
     header = [f"C{i}" for i in range(ncols)]
     eol = "\r\n" if line_ending == "CRLF" else "\n"
     data = bulk_csv(header, rows, DELIMITERS[delimiter], eol)
-    df = engine.decode(splits(data, points), delimiter=delimiter, line_ending=line_ending, batch_size=4)  # type: ignore[arg-type]
+    df = engine.decode(
+        splits(data, points), delimiter=delimiter, line_ending=line_ending, batch_size=4
+    )
     assert df.columns == header
     assert df.rows() == as_nulls(rows)
 
@@ -70,7 +77,11 @@ def test_decoder_round_trip(
     max_bytes=st.integers(60, 400),
 )
 def test_batch_builder_round_trip(
-    rows: list[list[str | None]], delimiter: str, line_ending: str, max_rows: int | None, max_bytes: int
+    rows: list[list[str | None]],
+    delimiter: str,
+    line_ending: str,
+    max_rows: int | None,
+    max_bytes: int,
 ) -> None:
     ncols = len(rows[0]) if rows else 2
     df = pl.DataFrame(
@@ -80,7 +91,11 @@ def test_batch_builder_round_trip(
     try:
         chunks = list(
             engine.build_batches(
-                df, max_bytes=max_bytes, max_rows=max_rows, delimiter=delimiter, line_ending=line_ending  # type: ignore[arg-type]
+                df,
+                max_bytes=max_bytes,
+                max_rows=max_rows,
+                delimiter=delimiter,
+                line_ending=line_ending,
             )
         )
     except engine.EngineError as e:
@@ -95,7 +110,7 @@ def test_batch_builder_round_trip(
         assert c.start == expected_start and c.stop > c.start
         assert max_rows is None or c.rows <= max_rows
         expected_start = c.stop
-        part = engine.decode(c.data, delimiter=delimiter, line_ending=line_ending)  # type: ignore[arg-type]
+        part = engine.decode(c.data, delimiter=delimiter, line_ending=line_ending)
         assert part.height == c.rows
         decoded += part.rows()
     assert expected_start == len(rows)

@@ -45,7 +45,15 @@ def test_failed_results_split_the_error() -> None:
 def test_recorded_empty_failed_and_unprocessed_results() -> None:
     failed = engine.parse_failed_results(b'"sf__Id","sf__Error",Id,Phone\n')
     assert failed.height == 0
-    assert failed.columns == ["sf__Id", "sf__Error", "error_code", "error_message", "error_fields", "Id", "Phone"]
+    assert failed.columns == [
+        "sf__Id",
+        "sf__Error",
+        "error_code",
+        "error_message",
+        "error_fields",
+        "Id",
+        "Phone",
+    ]
     unprocessed = engine.parse_unprocessed_records(b"Id,Phone\n")
     assert unprocessed.shape == (0, 2)
     rows = engine.parse_unprocessed_records(b"Id,Phone\n0013h00000Ffg19AAB,881-222-2391\n")
