@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..catalog import Catalog
 
 MAX_OFFSET = 2000
+PARENT_IDS = "/*parent ids*/"
 FIELDS_LIMIT = 200
 
 
@@ -493,7 +494,7 @@ class Compiler:
 
     # --- the statement ---
 
-    def compile(self, *, child_fk: str | None = None, parent_ids: int = 0,
+    def compile(self, *, child_fk: str | None = None,
                 extra_where: tuple[str, list[Any]] | None = None) -> Plan:
         q = self.query
         if q.group_by_kind:
@@ -575,7 +576,8 @@ class Compiler:
         if child_fk is not None:
             fk_sql = f"{self.base}.{_q(child_fk)}"
             fk_col = self.col(fk_sql)
-            where += f" AND {fk_sql} IN ({', '.join('?' * parent_ids)})"
+            # Filled with one placeholder per parent Id when the children are fetched.
+            where += f" AND {fk_sql} IN ({PARENT_IDS})"
         if extra_where is not None:
             where += f" AND ({extra_where[0].format(t=self.base)})"
             params.extend(extra_where[1])
@@ -699,7 +701,7 @@ class Compiler:
         inner = Compiler(self.catalog, sub, today=self.today,
                          include_deleted=self.include_deleted, for_bulk=False,
                          obj=child_obj)
-        plan = inner.compile(child_fk=rel.field, parent_ids=1)
+        plan = inner.compile(child_fk=rel.field)
         return ChildOut(rel.relationship_name or sub.from_object, plan, rel.field)
 
     def _typeof(self, item: TypeOf, shape: Shape) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ..store import QueryResult, rest_value
 from .compiler import (
+    PARENT_IDS,
     AddressOut,
     ChildOut,
     Compiler,
@@ -118,10 +119,9 @@ def _fetch_children(conn: Any, builder: _Builder, parent: Plan, child: ChildOut,
     assert parent.id_col is not None and plan.fk_col is not None and plan.id_col is not None
     ids = [r[parent.id_col] for r in rows]
     found: dict[str, list[dict[str, Any]]] = {}
-    base_sql = plan.sql.rsplit(" IN (?)", 1)
     for start in range(0, len(ids), _CHILD_BATCH):
         chunk = ids[start:start + _CHILD_BATCH]
-        sql = base_sql[0] + " IN (" + ", ".join("?" * len(chunk)) + ")" + base_sql[1]
+        sql = plan.sql.replace(PARENT_IDS, ", ".join("?" * len(chunk)))
         for row in conn.execute(sql, [*plan.params, *chunk]):
             bucket = found.setdefault(row[plan.fk_col], [])
             if plan.limit is not None and len(bucket) >= plan.limit:
