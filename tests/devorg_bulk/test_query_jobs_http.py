@@ -23,7 +23,9 @@ IDENTITY = {"Accept-Encoding": "identity"}
 
 
 def recorded() -> dict[str, Any]:
-    return json.loads(Path(__file__).with_name("bulk2_recorded.json").read_text())  # type: ignore[no-any-return]
+    """A real org's Bulk API 2.0 responses (copied from the shared Salesforce fixtures)."""
+    data: dict[str, Any] = json.loads(Path(__file__).with_name("bulk2_recorded.json").read_text())
+    return data
 
 
 def seed_accounts(org: OrgUnderTest, rows: list[dict[str, Any]]) -> list[str]:
@@ -101,7 +103,7 @@ def test_in_progress_is_visible_even_for_a_tiny_job(api: httpx2.Client,
                                                     bulk_org: OrgUnderTest) -> None:
     seed_accounts(bulk_org, [{"Name": "Tiny"}])
     created = create_query(api, "SELECT Id FROM Account")
-    seen = []
+    seen: list[str] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         state = api.get(f"{V}/jobs/query/{created['id']}").json()["state"]
