@@ -305,7 +305,8 @@ class Store:
         return {
             "encoding": "UTF-8",
             "maxBatchSize": 200,
-            "sobjects": [o.describe_global_entry(version) for o in self.catalog],
+            "sobjects": [o.describe_global_entry(version)
+                         for o in sorted(self.catalog, key=lambda o: o.name)],
         }
 
     def describe(self, sobject: str, api_version: str | None = None) -> dict[str, Any]:
