@@ -327,7 +327,7 @@ class _Runner:
         usage = self.client.api_usage
         if usage is None or usage[1] <= 0:
             return False
-        used, max_calls = usage
+        used, max_calls = int(usage[0]), int(usage[1])
         return max_calls - used < max_calls * RESERVE_SHARE
 
     async def _save(self) -> None:

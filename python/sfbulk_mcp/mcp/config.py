@@ -10,8 +10,8 @@ from pathlib import Path
 from platformdirs import user_cache_path
 
 # Every toolset, in the order the docs list them. `apex` holds the escape hatches (Apex REST,
-# raw REST calls): off unless asked for.
-TOOLSETS: tuple[str, ...] = ("data", "schema", "bulk", "org", "apex")
+# raw REST calls): off unless asked for. `backup` (snapshots on the server's disk) is opt-in too.
+TOOLSETS: tuple[str, ...] = ("data", "schema", "bulk", "org", "apex", "backup")
 DEFAULT_TOOLSETS: frozenset[str] = frozenset({"data", "schema", "bulk", "org"})
 
 DEFAULT_MAX_RESULT_BYTES = 20_000

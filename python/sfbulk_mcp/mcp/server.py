@@ -17,7 +17,7 @@ from .app import App
 from .config import ServerConfig
 from .orgs import OrgAccess
 from .results import RESOURCE_SCHEME
-from .tools import bulk, data, org, schema
+from .tools import backup, bulk, data, org, schema
 
 log = logging.getLogger("sfbulk_mcp.mcp")
 
@@ -110,6 +110,8 @@ def build_server(
         org.register(server, app, read_only=read_only)
     if "apex" in config.toolsets and not read_only:
         org.register_apex(server, app)
+    if "backup" in config.toolsets:
+        backup.register(server, app, read_only=read_only)
 
     @server.resource(
         RESOURCE_SCHEME + "{name}",
