@@ -302,7 +302,7 @@ def _upload_text(frame: pl.DataFrame, null_as_na: bool) -> pl.DataFrame:
 
 
 def build_batches(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | pl.LazyFrame,
     *,
     max_bytes: int = 100_000_000,
     max_rows: int | None = None,
@@ -316,7 +316,8 @@ def build_batches(
         ):
             yield UploadBatch(data=bytes(chunk.data), start=int(chunk.start), stop=int(chunk.stop))
         return
-    yield from _build_batches_with_polars(frame, max_bytes, max_rows, null_as_na)
+    eager = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    yield from _build_batches_with_polars(eager, max_bytes, max_rows, null_as_na)
 
 
 def _build_batches_with_polars(

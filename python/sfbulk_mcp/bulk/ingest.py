@@ -81,9 +81,29 @@ class ImportResult:
     success_path: Path | None = None
     failed_path: Path | None = None
     unprocessed_path: Path | None = None
-    success: pl.DataFrame | None = field(default=None, repr=False)
-    failures: pl.DataFrame | None = field(default=None, repr=False)
-    unprocessed_rows: pl.DataFrame | None = field(default=None, repr=False)
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    def _frame(self, name: str, path: Path | None) -> pl.DataFrame | None:
+        # Outcomes written to files are read back only when asked for.
+        if name not in self.frames and path is not None and path.is_file():
+            self.frames[name] = pl.read_parquet(path)
+        return self.frames.get(name)
+
+    @property
+    def success(self) -> pl.DataFrame | None:
+        """Rows that succeeded: `sf__Row`, `sf__Id`, `sf__Created`, the input columns."""
+        return self._frame("success", self.success_path)
+
+    @property
+    def failures(self) -> pl.DataFrame | None:
+        """Rows that failed: `sf__Row`, `sf__Id`, `sf__Error`, `error_code`, `error_message`,
+        `error_fields`, the input columns."""
+        return self._frame("failed", self.failed_path)
+
+    @property
+    def unprocessed_rows(self) -> pl.DataFrame | None:
+        """Rows no job processed: `sf__Row`, `sf__Error` (why, when known), the input columns."""
+        return self._frame("unprocessed", self.unprocessed_path)
 
     @property
     def ok(self) -> bool:
@@ -134,20 +154,23 @@ def normalize_operation(operation: str) -> str:
     )
 
 
-def read_input(data: str | Path | pl.DataFrame) -> pl.DataFrame:
-    """The rows to import. CSV cells are kept as text, exactly as written in the file."""
+def read_input(data: str | Path | pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The rows to import, scanned lazily (files are streamed, never loaded whole). CSV cells
+    are kept as text, exactly as written in the file."""
     if isinstance(data, pl.DataFrame):
+        return data.lazy()
+    if isinstance(data, pl.LazyFrame):
         return data
     path = Path(data)
     if not path.is_file():
         raise ImportInputError(f"input file not found: {path}")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(path)
+        return pl.scan_parquet(path)
     if suffix in (".csv", ".txt"):
-        return pl.read_csv(path, infer_schema=False, empty_string_is_null=False)
+        return pl.scan_csv(path, infer_schema=False, empty_string_is_null=False)
     if suffix in (".jsonl", ".ndjson"):
-        return pl.read_ndjson(path)
+        return pl.scan_ndjson(path)
     raise ImportInputError(f"cannot import {path.name}: use a .parquet, .csv or .jsonl file")
 
 
@@ -157,24 +180,31 @@ def result_paths(source: Path) -> dict[str, Path]:
     return {name: source.with_name(f"{stem}.{name}.parquet") for name in _RESULT_NAMES}
 
 
-def _find_column(frame: pl.DataFrame, name: str) -> str | None:
+def _find_column(columns: Sequence[str], name: str) -> str | None:
     lowered = name.lower()
-    return next((c for c in frame.columns if c.lower() == lowered), None)
+    return next((c for c in columns if c.lower() == lowered), None)
 
 
-def upload_frame(frame: pl.DataFrame, operation: str, external_id: str | None) -> pl.DataFrame:
-    """The columns that go into the upload, after checking the operation's key column."""
+def _input_columns(columns: Sequence[str]) -> list[str]:
     # Columns added by an earlier import's result files are never sent back.
-    columns = [
+    return [
         c
-        for c in frame.columns
+        for c in columns
         if not c.startswith("sf__") and c not in ("error_code", "error_message", "error_fields")
     ]
+
+
+def upload_frame(
+    frame: pl.LazyFrame | pl.DataFrame, operation: str, external_id: str | None
+) -> pl.LazyFrame:
+    """The columns that go into the upload, after checking the operation's key column."""
+    lazy = frame.lazy()
+    columns = _input_columns(lazy.collect_schema().names())
     if not columns:
         raise ImportInputError("the input has no columns to import")
-    data = frame.select(columns)
+    data = lazy.select(columns)
     if operation in ("update", "delete", "hardDelete"):
-        id_col = _find_column(data, "Id")
+        id_col = _find_column(columns, "Id")
         if id_col is None:
             raise ImportInputError(f"an {operation} needs an Id column")
         if operation != "update":
@@ -182,7 +212,7 @@ def upload_frame(frame: pl.DataFrame, operation: str, external_id: str | None) -
     if operation == "upsert":
         if not external_id:
             raise ImportInputError("an upsert needs --external-id FIELD")
-        if _find_column(data, external_id) is None:
+        if _find_column(columns, external_id) is None:
             raise ImportInputError(f"the input has no {external_id} column for the upsert")
     return data
 
@@ -318,10 +348,16 @@ class _Runner:
         return _BatchOutcome(start, stop, outcomes, job_id)
 
     async def run(
-        self, frame: pl.DataFrame, *, max_bytes: int, max_rows: int | None, null_as_na: bool
+        self,
+        frame: pl.LazyFrame,
+        height: int,
+        *,
+        max_bytes: int,
+        max_rows: int | None,
+        null_as_na: bool,
     ) -> pl.DataFrame:
-        """Outcomes for every row of `frame`, in input order."""
-        if frame.height == 0:
+        """Outcomes for every row of `frame` (`height` rows), in input order."""
+        if height == 0:
             return _empty_outcomes()
         await self._emit("uploading")
         tasks: list[asyncio.Task[_BatchOutcome]] = []
@@ -363,8 +399,8 @@ class _Runner:
             raise
         results.sort(key=lambda r: r.start)
         covered = sum(r.stop - r.start for r in results)
-        if covered != frame.height:  # pragma: no cover - the batch builder guarantees it
-            raise ImportInputError(f"batches covered {covered} of {frame.height} rows")
+        if covered != height:  # pragma: no cover - the batch builder guarantees it
+            raise ImportInputError(f"batches covered {covered} of {height} rows")
         return pl.concat([r.outcomes for r in results], how="vertical")
 
 
@@ -386,7 +422,7 @@ def _error_code(errors: pl.Expr) -> pl.Expr:
 async def import_data(
     client: IngestClient,
     object_name: str,
-    data: str | Path | pl.DataFrame,
+    data: str | Path | pl.DataFrame | pl.LazyFrame,
     *,
     operation: str = "insert",
     external_id: str | None = None,
@@ -405,20 +441,22 @@ async def import_data(
 ) -> ImportResult:
     """Insert, update, upsert, delete or hard-delete rows with Bulk API 2.0.
 
-    `data` is a Parquet/CSV/JSONL path or a Polars frame. Rows are split into uploads of at
-    most `max_bytes` (and `max_rows`), run as up to `parallel` concurrent jobs, and every input
-    row gets one outcome. For a file, the outcomes are written beside it (or in `results_dir`)
-    as `<name>.success.parquet`, `<name>.failed.parquet` (with `error_code`, `error_message`,
-    `error_fields`) and `<name>.unprocessed.parquet`; `sf__Row` is the input row number
-    (from 0). `retries` sends rows that failed with a transient error again, up to that many
-    times. `null_as_na` sends nulls as `#N/A` (set the field to null) instead of leaving the
-    field unchanged.
+    `data` is a Parquet/CSV/JSONL path or a Polars (lazy) frame; files are streamed. Rows are
+    split into uploads of at most `max_bytes` (and `max_rows`), run as up to `parallel`
+    concurrent jobs, and every input row gets one outcome. For a file, the outcomes are written
+    beside it (or in `results_dir`) as `<name>.success.parquet`, `<name>.failed.parquet` (with
+    `error_code`, `error_message`, `error_fields`) and `<name>.unprocessed.parquet`; `sf__Row`
+    is the input row number (from 0). `retries` sends rows that failed with a transient error
+    again, up to that many times. `null_as_na` sends nulls as `#N/A` (set the field to null)
+    instead of leaving the field unchanged.
     """
     started = time.perf_counter()
     op = normalize_operation(operation)
-    source = None if isinstance(data, pl.DataFrame) else Path(data)
+    in_memory = isinstance(data, pl.DataFrame | pl.LazyFrame)
+    source = None if in_memory else Path(data)  # type: ignore[arg-type]
     frame = read_input(data)
     upload = upload_frame(frame, op, external_id)
+    height = int(frame.select(pl.len()).collect().item())
     runner = _Runner(
         client,
         object_name,
@@ -428,11 +466,15 @@ async def import_data(
         timeout=timeout,
         poll_interval=poll_interval,
         progress=progress,
-        total_rows=upload.height,
+        total_rows=height,
     )
-    outcomes = await runner.run(
-        upload, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
-    )
+
+    async def run_rows(rows: pl.LazyFrame, count: int) -> pl.DataFrame:
+        return await runner.run(
+            rows, count, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
+        )
+
+    outcomes = await run_rows(upload, height)
 
     retried = 0
     wanted = frozenset(retry_errors)
@@ -447,20 +489,14 @@ async def import_data(
             "retrying %d row(s) that failed transiently (round %d)", rows.len(), attempt + 1
         )
         await asyncio.sleep(min(retry_delay * 2**attempt, 60.0))
-        again = await runner.run(
-            upload[rows.to_list()], max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
+        subset = (
+            upload.with_row_index("__i").filter(pl.col("__i").is_in(rows.implode())).drop("__i")
         )
+        again = await run_rows(subset, rows.len())
         retried += rows.len()
         outcomes = _replace_rows(outcomes, rows, again)
 
-    result = _assemble(
-        frame,
-        outcomes,
-        object_name=object_name,
-        operation=op,
-        jobs=runner.jobs,
-        retried=retried,
-    )
+    paths: dict[str, Path] | None = None
     if write_results and (source is not None or results_dir is not None):
         base = source if source is not None else Path(results_dir or ".") / f"{object_name}.parquet"
         paths = result_paths(base)
@@ -468,7 +504,17 @@ async def import_data(
             folder = Path(results_dir)
             folder.mkdir(parents=True, exist_ok=True)
             paths = {k: folder / p.name for k, p in paths.items()}
-        _write_results(result, paths)
+    result = await asyncio.to_thread(
+        _assemble,
+        frame,
+        outcomes,
+        paths,
+        object_name=object_name,
+        operation=op,
+        jobs=runner.jobs,
+        retried=retried,
+        keep_frames=in_memory,
+    )
     result.seconds = time.perf_counter() - started
     await runner._emit("done")
     return result
@@ -488,27 +534,34 @@ def _replace_rows(outcomes: pl.DataFrame, rows: pl.Series, again: pl.DataFrame) 
 
 
 def _assemble(
-    frame: pl.DataFrame,
+    frame: pl.LazyFrame,
     outcomes: pl.DataFrame,
+    paths: dict[str, Path] | None,
     *,
     object_name: str,
     operation: str,
     jobs: list[str],
     retried: int,
+    keep_frames: bool,
 ) -> ImportResult:
-    source = frame.drop([c for c in frame.columns if c.startswith("sf__")])
-    source = source.drop(
-        [c for c in ("error_code", "error_message", "error_fields") if c in source.columns]
+    """Split the input rows by outcome: written to `paths` (streamed from the input, never
+    loaded whole) and/or kept as frames."""
+    columns = _input_columns(frame.collect_schema().names())
+    combined = pl.concat(
+        [
+            frame.select(columns),
+            outcomes.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW_COLUMN)).lazy(),
+        ],
+        how="horizontal",
     )
-    rows = pl.Series(ROW_COLUMN, range(frame.height), dtype=pl.Int64)
-    combined = pl.concat([source, outcomes, pl.DataFrame({ROW_COLUMN: rows})], how="horizontal")
     success = combined.filter(pl.col("outcome") == matching.SUCCESS).select(
         pl.col(ROW_COLUMN),
         pl.col("sf__Id"),
         pl.col("sf__Created").str.to_lowercase().eq("true").alias("sf__Created"),
-        *source.columns,
+        *columns,
     )
-    failed_rows = combined.filter(pl.col("outcome") == matching.FAILED)
+    # Failures are usually few: their error text is split on the collected rows.
+    failed_rows = combined.filter(pl.col("outcome") == matching.FAILED).collect()
     errors = matching.error_columns(failed_rows.get_column("sf__Error"))
     failures = pl.concat(
         [
@@ -518,41 +571,36 @@ def _assemble(
                 pl.col("sf__Error"),
             ),
             errors,
-            failed_rows.select(source.columns),
+            failed_rows.select(columns),
         ],
         how="horizontal",
     )
     unprocessed = combined.filter(pl.col("outcome") == matching.UNPROCESSED).select(
-        pl.col(ROW_COLUMN), pl.col("sf__Error"), *source.columns
+        pl.col(ROW_COLUMN), pl.col("sf__Error"), *columns
     )
-    return ImportResult(
+    counts = outcomes.get_column("outcome").value_counts()
+    count = dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True))
+    result = ImportResult(
         object=object_name,
         operation=operation,
-        rows=frame.height,
-        succeeded=success.height,
-        failed=failures.height,
-        unprocessed=unprocessed.height,
+        rows=outcomes.height,
+        succeeded=int(count.get(matching.SUCCESS, 0)),
+        failed=int(count.get(matching.FAILED, 0)),
+        unprocessed=int(count.get(matching.UNPROCESSED, 0)),
         seconds=0.0,
         jobs=list(jobs),
         retried=retried,
-        success=success,
-        failures=failures,
-        unprocessed_rows=unprocessed,
     )
-
-
-def _write_results(result: ImportResult, paths: dict[str, Path]) -> None:
-    frames = {
-        "success": result.success,
-        "failed": result.failures,
-        "unprocessed": result.unprocessed_rows,
-    }
-    for name, frame in frames.items():
-        assert frame is not None
-        path = paths[name]
-        tmp = path.with_name(path.name + ".tmp")
-        frame.write_parquet(tmp)
-        tmp.replace(path)
-    result.success_path = paths["success"]
-    result.failed_path = paths["failed"]
-    result.unprocessed_path = paths["unprocessed"]
+    lazy = {"success": success, "failed": failures.lazy(), "unprocessed": unprocessed}
+    if paths is not None:
+        for name, rows in lazy.items():
+            path = paths[name]
+            tmp = path.with_name(path.name + ".tmp")
+            rows.sink_parquet(tmp)
+            tmp.replace(path)
+        result.success_path = paths["success"]
+        result.failed_path = paths["failed"]
+        result.unprocessed_path = paths["unprocessed"]
+    if keep_frames or paths is None:
+        result.frames = {name: rows.collect() for name, rows in lazy.items()}
+    return result
