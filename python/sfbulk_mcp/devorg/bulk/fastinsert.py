@@ -1,13 +1,13 @@
-"""Inserting many rows at once: the store's per-row checks, one `executemany` per chunk.
+"""Inserting many rows at once: the store's checks per row, one `executemany` per chunk.
 
 `Store.create` costs tens of microseconds a row, mostly in per-call set-up; a million-row
-insert job would take minutes. This adapter keeps every check the store makes (it calls the
-store's own validation, reference check and derived-field code for each row) but prepares the
-per-object column list once and writes a chunk of rows with one statement. A constraint
-violation in the chunk sends it back to row-by-row inserts, so each row still gets its own
-error.
+insert job would take minutes. This adapter makes the same checks (the store's value
+coercion, required fields, reference check and derived fields, with the field lookups
+prepared once per object) and writes a chunk of rows with one statement. A constraint
+violation in the chunk sends the chunk back to `Store.create`, row by row, so each row still
+gets the store's own error. `tests/devorg_bulk/test_fast_insert.py` holds both paths to the
+same answers.
 """
-
 from __future__ import annotations
 
 import sqlite3
@@ -90,7 +90,7 @@ class FastInserter:
             store._derive(conn, sobject, row, None)
             outcomes.append(record_id)
             prepared.append((index, sequence, row))
-        self._write(conn, prepared, outcomes)
+        self._write(conn, prepared, rows, user_id, outcomes)
         return outcomes
 
     def validate(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +130,7 @@ class FastInserter:
 
     def _write(self, conn: sqlite3.Connection,
                prepared: list[tuple[int, int, dict[str, Any]]],
+               rows: Sequence[dict[str, Any]], user_id: str,
                outcomes: list[str | DevOrgError]) -> None:
         if not prepared:
             return
@@ -137,16 +138,14 @@ class FastInserter:
         try:
             conn.executemany(self.sql, [self._params(seq, row) for _, seq, row in prepared])
         except sqlite3.IntegrityError:
+            # A duplicate value (or an Id another store handed out) somewhere in the chunk:
+            # undo it and let the store insert those rows one by one, with its own errors
+            # and retries.
             conn.execute("ROLLBACK TO bulk_chunk")
-            self._write_one_by_one(conn, prepared, outcomes)
+            for index, _, _ in prepared:
+                try:
+                    outcomes[index] = self.store.create(self.sobject.name, rows[index],
+                                                        user_id=user_id)
+                except DevOrgError as exc:
+                    outcomes[index] = exc
         conn.execute("RELEASE bulk_chunk")
-
-    def _write_one_by_one(self, conn: sqlite3.Connection,
-                          prepared: list[tuple[int, int, dict[str, Any]]],
-                          outcomes: list[str | DevOrgError]) -> None:
-        for index, sequence, row in prepared:
-            try:
-                conn.execute(self.sql, self._params(sequence, row))
-            except sqlite3.IntegrityError as exc:
-                outcomes[index] = self.store._duplicate(conn, self.sobject, row, exc)
-
