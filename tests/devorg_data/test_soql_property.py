@@ -57,12 +57,13 @@ def _cmp(field: str, op: str, value: Any) -> Cond:
     def test(row: dict[str, Any]) -> bool:
         got, want = _norm(row[field]), _norm(value)
         if op == "=":
-            return got == want
+            return bool(got == want)
         if op == "!=":
-            return got != want
+            return bool(got != want)
         if got is None or want is None:
             return False
-        return {"<": got < want, ">": got > want, "<=": got <= want, ">=": got >= want}[op]
+        return bool({"<": got < want, ">": got > want, "<=": got <= want,
+                     ">=": got >= want}[op])
 
     return Cond(f"{field} {op} {literal}", test)
 

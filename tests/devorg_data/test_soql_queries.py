@@ -46,7 +46,7 @@ def names(store: Store, soql: str, key: str = "Name", **kw: Any) -> list[Any]:
     return [r[key] for r in store.query(soql, **kw).records]
 
 
-def test_plain_select_returns_rest_records_in_select_order(store: Store, org: dict) -> None:
+def test_plain_select_returns_rest_records_in_select_order(store: Store, org: dict[str, str]) -> None:
     result = store.query("select name, ID, industry from ACCOUNT where name = 'acme'")
     assert result.total_size == 1
     rec = result.records[0]
@@ -56,7 +56,7 @@ def test_plain_select_returns_rest_records_in_select_order(store: Store, org: di
     assert result.columns == ["Name", "Id", "Industry"]
 
 
-def test_parent_relationship_paths_nest_records(store: Store, org: dict) -> None:
+def test_parent_relationship_paths_nest_records(store: Store, org: dict[str, str]) -> None:
     recs = store.query("SELECT LastName, Account.Name, Account.Owner.Name, Owner.Name "
                        "FROM Contact ORDER BY LastName").records
     by = {r["LastName"]: r for r in recs}
@@ -67,7 +67,7 @@ def test_parent_relationship_paths_nest_records(store: Store, org: dict) -> None
     assert by["Orphan"]["Account"] is None
 
 
-def test_child_subquery_returns_nested_query_results(store: Store, org: dict) -> None:
+def test_child_subquery_returns_nested_query_results(store: Store, org: dict[str, str]) -> None:
     recs = store.query("SELECT Name, (SELECT LastName FROM Contacts ORDER BY LastName) "
                        "FROM Account ORDER BY Name").records
     acme = next(r for r in recs if r["Name"] == "Acme")
@@ -77,7 +77,7 @@ def test_child_subquery_returns_nested_query_results(store: Store, org: dict) ->
     assert gamma["Contacts"] is None
 
 
-def test_child_subquery_where_and_limit_apply_per_parent(store: Store, org: dict) -> None:
+def test_child_subquery_where_and_limit_apply_per_parent(store: Store, org: dict[str, str]) -> None:
     recs = store.query("SELECT Name, (SELECT Name FROM Opportunities WHERE Amount > 5 "
                        "ORDER BY Amount DESC LIMIT 1) FROM Account WHERE Name = 'Acme'").records
     assert [o["Name"] for o in recs[0]["Opportunities"]["records"]] == ["Big"]
@@ -116,11 +116,11 @@ def test_child_subquery_where_and_limit_apply_per_parent(store: Store, org: dict
     ("CreatedDate > 2026-11-18T14:00:00-02:00", []),
     ("CreatedDate >= 2026-11-18T15:30:00.000Z", ["Acme", "beta corp", "Gamma 50% off_sale"]),
 ])
-def test_where_operators(store: Store, org: dict, where: str, expected: list[str]) -> None:
+def test_where_operators(store: Store, org: dict[str, str], where: str, expected: list[str]) -> None:
     assert sorted(names(store, f"SELECT Name FROM Account WHERE {where}")) == sorted(expected)
 
 
-def test_ids_match_in_15_and_18_char_forms(store: Store, org: dict) -> None:
+def test_ids_match_in_15_and_18_char_forms(store: Store, org: dict[str, str]) -> None:
     for form in (org["acme"], org["acme"][:15]):
         assert names(store, f"SELECT Name FROM Account WHERE Id = '{form}'") == ["Acme"]
     assert names(store, f"SELECT Name FROM Account WHERE Id IN ('{org['beta'][:15]}')") == [
@@ -148,12 +148,12 @@ def test_string_escapes_in_literals(store: Store) -> None:
     ("NEXT_N_DAYS:5", []),
     ("YESTERDAY", []),
 ])
-def test_date_literals(store: Store, org: dict, literal: str, expected: list[str]) -> None:
+def test_date_literals(store: Store, org: dict[str, str], literal: str, expected: list[str]) -> None:
     got = names(store, f"SELECT Name FROM Opportunity WHERE CloseDate = {literal}")
     assert sorted(got) == sorted(expected)
 
 
-def test_date_literal_ranges_with_inequalities(store: Store, org: dict) -> None:
+def test_date_literal_ranges_with_inequalities(store: Store, org: dict[str, str]) -> None:
     assert sorted(names(store, "SELECT Name FROM Opportunity WHERE CloseDate < THIS_MONTH")) == [
         "Old", "Small"]
     assert names(store, "SELECT Name FROM Opportunity WHERE CloseDate > LAST_MONTH") == ["Big"]
@@ -161,7 +161,7 @@ def test_date_literal_ranges_with_inequalities(store: Store, org: dict) -> None:
         == ["Big", "Small"]
 
 
-def test_order_by_nulls_and_direction(store: Store, org: dict) -> None:
+def test_order_by_nulls_and_direction(store: Store, org: dict[str, str]) -> None:
     asc = names(store, "SELECT Name FROM Account ORDER BY AnnualRevenue")
     assert asc == ["Gamma 50% off_sale", "beta corp", "Acme"]  # nulls first by default
     last = names(store, "SELECT Name FROM Account ORDER BY AnnualRevenue ASC NULLS LAST")
@@ -175,7 +175,7 @@ def test_order_by_nulls_and_direction(store: Store, org: dict) -> None:
     assert by_parent == ["Cy", "Builder", "Lovelace", "Orphan"]
 
 
-def test_limit_and_offset(store: Store, org: dict) -> None:
+def test_limit_and_offset(store: Store, org: dict[str, str]) -> None:
     assert names(store, "SELECT Name FROM Account ORDER BY Name LIMIT 2") == ["Acme",
                                                                               "beta corp"]
     assert names(store, "SELECT Name FROM Account ORDER BY Name LIMIT 1 OFFSET 1") == [
@@ -184,13 +184,13 @@ def test_limit_and_offset(store: Store, org: dict) -> None:
         "Gamma 50% off_sale"]
 
 
-def test_count_returns_size_without_records(store: Store, org: dict) -> None:
+def test_count_returns_size_without_records(store: Store, org: dict[str, str]) -> None:
     result = store.query("SELECT COUNT() FROM Contact WHERE AccountId != null")
     assert result.total_size == 3 and result.records == []
     assert store.query("SELECT count() FROM Account LIMIT 2").total_size == 2
 
 
-def test_group_by_with_aggregates_and_aliases(store: Store, org: dict) -> None:
+def test_group_by_with_aggregates_and_aliases(store: Store, org: dict[str, str]) -> None:
     result = store.query(
         "SELECT Industry, COUNT(Id), SUM(AnnualRevenue) total, MAX(Name), AVG(AnnualRevenue) "
         "FROM Account WHERE Industry != null GROUP BY Industry ORDER BY Industry")
@@ -202,7 +202,7 @@ def test_group_by_with_aggregates_and_aliases(store: Store, org: dict) -> None:
     ]
 
 
-def test_aggregates_without_group_by_and_having(store: Store, org: dict) -> None:
+def test_aggregates_without_group_by_and_having(store: Store, org: dict[str, str]) -> None:
     recs = store.query("SELECT COUNT(Id) n, COUNT_DISTINCT(AccountId), MIN(CloseDate), "
                        "MAX(CreatedDate) FROM Opportunity").records
     assert recs[0]["n"] == 3 and recs[0]["expr0"] == 2
@@ -216,7 +216,7 @@ def test_aggregates_without_group_by_and_having(store: Store, org: dict) -> None
     assert [r["Name"] for r in ordered] == ["Acme", "beta corp"]
 
 
-def test_date_functions_group(store: Store, org: dict) -> None:
+def test_date_functions_group(store: Store, org: dict[str, str]) -> None:
     recs = store.query("SELECT CALENDAR_YEAR(CloseDate) y, COUNT(Id) FROM Opportunity "
                        "GROUP BY CALENDAR_YEAR(CloseDate) ORDER BY CALENDAR_YEAR(CloseDate)"
                        ).records
@@ -225,7 +225,7 @@ def test_date_functions_group(store: Store, org: dict) -> None:
         == ["Small"]
 
 
-def test_semi_and_anti_joins(store: Store, org: dict) -> None:
+def test_semi_and_anti_joins(store: Store, org: dict[str, str]) -> None:
     semi = names(store, "SELECT Name FROM Account WHERE Id IN "
                  "(SELECT AccountId FROM Contact WHERE LastName LIKE 'L%')")
     assert semi == ["Acme"]
@@ -234,7 +234,7 @@ def test_semi_and_anti_joins(store: Store, org: dict) -> None:
     assert anti == ["Gamma 50% off_sale"]
 
 
-def test_fields_macros(store: Store, org: dict) -> None:
+def test_fields_macros(store: Store, org: dict[str, str]) -> None:
     std = store.query(f"SELECT FIELDS(STANDARD) FROM Account WHERE Id = '{org['acme']}'")
     rec = std.records[0]
     assert rec["Name"] == "Acme" and "BillingAddress" in rec and "External_Id__c" not in rec
@@ -245,7 +245,7 @@ def test_fields_macros(store: Store, org: dict) -> None:
     assert {"Name", "External_Id__c", "CreatedDate"} <= set(everything)
 
 
-def test_polymorphic_relationships_and_typeof(store: Store, org: dict) -> None:
+def test_polymorphic_relationships_and_typeof(store: Store, org: dict[str, str]) -> None:
     rec = store.query("SELECT Subject, Who.Name, What.Name, What.Type FROM Task").records[0]
     assert rec["Who"]["Name"] == "Ada Lovelace"
     assert rec["Who"]["attributes"]["type"] == "Contact"
@@ -257,7 +257,7 @@ def test_polymorphic_relationships_and_typeof(store: Store, org: dict) -> None:
     assert typed["What"]["Amount"] == 1000.0 and typed["What"]["Name"] == "Big"
 
 
-def test_query_all_includes_deleted_rows(store: Store, org: dict) -> None:
+def test_query_all_includes_deleted_rows(store: Store, org: dict[str, str]) -> None:
     store.delete("Contact", org["orphan"])
     assert "Orphan" not in names(store, "SELECT LastName FROM Contact", "LastName")
     every = names(store, "SELECT LastName FROM Contact WHERE IsDeleted = true", "LastName",
@@ -265,7 +265,7 @@ def test_query_all_includes_deleted_rows(store: Store, org: dict) -> None:
     assert every == ["Orphan"]
 
 
-def test_tolerated_clauses(store: Store, org: dict) -> None:
+def test_tolerated_clauses(store: Store, org: dict[str, str]) -> None:
     for soql in ["SELECT Name FROM Account WITH SECURITY_ENFORCED ORDER BY Name",
                  "SELECT Name FROM Account ORDER BY Name FOR VIEW",
                  "SELECT Name FROM Account ORDER BY Name LIMIT 5 FOR REFERENCE",
@@ -275,7 +275,7 @@ def test_tolerated_clauses(store: Store, org: dict) -> None:
         assert names(store, soql) == ["Acme", "beta corp", "Gamma 50% off_sale"], soql
 
 
-def test_address_compound_in_rest_results(store: Store, org: dict) -> None:
+def test_address_compound_in_rest_results(store: Store, org: dict[str, str]) -> None:
     rec = store.query("SELECT BillingAddress FROM Account WHERE Name = 'Acme'").records[0]
     assert rec["BillingAddress"]["city"] == "Paris"
     assert set(rec["BillingAddress"]) == {"city", "country", "geocodeAccuracy", "latitude",
@@ -296,7 +296,7 @@ def test_large_results_are_sliceable_sequences(store: Store) -> None:
     assert isinstance(small, list)
 
 
-def test_empty_string_literal_matches_null_text(store: Store, org: dict) -> None:
+def test_empty_string_literal_matches_null_text(store: Store, org: dict[str, str]) -> None:
     assert names(store, "SELECT Name FROM Account WHERE Rating = ''") == [
         "beta corp", "Gamma 50% off_sale"]
     assert names(store, "SELECT Name FROM Account WHERE Rating != ''") == ["Acme"]

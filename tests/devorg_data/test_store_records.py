@@ -83,7 +83,8 @@ def test_required_fields_are_enforced(store: Store) -> None:
     ({"Name": "A", "CreatedDate": "2020-01-01T00:00:00Z"}, "INVALID_FIELD_FOR_INSERT_UPDATE",
      "CreatedDate"),
 ])
-def test_invalid_values_get_salesforce_errors(store: Store, values: dict, code: str,
+def test_invalid_values_get_salesforce_errors(store: Store, values: dict[str, object],
+                                              code: str,
                                               field: str) -> None:
     err = _error(store.create, "Account", values)
     assert err.error_code == code
