@@ -274,7 +274,16 @@ async def backup(
                 return
             await runner.run_object(name)
 
-    await asyncio.gather(*(guarded(name) for name in todo))
+    tasks = [asyncio.create_task(guarded(name)) for name in todo]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # Interrupted: stop the other objects too; their export state stays for the rerun.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        layout.write_manifest(folder, manifest)
+        raise
 
     usage = client.api_usage
     if usage is not None:
