@@ -4,8 +4,6 @@
 //! inside a multi-byte character): `csv-core` keeps the parse state between calls and the
 //! fields of a batch accumulate in one buffer that only becomes Arrow data when the batch is
 //! complete, so no partial value is ever interpreted.
-use std::sync::Arc;
-
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_buffer::Buffer;
 use arrow_schema::SchemaRef;
@@ -586,30 +584,4 @@ fn strip_nuls(buf: &mut Vec<u8>, bounds: &mut [u32]) {
         *b = write as u32;
     }
     buf.truncate(write);
-}
-
-/// Convenience: decode a whole byte stream given in pieces into batches.
-pub fn decode_all(opts: DecoderOptions, pieces: &[&[u8]]) -> Result<(Vec<RecordBatch>, Option<SchemaRef>)> {
-    let mut dec = Decoder::new(opts)?;
-    let mut out = Vec::new();
-    for p in pieces {
-        out.extend(dec.feed(p)?);
-    }
-    out.extend(dec.finish()?);
-    let schema = dec.schema_or_declared();
-    Ok((out, schema))
-}
-
-/// An empty batch for `schema` (pages with zero rows still carry their types).
-pub fn empty_batch(schema: SchemaRef) -> RecordBatch {
-    RecordBatch::new_empty(schema)
-}
-
-pub use crate::columns::OnError as ErrorPolicy;
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send + Sync>() {}
-    is_send::<Decoder>();
-    let _ = Arc::new(0);
 }

@@ -133,7 +133,8 @@ fn gzip_error(e: std::io::Error) -> EngineError {
     EngineError::new(
         ErrorKind::Gzip,
         format!(
-            "the body is not valid gzip ({e}); if the server did not compress it, pass gzip=False"
+            "the gzip body is corrupt or was cut short ({e}): fetch it again; if the body is \
+             not gzip at all, pass gzip=False"
         ),
     )
 }

@@ -147,6 +147,12 @@ def test_corrupt_gzip_raises_gzip_error() -> None:
         engine.decode(bytes(body))
 
 
+def test_truncated_gzip_body_is_an_error() -> None:
+    body = gzip.compress(RECORDED)
+    with pytest.raises(GzipError, match="cut short"):
+        engine.decode(body[: len(body) - 6])
+
+
 def test_bad_value_error_names_row_column_and_offset() -> None:
     body = b'"Id","N"\n"a","1"\n"b","x1"\n'
     with pytest.raises(TypeConversionError) as info:

@@ -64,3 +64,29 @@ fn speed_decoder() {
         eprintln!("decoder typed={typed}: {rows} rows, {:.0} MB/s", data.len() as f64 / 1e6 / s);
     }
 }
+
+#[test]
+#[ignore]
+fn speed_parquet_sink() {
+    let Some(data) = data() else { return };
+    let src = std::env::var("SFBULK_SPEED_FILE").unwrap();
+    for codec in ["zstd", "snappy", "none"] {
+        let out = std::env::temp_dir().join(format!("sfbulk_speed_{codec}.parquet"));
+        let t = Instant::now();
+        let rows = crate::pipeline::csv_file_to_parquet(
+            std::path::Path::new(&src),
+            &out,
+            DecoderOptions::default(),
+            crate::parquet_sink::compression(codec).unwrap(),
+        )
+        .unwrap();
+        let s = t.elapsed().as_secs_f64();
+        let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        eprintln!(
+            "csv → parquet ({codec}): {rows} rows, {:.0} MB/s, file {:.1} MB",
+            data.len() as f64 / 1e6 / s,
+            size as f64 / 1e6
+        );
+        let _ = std::fs::remove_file(out);
+    }
+}
