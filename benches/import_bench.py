@@ -82,7 +82,9 @@ def side_simple_salesforce(args: argparse.Namespace) -> dict[str, Any]:
         session=session,
         version=args.api_version,
     )
-    results = sf.bulk2.Account.insert(csv_file=args.input, wait=1)
+    # simple-salesforce refuses an upload over 100 MB instead of splitting it: give it jobs of
+    # half a million rows (well under the limit for these rows), as its users must.
+    results = sf.bulk2.Account.insert(csv_file=args.input, batch_size=500_000, wait=1)
     rows = sum(
         int(r.get("numberRecordsProcessed", 0)) - int(r.get("numberRecordsFailed", 0))
         for r in results
