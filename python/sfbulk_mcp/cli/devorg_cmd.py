@@ -75,7 +75,8 @@ def start(host: str, port: int, data_dir: Path | None, seed: int, seed_random: i
 
         seed_store(state.store, seed, seed=seed_random)
     tls_files = ensure_tls_certificate(data / "tls", host) if tls else None
-    server = uvicorn.Server(uvicorn_config(build_app(state), tls=tls_files, log_level="info"))
+    server = uvicorn.Server(uvicorn_config(build_app(state), tls=tls_files, log_level="info",
+                                          own_logging=True))
     accounts = state.store.count("Account")
     lines = [
         "sfbulk devorg is running",

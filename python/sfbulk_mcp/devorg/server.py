@@ -75,10 +75,16 @@ def ensure_tls_certificate(directory: Path, host: str) -> tuple[Path, Path]:
 
 
 def uvicorn_config(app: ASGIApp, *, tls: tuple[Path, Path] | None,
-                   log_level: str = "warning") -> uvicorn.Config:
-    """How the devorg runs under uvicorn (no lifespan, no access log: it is a test server)."""
+                   log_level: str = "warning", own_logging: bool = False) -> uvicorn.Config:
+    """How the devorg runs under uvicorn (no lifespan, no access log: it is a test server).
+
+    Embedded (`own_logging=False`) it leaves the host process's logging configuration alone:
+    uvicorn's default would run `logging.config.dictConfig`, which closes every handler
+    already installed (pytest's log capture included).
+    """
     return uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="off", loop="asyncio",
+        log_config=uvicorn.config.LOGGING_CONFIG if own_logging else None,
         timeout_keep_alive=30, server_header=False, date_header=True,
         ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None,
     )
