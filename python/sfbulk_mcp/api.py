@@ -261,13 +261,33 @@ class AsyncOrg:
         return await abort_job(self.client, job_id, kind)
 
 
+def _provider(
+    provider: TokenProvider | None, instance_url: str | None, access_token: str | None
+) -> TokenProvider | None:
+    if instance_url is None and access_token is None:
+        return provider
+    if not (instance_url and access_token):
+        raise ValueError("give both instance_url and access_token")
+    if provider is not None:
+        raise ValueError("give either a provider or instance_url + access_token")
+    from .salesforce.credentials import StaticTokenProvider
+
+    return StaticTokenProvider(access_token, instance_url)
+
+
 async def connect_async(
     org: str | None = None,
     *,
     provider: TokenProvider | None = None,
+    instance_url: str | None = None,
+    access_token: str | None = None,
     api_version: str | None = None,
 ) -> AsyncOrg:
-    """Open an org for async use: `async with await connect_async("devorg") as org: ...`."""
+    """Open an org for async use: `async with await connect_async("devorg") as org: ...`.
+
+    See `connect` for the ways to name the org.
+    """
+    provider = _provider(provider, instance_url, access_token)
     stack = AsyncExitStack()
     try:
         client = await stack.enter_async_context(
@@ -379,10 +399,14 @@ def connect(
     org: str | None = None,
     *,
     provider: TokenProvider | None = None,
+    instance_url: str | None = None,
+    access_token: str | None = None,
     api_version: str | None = None,
 ) -> Org:
     """Open an org: an alias from `sfbulk login`, `"devorg"` (a local org, no set-up), or None
-    for the default org / SALESFORCE_* environment variables."""
+    for the default org / SALESFORCE_* environment variables. `instance_url` +
+    `access_token` use a session directly; `provider` any `TokenProvider`."""
+    provider = _provider(provider, instance_url, access_token)
     runner = _LoopThread()
     try:
         aio = runner.run(connect_async(org, provider=provider, api_version=api_version))

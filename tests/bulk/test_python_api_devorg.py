@@ -65,3 +65,10 @@ def test_sync_org_exposes_its_async_twin(org: DevOrg) -> None:
     finally:
         sf.close()
     sf.close()  # closing twice is harmless
+
+
+def test_connect_with_a_session_id(org: DevOrg) -> None:
+    with sfbulk_mcp.connect(instance_url=org.instance_url, access_token=org.access_token()) as sf:
+        assert sf.export("Account", fields=["Id"]).height == 30
+    with pytest.raises(ValueError):
+        sfbulk_mcp.connect(instance_url=org.instance_url)
