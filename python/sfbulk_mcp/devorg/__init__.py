@@ -90,6 +90,7 @@ class DevOrg:
 
         cfg = self.config
         sock = bind_socket(cfg.host, cfg.port)
+        state: OrgState | None = None
         try:
             port = sock.getsockname()[1]
             scheme = "https" if cfg.tls else "http"
@@ -101,6 +102,8 @@ class DevOrg:
             server.start()
         except BaseException:
             sock.close()
+            if state is not None:
+                close_state(state)
             raise
         self._state, self._server = state, server
         return self
