@@ -300,3 +300,47 @@ def test_empty_string_literal_matches_null_text(store: Store, org: dict[str, str
     assert names(store, "SELECT Name FROM Account WHERE Rating = ''") == [
         "beta corp", "Gamma 50% off_sale"]
     assert names(store, "SELECT Name FROM Account WHERE Rating != ''") == ["Acme"]
+
+
+@pytest.fixture
+def leads(store: Store) -> Store:
+    for source, rating, count in [("Web", None, 5), ("Web", "Hot", 1), ("Web", "Warm", 1),
+                                  ("Phone Inquiry", "Hot", 3), (None, "Cold", 2)]:
+        for _ in range(count):
+            store.create("Lead", {"LastName": "L", "Company": "C", "LeadSource": source,
+                                  "Rating": rating})
+    return store
+
+
+def _rows(store: Store, soql: str) -> list[tuple[Any, ...]]:
+    return [tuple(v for k, v in r.items() if k != "attributes")
+            for r in store.query(soql).records]
+
+
+def test_group_by_rollup_adds_subtotals_and_a_grand_total(leads: Store) -> None:
+    assert _rows(leads, "SELECT LeadSource, COUNT(Name) cnt FROM Lead "
+                        "GROUP BY ROLLUP(LeadSource)") == [
+        (None, 2), ("Phone Inquiry", 3), ("Web", 7), (None, 12)]
+    rows = _rows(leads, "SELECT LeadSource, Rating, GROUPING(LeadSource) grpLS, "
+                        "GROUPING(Rating) grpRating, COUNT(Name) cnt FROM Lead "
+                        "GROUP BY ROLLUP(LeadSource, Rating)")
+    assert ("Web", None, 0, 0, 5) in rows and ("Web", None, 0, 1, 7) in rows
+    assert rows.index(("Web", "Warm", 0, 0, 1)) < rows.index(("Web", None, 0, 1, 7))
+    assert rows[-1] == (None, None, 1, 1, 12)
+    assert len(rows) == 9  # 5 detail rows, 3 subtotals, 1 grand total
+
+
+def test_group_by_cube_covers_every_combination(leads: Store) -> None:
+    rows = _rows(leads, "SELECT LeadSource, Rating, GROUPING(LeadSource), GROUPING(Rating), "
+                        "COUNT(Id) FROM Lead GROUP BY CUBE(LeadSource, Rating)")
+    assert (None, "Hot", 1, 0, 4) in rows  # Hot across every source
+    assert (None, None, 1, 1, 12) in rows
+    assert len(rows) == 5 + 3 + 4 + 1
+
+
+def test_grouping_needs_rollup_or_cube(leads: Store) -> None:
+    from sfbulk_mcp.devorg.errors import DevOrgError
+
+    with pytest.raises(DevOrgError) as err:
+        leads.query("SELECT GROUPING(LeadSource) FROM Lead GROUP BY LeadSource")
+    assert err.value.error_code == "MALFORMED_QUERY"

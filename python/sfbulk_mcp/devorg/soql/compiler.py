@@ -127,6 +127,7 @@ class Plan:
     # For child plans: the SQL column index holding the parent's Id.
     fk_col: int | None = None
     select_cols: list[str] = field(default_factory=list)
+    order_terms: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -150,7 +151,8 @@ class Compiler:
     def __init__(self, catalog: Catalog, query: SoqlQuery, *, today: dt.date,
                  include_deleted: bool, for_bulk: bool,
                  aliases: itertools.count[int] | None = None,
-                 obj: SObjectDef | None = None) -> None:
+                 obj: SObjectDef | None = None,
+                 rolled: frozenset[str] | None = None) -> None:
         self.catalog = catalog
         self.query = query
         self.today = today
@@ -164,6 +166,10 @@ class Compiler:
         self.cols: list[str] = []
         self.col_index: dict[str, int] = {}
         self.in_having = False
+        # ROLLUP / CUBE: the group expressions rolled up in this branch of the union, and
+        # whether select / HAVING / ORDER BY expressions are being compiled (WHERE is not).
+        self.rolled = rolled
+        self.substitute = False
 
     def _from_object(self) -> SObjectDef:
         obj = self.catalog.find(self.query.from_object)
@@ -265,6 +271,20 @@ class Compiler:
 
     def expr_sql(self, expr: Expr) -> tuple[str, FieldDef | None, str]:
         """SQL for a field or function; returns (sql, field, kind)."""
+        if isinstance(expr, FuncCall) and expr.name == "GROUPING":
+            if self.rolled is None or expr.arg is None:
+                raise malformed(self.query.text, expr.pos,
+                                "GROUPING() requires GROUP BY ROLLUP or GROUP BY CUBE")
+            substitute, self.substitute = self.substitute, False
+            inner, _, _ = self.expr_sql(expr.arg)
+            self.substitute = substitute
+            return _grouping_sql(inner, inner in self.rolled), None, "int"
+        sql, fdef, kind = self._expr_sql(expr)
+        if self.substitute and self.rolled and sql in self.rolled:
+            return _rolled_sql(sql), fdef, kind
+        return sql, fdef, kind
+
+    def _expr_sql(self, expr: Expr) -> tuple[str, FieldDef | None, str]:
         if isinstance(expr, FieldPath):
             r = self.resolve(expr)
             if r.fdef.type == "address":
@@ -274,7 +294,9 @@ class Compiler:
         name = expr.name
         if expr.arg is None:
             return "COUNT(*)", None, "int"
+        substitute, self.substitute = self.substitute, False
         inner_sql, inner_f, _ = self.expr_sql(expr.arg)
+        self.substitute = substitute
         if name in DATE_FUNCTIONS:
             if inner_f is None or inner_f.type not in ("date", "datetime"):
                 raise malformed(self.query.text, expr.pos,
@@ -497,9 +519,8 @@ class Compiler:
     def compile(self, *, child_fk: str | None = None,
                 extra_where: tuple[str, list[Any]] | None = None) -> Plan:
         q = self.query
-        if q.group_by_kind:
-            raise malformed(q.text, q.from_pos, f"GROUP BY {q.group_by_kind} is not supported "
-                            "by the devorg")
+        if q.group_by_kind and self.rolled is None:
+            return self._compile_rollup()
         if q.offset is not None and q.offset > MAX_OFFSET:
             raise DevOrgError("NUMBER_OUTSIDE_VALID_RANGE",
                               f"Maximum SOQL offset allowed is {MAX_OFFSET}")
@@ -527,6 +548,7 @@ class Compiler:
             group_sql.append(gsql)
         expr_counter = itertools.count()
         seen_keys: set[str] = set()
+        self.substitute = True
         if not count_only:
             for item in q.select:
                 if isinstance(item, SubQuery):
@@ -570,6 +592,7 @@ class Compiler:
                         raise malformed(q.text, path.pos, f"duplicate field selected: "
                                         f"{path.text}")
                     seen_keys.add(dotted.lower())
+        self.substitute = False
         params: list[Any] = []
         where = self.where_sql(params)
         fk_col = None
@@ -586,9 +609,12 @@ class Compiler:
         if q.having is not None:
             if not aggregate:
                 raise malformed(q.text, q.from_pos, "HAVING requires GROUP BY")
-            self.in_having = True
+            self.in_having = self.substitute = True
             having = " HAVING " + self.condition(q.having, having_params)
-            self.in_having = False
+            self.in_having = self.substitute = False
+        if self.rolled is not None:
+            return self._branch_plan(shape, columns, bulk_cols, where, params, having,
+                                     having_params, group_sql)
         order = self._order_by(aggregate, group_sql)
         if count_only:
             select_sql = "1"
@@ -611,6 +637,66 @@ class Compiler:
         return Plan(q, self.obj, sql, params + having_params, shape, id_col, columns,
                     bulk_cols, aggregate, count_only, children, limit, fk_col,
                     list(self.cols))
+
+    def _compile_rollup(self) -> Plan:
+        """GROUP BY ROLLUP / CUBE: one GROUP BY per grouping set, joined by UNION ALL."""
+        q = self.query
+        if q.is_count or len(q.group_by) > 3:
+            raise malformed(q.text, q.from_pos, f"GROUP BY {q.group_by_kind} takes one to "
+                            "three fields and aggregate functions")
+        scratch = Compiler(self.catalog, q, today=self.today,
+                           include_deleted=self.include_deleted, for_bulk=self.for_bulk)
+        group_sql = [scratch.expr_sql(g)[0] for g in q.group_by]
+        if q.group_by_kind == "ROLLUP":
+            sets = [frozenset(group_sql[k:]) for k in range(len(group_sql) + 1)]
+        else:
+            sets = [frozenset(c for i, c in enumerate(group_sql) if mask >> i & 1)
+                    for mask in range(1 << len(group_sql))]
+        branches = [
+            Compiler(self.catalog, q, today=self.today, include_deleted=self.include_deleted,
+                     for_bulk=self.for_bulk, rolled=rolled).compile()
+            for rolled in sets
+        ]
+        first = branches[0]
+        sql = " UNION ALL ".join(b.sql for b in branches)
+        params = [p for b in branches for p in b.params]
+        sql += " ORDER BY " + ", ".join(first.order_terms)
+        if q.limit is not None or q.offset:
+            sql += f" LIMIT {q.limit if q.limit is not None else -1}"
+            if q.offset:
+                sql += f" OFFSET {int(q.offset)}"
+        return Plan(q, self.obj, sql, params, first.shape, None, first.columns,
+                    first.bulk_cols, True, False, [], q.limit, None, first.select_cols)
+
+    def _branch_plan(self, shape: Shape, columns: list[str],
+                     bulk_cols: list[tuple[int, FieldDef | None]], where: str,
+                     params: list[Any], having: str, having_params: list[Any],
+                     group_sql: list[str]) -> Plan:
+        """One grouping set of a ROLLUP / CUBE; ORDER BY uses column numbers of the union."""
+        assert self.rolled is not None
+        self.substitute = True
+        order: list[str] = []
+        for item in self.query.order_by:
+            sql, _, _ = self.expr_sql(item.expr)
+            direction = "DESC" if item.descending else "ASC"
+            order.append(f"{self.col(sql) + 1} {direction} NULLS "
+                         f"{'LAST' if item.nulls_last else 'FIRST'}")
+        for g in group_sql:
+            # Detail rows first, then each level's subtotal, then the grand total.
+            value = _rolled_sql(g) if g in self.rolled else g
+            order.append(f"{self.col(_grouping_sql(g, g in self.rolled)) + 1} ASC")
+            order.append(f"{self.col(value) + 1} ASC NULLS FIRST")
+        self.substitute = False
+        kept = [g for g in group_sql if g not in self.rolled]
+        sql = (f"SELECT {', '.join(self.cols)} FROM {_q(self.obj.table)} {self.base} "
+               + " ".join(self.join_sql) + f" WHERE {where}")
+        if kept:
+            sql += " GROUP BY " + ", ".join(kept)
+        sql += having
+        plan = Plan(self.query, self.obj, sql, params + having_params, shape, None, columns,
+                    bulk_cols, True, False, [], self.query.limit, None, list(self.cols))
+        plan.order_terms = order
+        return plan
 
     def _add_field(self, path: FieldPath, shape: Shape, columns: list[str],
                    bulk_cols: list[tuple[int, FieldDef | None]]) -> str:
@@ -646,8 +732,9 @@ class Compiler:
                        counter: itertools.count[int], seen: set[str]) -> None:
         expr = item.expr
         sql, fdef, kind = self.expr_sql(expr)
-        grouped_only = isinstance(expr, FieldPath) or not expr.is_aggregate
-        if grouped_only and sql not in group_sql:
+        grouped_only = isinstance(expr, FieldPath) or not (
+            expr.is_aggregate or expr.name == "GROUPING")
+        if grouped_only and _unrolled(sql) not in group_sql:
             raise malformed(self.query.text, expr.pos,
                             f"Field must be grouped or aggregated: {expr.text}")
         if isinstance(expr, FieldPath):
@@ -739,6 +826,23 @@ class Compiler:
                 else_shape.entries[r.key] = FieldOut(r.key, self.col(r.sql), r.fdef)
         key = ref.relationship_name or item.relationship
         shape.entries[key] = TypeOfOut(key, self.col(lookup), by_prefix, else_shape)
+
+
+def _rolled_sql(sql: str) -> str:
+    """A group expression in a branch where it is rolled up (a subtotal: null)."""
+    return f"(NULL /*rolled {sql} */)"
+
+
+def _unrolled(sql: str) -> str:
+    prefix, suffix = "(NULL /*rolled ", " */)"
+    if sql.startswith(prefix) and sql.endswith(suffix):
+        return sql[len(prefix):-len(suffix)]
+    return sql
+
+
+def _grouping_sql(sql: str, rolled: bool) -> str:
+    """GROUPING(field): 1 on a subtotal row for the field, else 0."""
+    return f"({1 if rolled else 0} /*grouping {sql} */)"
 
 
 def _like_escape(text: str) -> str:
