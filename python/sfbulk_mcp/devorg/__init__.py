@@ -3,6 +3,22 @@
 >>> with DevOrg(seed=10) as org:
 ...     token = org.access_token()
 ...     # talk to org.instance_url with any Salesforce client
+
+What it serves (one HTTP server, which is also its own login server):
+
+- REST `/services/data/vNN.0/…` (sobjects, describe, records, upsert, query/queryAll with
+  locators, search, parameterizedSearch, composite, composite/batch, composite/tree,
+  composite/sobjects, limits, tooling), Bulk API 2.0 under `…/jobs/`, Apex REST handlers
+  registered with `register_apex_rest`, and the SOAP `login()` call.
+- OAuth 2.0 under `/services/oauth2/` (authorize with PKCE, token: authorization_code,
+  refresh_token, password, client_credentials, JWT bearer; revoke; userinfo), the identity
+  URL `/id/{org}/{user}`, `/id/keys` and `/.well-known/openid-configuration`.
+- Faults for tests: `org.faults` in Python, or `POST /_devorg/faults` (loopback only) with
+  `{"expire_sessions": true}`, `{"fail_requests": {"status": 503, "count": 2, "path": "/query"}}`,
+  `{"drop_connection": {"after_bytes": 1000, "path": "/results"}}`, `{"job_delay": 2}`,
+  `{"fail_jobs": {"count": 1, "message": "…"}}`, `{"hang_jobs": 1}`,
+  `{"rotate_refresh_tokens": true}`, `{"api_usage": 14999}` or `{"reset": true}`;
+  `GET` shows the switches, `DELETE` resets them.
 """
 
 from __future__ import annotations
