@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import DevOrgError
 from .responses import error_response, invalid_session, not_found, request_limit_exceeded
 from .state import OrgState
 
@@ -163,9 +164,14 @@ def _gunzip_receive(receive: Receive) -> Receive:
     async def gunzip() -> Message:
         message = await receive()
         if message["type"] == "http.request":
-            data = inflater.decompress(message.get("body", b""))
-            if not message.get("more_body", False):
-                data += inflater.flush()
+            try:
+                data = inflater.decompress(message.get("body", b""))
+                if not message.get("more_body", False):
+                    data += inflater.flush()
+            except zlib.error:
+                raise DevOrgError("INVALID_REQUEST",
+                                  "The request says Content-Encoding: gzip but its body is "
+                                  "not gzip data", status=400) from None
             message = {**message, "body": data}
         return message
 
