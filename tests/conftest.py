@@ -52,10 +52,10 @@ def tls_devorg() -> Iterator[DevOrg]:
 
 
 @pytest.fixture
-def simple_sf(tls_devorg: DevOrg) -> Any:
+def simple_sf(tls_devorg: DevOrg) -> Iterator[Any]:
     """simple-salesforce, unmodified, talking to the HTTPS devorg with a fresh session id."""
     import requests
-    from simple_salesforce import Salesforce
+    from simple_salesforce.api import Salesforce
 
     session = requests.Session()
     session.trust_env = False  # else REQUESTS_CA_BUNDLE would replace `verify`

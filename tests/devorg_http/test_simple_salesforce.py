@@ -98,7 +98,8 @@ def test_composite_through_restful(simple_sf: Any) -> None:
 def test_errors_map_to_simple_salesforce_exceptions(tls_devorg: DevOrg, simple_sf: Any) -> None:
     with pytest.raises(SalesforceMalformedRequest) as malformed:
         simple_sf.query("SELECT Nope FROM Account")
-    assert malformed.value.content[0]["errorCode"] == "INVALID_FIELD"
+    content: Any = malformed.value.content
+    assert content[0]["errorCode"] == "INVALID_FIELD"
     tls_devorg.faults.expire_sessions()
     with pytest.raises(SalesforceExpiredSession):
         simple_sf.query("SELECT Id FROM Account LIMIT 1")
@@ -120,8 +121,9 @@ def test_tooling_execute(simple_sf: Any) -> None:
 def test_soap_login_path(tls_devorg: DevOrg) -> None:
     """simple-salesforce's username/password/security-token login, pointed at the devorg."""
     import requests
-    from simple_salesforce import Salesforce, SalesforceLogin
+    from simple_salesforce.api import Salesforce
     from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+    from simple_salesforce.login import SalesforceLogin
 
     session = requests.Session()
     session.trust_env = False
