@@ -443,3 +443,15 @@ def test_abort_while_rows_are_applied_accounts_for_every_row(
     assert len(names) == count
     if final["state"] == "Aborted":
         assert final["numberRecordsProcessed"] == len(successful)
+
+
+def test_large_upload_is_received_whole(api: httpx2.Client) -> None:
+    rows = [f"{i:05d}" + "x" * 995 for i in range(5000)]  # 5 MB: several receive blocks
+    job = create_job(api, object="Account", operation="insert")
+    path = f"{V}/jobs/ingest/{job['id']}"
+    body = "Description\n" + "".join(f"{r}\n" for r in rows)
+    assert api.put(f"{path}/batches", content=body.encode()).status_code == 201
+    assert api.patch(path, json={"state": "Aborted"}).status_code == 200
+    unprocessed = results(api, job["id"], "unprocessedrecords").splitlines()
+    assert unprocessed[0] == "Description"
+    assert [line.strip('"') for line in unprocessed[1:]] == rows

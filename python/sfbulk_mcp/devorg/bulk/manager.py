@@ -344,19 +344,40 @@ class BulkJobs:
 
     def upload(self, job: Job, data: bytes) -> None:
         """Store the CSV of an Open ingest job (one upload per job, size-limited)."""
+        self.check_upload(job, len(data))
+        partial = self.job_dir(job) / (UPLOAD_FILE + ".part")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        self.adopt_upload(job, partial)
+
+    def check_upload(self, job: Job, size: int = 0) -> None:
+        """Refuse an upload the job cannot take: not Open, already uploaded, or too large."""
         with job.lock:
             if job.state is not JobState.OPEN:
                 raise errors.upload_not_open(job)
-            path = self.job_dir(job) / UPLOAD_FILE
-            if job.upload_bytes or path.exists():
+            if job.upload_bytes or (self.job_dir(job) / UPLOAD_FILE).exists():
                 raise errors.multiple_uploads(job)
-            if base64_size(len(data)) > self.upload_limit:
-                raise errors.upload_too_large(self.upload_limit)
-            if not data:
+        if base64_size(size) > self.upload_limit:
+            raise errors.upload_too_large(self.upload_limit)
+
+    def upload_path(self, job: Job) -> Path:
+        """Where an upload in progress is written before `adopt_upload` takes it."""
+        folder = self.job_dir(job)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / (UPLOAD_FILE + ".part")
+
+    def adopt_upload(self, job: Job, partial: Path) -> None:
+        """Make a fully received upload the job's data (checked again: uploads may race)."""
+        size = partial.stat().st_size
+        try:
+            if size == 0:
                 raise errors.empty_upload()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            job.upload_bytes = len(data)
+            self.check_upload(job, size)
+            with job.lock:
+                partial.replace(self.job_dir(job) / UPLOAD_FILE)
+                job.upload_bytes = size
+        finally:
+            partial.unlink(missing_ok=True)
         self._save(job)
 
     # Results -----------------------------------------------------------------------------

@@ -6,8 +6,10 @@ Salesforce's error JSON happen in the HTTP layer in front of these routes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import orjson
 from starlette.requests import Request
@@ -30,6 +32,8 @@ RESULT_PAGES_SINCE = 58.0
 # Bulk API 2.0 ingest arrived in API version 41.0, query jobs in 47.0.
 INGEST_SINCE = 41.0
 QUERY_SINCE = 47.0
+# Uploads reach the disk in blocks of this size (one worker-thread hop per block).
+UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024
 # "For data sets under 100,000 characters, upload the data as part of a multipart request."
 MULTIPART_CONTENT_LIMIT = 100_000
 _RESULT_NAMES = {name.lower(): name for name in INGEST_RESULTS}
@@ -212,16 +216,18 @@ class BulkApi:
     # Ingest data and results -------------------------------------------------------------
 
     async def upload(self, request: Request) -> Response:
-        """PUT the job's CSV (one upload per job)."""
+        """PUT the job's CSV (one upload per job), streamed to disk as it arrives."""
         _version(request, JobKind.INGEST)
         job = self.jobs.get(JobKind.INGEST, request.path_params["job_id"])
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and (
-            base64_size(int(declared)) > self.jobs.upload_limit
-        ):
-            raise errors.upload_too_large(self.jobs.upload_limit)
-        data = await _bounded_body(request, self.jobs.upload_limit)
-        await anyio.to_thread.run_sync(self.jobs.upload, job, data)
+        self.jobs.check_upload(job, int(declared) if declared and declared.isdigit() else 0)
+        partial = self.jobs.upload_path(job)
+        try:
+            await _receive_to_file(request, partial, self.jobs.upload_limit)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        await anyio.to_thread.run_sync(self.jobs.adopt_upload, job, partial)
         return Response(status_code=201)
 
     async def ingest_results(self, request: Request) -> Response:
@@ -305,15 +311,24 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _bounded_body(request: Request, limit: int) -> bytes:
-    parts: list[bytes] = []
+async def _receive_to_file(request: Request, path: Path, limit: int) -> None:
+    """Write the request body to `path` in large blocks, refusing it past `limit`."""
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if base64_size(size) > limit:
-            raise errors.upload_too_large(limit)
-        parts.append(chunk)
-    return b"".join(parts)
+    block: list[bytes] = []
+    pending = 0
+    async with await anyio.open_file(path, "wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if base64_size(size) > limit:
+                raise errors.upload_too_large(limit)
+            block.append(chunk)
+            pending += len(chunk)
+            if pending >= UPLOAD_BLOCK_BYTES:
+                await out.write(b"".join(block))
+                block.clear()
+                pending = 0
+        if block:
+            await out.write(b"".join(block))
 
 
 def _user_id(request: Request, state: OrgState) -> str:
