@@ -27,6 +27,7 @@ DEFAULT_CLIENT_ID = "sfbulk-devorg"
 DEFAULT_REDIRECT_URIS = ("http://localhost:*/*", "http://127.0.0.1:*/*")
 DEFAULT_SCOPES = "api refresh_token"
 AUTH_CODE_TTL_SECONDS = 900.0
+PURGE_AFTER_SECONDS = 24 * 3600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -146,6 +147,7 @@ class AuthStore:
         self._refresh_ttl = refresh_ttl
         self._expired_before = expired_before
         self._cache: dict[str, Session] = {}
+        self._issued = 0
 
     def close(self) -> None:
         with self._lock:
@@ -254,6 +256,11 @@ class AuthStore:
         issued = IssuedToken(kind, username, user_id, client_id, scopes, now, now + ttl,
                              token_digest(token), parent_hash, extra or {})
         with self._lock:
+            self._issued += 1
+            if self._issued % 1000 == 0:
+                # A long-running org would otherwise keep every token it ever issued.
+                self._db.execute("DELETE FROM tokens WHERE expires_at < ?",
+                                 (now - PURGE_AFTER_SECONDS,))
             self._db.execute(
                 "INSERT INTO tokens (token_hash, kind, username, user_id, client_id, scopes, "
                 "issued_at, expires_at, parent_hash, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
