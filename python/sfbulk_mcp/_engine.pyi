@@ -8,6 +8,25 @@ from os import PathLike
 from types import TracebackType
 from typing import Any, final
 
+__all__ = [
+    "BatchBuilder",
+    "CsvFormatError",
+    "Decoder",
+    "EngineError",
+    "GzipError",
+    "ParquetWriter",
+    "RecordBatch",
+    "RecordBatchStream",
+    "Schema",
+    "TypeConversionError",
+    "UploadChunk",
+    "Utf8Error",
+    "__version__",
+    "csv_file_to_parquet",
+    "decode_body",
+    "schema_for",
+]
+
 __version__: str
 
 class EngineError(ValueError):
@@ -57,14 +76,16 @@ class RecordBatch:
     @property
     def schema(self) -> Schema: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
-    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
     def __len__(self) -> int: ...
 
 @final
 class RecordBatchStream:
     """Batches sharing one schema, as one Arrow stream."""
 
-    def __init__(self, batches: list[RecordBatch], schema: Schema) -> None: ...
+    def __new__(cls, batches: list[RecordBatch], schema: Schema) -> RecordBatchStream: ...
     @property
     def num_rows(self) -> int: ...
     @property
@@ -75,8 +96,8 @@ class RecordBatchStream:
 class Decoder:
     """Streaming decoder for Bulk API 2.0 result CSV (push API; GIL released while parsing)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         schema: Mapping[str, str] | None = None,
         columns: list[str] | None = None,
@@ -86,7 +107,7 @@ class Decoder:
         batch_size: int = 8192,
         gzip: bool | None = None,
         on_error: str = "raise",
-    ) -> None: ...
+    ) -> Decoder: ...
     def feed(self, data: bytes | bytearray) -> list[RecordBatch]:
         """Parses ``data``; returns the batches it completed."""
     def end_page(self) -> list[RecordBatch]:
@@ -108,13 +129,13 @@ class Decoder:
 class ParquetWriter:
     """Writes Arrow batches to one Parquet file in bounded memory."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         path: str | PathLike[str],
         *,
         schema: Schema | Mapping[str, str] | Any | None = None,
         compression: str = "zstd",
-    ) -> None: ...
+    ) -> ParquetWriter: ...
     def write(self, data: Any) -> int:
         """Appends a batch, frame or Arrow stream; returns the rows written so far."""
     def close(self, schema: Schema | Mapping[str, str] | Any | None = None) -> int:
@@ -148,15 +169,15 @@ class UploadChunk:
 class BatchBuilder:
     """Turns Arrow data into Bulk ingest CSV chunks."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         max_bytes: int = 100_000_000,
         max_rows: int | None = None,
         delimiter: str = "COMMA",
         line_ending: str = "LF",
         null_as_na: bool = False,
-    ) -> None: ...
+    ) -> BatchBuilder: ...
     def feed(self, data: Any) -> None: ...
     def next_chunk(self) -> UploadChunk | None: ...
     def finish(self) -> UploadChunk | None: ...
