@@ -344,3 +344,16 @@ def test_grouping_needs_rollup_or_cube(leads: Store) -> None:
     with pytest.raises(DevOrgError) as err:
         leads.query("SELECT GROUPING(LeadSource) FROM Lead GROUP BY LeadSource")
     assert err.value.error_code == "MALFORMED_QUERY"
+
+
+def test_non_ascii_text_matches_case_insensitively(store: Store) -> None:
+    store.create("Account", {"Name": "Société Générale Émile"})
+    store.create("Account", {"Name": "ÅNGSTRÖM AB"})
+    for where in ["Name = 'société générale émile'", "Name LIKE 'SOCIÉTÉ%'",
+                  "Name IN ('x', 'SOCIÉTÉ GÉNÉRALE ÉMILE')"]:
+        assert names(store, f"SELECT Name FROM Account WHERE {where}") == [
+            "Société Générale Émile"], where
+    assert names(store, "SELECT Name FROM Account WHERE Name != 'ångström ab'") == [
+        "Société Générale Émile"]
+    found = store.search("FIND {ångström} RETURNING Account(Name)")
+    assert [r["Name"] for r in found["searchRecords"]] == ["ÅNGSTRÖM AB"]

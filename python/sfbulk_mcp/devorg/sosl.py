@@ -224,8 +224,12 @@ def match_sql(obj: SObjectDef, scope: str, groups: list[list[_Term]]) -> tuple[s
     for group in groups:
         ands = []
         for t in group:
-            test = f"(({haystack}) LIKE ? ESCAPE '\\' AND sosl_match(?, {haystack}))"
-            params.extend([t.like, t.regex.pattern])
+            if t.like.isascii():
+                test = f"(({haystack}) LIKE ? ESCAPE '\\' AND sosl_match(?, {haystack}))"
+            else:  # LIKE folds ASCII only: fold both sides for accented or other scripts
+                test = (f"(sf_fold({haystack}) LIKE ? ESCAPE '\\' AND "
+                        f"sosl_match(?, {haystack}))")
+            params.extend([t.like if t.like.isascii() else t.like.lower(), t.regex.pattern])
             ands.append(f"NOT {test}" if t.negate else test)
         ors.append("(" + " AND ".join(ands) + ")")
     return " OR ".join(ors), params

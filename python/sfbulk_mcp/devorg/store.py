@@ -62,6 +62,10 @@ def rest_datetime(stored: str) -> str:
     return stored[:-1] + "+0000" if stored.endswith("Z") else stored
 
 
+def _fold_text(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _is_id_clash(exc: sqlite3.IntegrityError) -> bool:
     text = str(exc)
     return text.endswith((".rid", ".Id"))
@@ -146,6 +150,8 @@ class Store:
         from .sosl import sosl_match
 
         conn.create_function("sosl_match", 2, sosl_match, deterministic=True)
+        # Unicode-aware lower case for comparisons SQLite's NOCASE (ASCII only) gets wrong.
+        conn.create_function("sf_fold", 1, _fold_text, deterministic=True)
         return conn
 
     def _conn(self) -> sqlite3.Connection:

@@ -366,6 +366,8 @@ class Compiler:
         if op in ("IN", "NOT IN"):
             assert isinstance(cmp.value, list)
             values = [self.value(fdef, lit, kind) for lit in cmp.value]
+            if _folds(fdef, values):
+                sql, values = _fold_sql(sql), [_fold(v) for v in values]
             non_null = [v for v in values if v is not None]
             has_null = len(non_null) != len(values)
             marks = ", ".join("?" * len(non_null))
@@ -387,6 +389,9 @@ class Compiler:
             if fdef is not None and not (fdef.is_text or fdef.type in ID_TYPES):
                 raise invalid_field(self.query, cmp.pos,
                                     f"invalid operator on {fdef.type} field: LIKE")
+            if _folds(fdef, [lit.like]):
+                params.append(_fold(lit.like))
+                return f"({_fold_sql(sql)} LIKE ? ESCAPE '\\')"
             params.append(lit.like)
             return f"({sql} LIKE ? ESCAPE '\\')"
         if lit.kind == "date_literal":
@@ -405,6 +410,8 @@ class Compiler:
             if op == "!=":
                 return f"({sql} IS NOT NULL)"
             return "0"
+        if _folds(fdef, [value]):
+            sql, value = _fold_sql(sql), _fold(value)
         params.append(value)
         if op == "!=":
             return f"({sql} IS NULL OR {sql} != ?)"
@@ -843,6 +850,20 @@ def _unrolled(sql: str) -> str:
 def _grouping_sql(sql: str, rolled: bool) -> str:
     """GROUPING(field): 1 on a subtotal row for the field, else 0."""
     return f"({1 if rolled else 0} /*grouping {sql} */)"
+
+
+def _folds(fdef: FieldDef | None, values: list[Any]) -> bool:
+    """True when a text comparison needs Unicode case folding (SQLite's NOCASE is ASCII)."""
+    return fdef is not None and fdef.is_text and any(
+        isinstance(v, str) and not v.isascii() for v in values)
+
+
+def _fold(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _fold_sql(sql: str) -> str:
+    return f"sf_fold({sql})"
 
 
 def _like_escape(text: str) -> str:
