@@ -80,6 +80,7 @@ class FieldDef:
 
     @property
     def stored(self) -> bool:
+        """False for compound fields, which live in their parts."""
         return self.type != "address"
 
     @property
@@ -89,27 +90,33 @@ class FieldDef:
 
     @property
     def is_text(self) -> bool:
+        """True for the string-like types (compared case-insensitively)."""
         return self.type in TEXT_TYPES
 
     @property
     def filterable(self) -> bool:
+        """Whether the field may appear in WHERE (not long text, not base64)."""
         return not (self.type == "textarea" and self.length > 255) and self.type != "base64"
 
     @property
     def sortable(self) -> bool:
+        """Whether the field may appear in ORDER BY."""
         return self.filterable and self.type not in ("multipicklist", "address")
 
     @property
     def groupable(self) -> bool:
+        """Whether the field may appear in GROUP BY."""
         if not self.sortable or self.type in ("double", "currency", "percent", "datetime"):
             return False
         return self.type != "textarea" or self.length <= 255
 
     @property
     def aggregatable(self) -> bool:
+        """Whether the field may be aggregated (MIN, MAX, COUNT …)."""
         return self.filterable and self.type not in ("address", "multipicklist", "boolean")
 
     def byte_length(self) -> int:
+        """Describe's byteLength: three bytes per character for text."""
         if self.type in ID_TYPES:
             return 18
         if self.type in TEXT_TYPES:
@@ -202,6 +209,7 @@ class ChildRelationship:
     cascade_delete: bool
 
     def describe(self) -> dict[str, Any]:
+        """This entry as describe lists it."""
         return {
             "cascadeDelete": self.cascade_delete,
             "childSObject": self.child_sobject,
@@ -242,6 +250,7 @@ class SObjectDef:
 
     @property
     def table(self) -> str:
+        """The SQLite table holding this object's records."""
         return self.name
 
     def field(self, name: str) -> FieldDef | None:
@@ -257,16 +266,19 @@ class SObjectDef:
         return self._children.get(relationship.lower())
 
     def stored_fields(self) -> list[FieldDef]:
+        """Fields with a column of their own (compound fields excluded)."""
         return [f for f in self.fields if f.stored]
 
     @property
     def name_field(self) -> FieldDef:
+        """The field describe marks as the name field."""
         for f in self.fields:
             if f.name_field:
                 return f
         return self.fields[0]
 
     def external_id_fields(self) -> list[FieldDef]:
+        """Fields usable as upsert keys."""
         return [f for f in self.fields if f.external_id]
 
     def _urls(self, version: str) -> dict[str, str]:
@@ -415,9 +427,11 @@ class Catalog:
         return obj
 
     def find(self, name: str) -> SObjectDef | None:
+        """The sObject called ``name`` (case-insensitive), or None."""
         return self._objects.get(name.lower())
 
     def by_prefix(self, prefix: str) -> SObjectDef | None:
+        """The sObject whose Ids start with ``prefix``, or None."""
         return self._by_prefix.get(prefix)
 
 

@@ -34,6 +34,7 @@ class Returning:
 
 @dataclass
 class SoslQuery:
+    """A parsed SOSL statement."""
     term: str
     scope: str = "ALL"
     returning: list[Returning] = field(default_factory=list)

@@ -72,6 +72,7 @@ class SubQuery:
 
 @dataclass
 class TypeOfWhen:
+    """One ``WHEN type THEN fields`` branch of a TYPEOF."""
     sobject: str
     fields: list[FieldPath]
 
@@ -107,6 +108,7 @@ class Literal:
 
 @dataclass
 class Comparison:
+    """A field (or function) compared with a value, a list or a subquery."""
     left: Expr
     op: str  # = != < <= > >= LIKE IN NOT IN INCLUDES EXCLUDES
     value: Literal | list[Literal] | SoqlQuery
@@ -115,16 +117,19 @@ class Comparison:
 
 @dataclass
 class And:
+    """All of the conditions."""
     items: list[Condition]
 
 
 @dataclass
 class Or:
+    """Any of the conditions."""
     items: list[Condition]
 
 
 @dataclass
 class Not:
+    """The negation."""
     item: Condition
 
 
@@ -133,6 +138,7 @@ Condition = Comparison | And | Or | Not
 
 @dataclass
 class OrderItem:
+    """One ORDER BY entry."""
     expr: Expr
     descending: bool = False
     nulls_last: bool | None = None  # None: Salesforce's default
@@ -181,14 +187,17 @@ class SoqlQuery:
 
     @property
     def subqueries(self) -> list[SubQuery]:
+        """The parent-to-child subqueries of the select list."""
         return [i for i in self.select if isinstance(i, SubQuery)]
 
     @property
     def uses_typeof(self) -> bool:
+        """True when the select list has a TYPEOF."""
         return any(isinstance(i, TypeOf) for i in self.select)
 
     @property
     def uses_fields_macro(self) -> bool:
+        """True when the select list has FIELDS(…)."""
         return any(isinstance(i, FieldsMacro) for i in self.select)
 
     @property

@@ -45,6 +45,7 @@ def _q(name: str) -> str:
 
 
 def invalid_field(query: SoqlQuery, pos: int, reason: str) -> DevOrgError:
+    """INVALID_FIELD pointing at ``pos`` in the query text."""
     return DevOrgError("INVALID_FIELD", located(query.text, pos, reason))
 
 
@@ -66,6 +67,7 @@ _SOAP_NAMES = {"int": "int", "double": "double", "currency": "double", "percent"
 
 @dataclass
 class FieldOut:
+    """A plain value: one SQL column, typed by its field (or by ``kind``)."""
     key: str
     col: int
     fdef: FieldDef | None  # None for computed values (aggregates, date functions)
@@ -74,12 +76,14 @@ class FieldOut:
 
 @dataclass
 class AddressOut:
+    """A compound address built from its part columns."""
     key: str
     cols: list[int]
 
 
 @dataclass
 class ParentOut:
+    """A parent record reached through a relationship (``Account``)."""
     key: str  # relationship name as described (Account, Owner, Account__r)
     id_col: int
     sobject: str | None  # None when polymorphic: the type comes from the Id's prefix
@@ -88,6 +92,7 @@ class ParentOut:
 
 @dataclass
 class TypeOfOut:
+    """A TYPEOF relationship: fields depend on the parent's type."""
     key: str
     id_col: int
     by_prefix: dict[str, tuple[str, Shape]]
@@ -96,6 +101,7 @@ class TypeOfOut:
 
 @dataclass
 class ChildOut:
+    """A child subquery, fetched for all parents after the main query."""
     key: str
     plan: Plan
     fk: str
@@ -187,6 +193,7 @@ class Compiler:
     # --- columns and joins ---
 
     def col(self, sql: str) -> int:
+        """The result column index of ``sql``, adding it to the select list once."""
         index = self.col_index.get(sql)
         if index is None:
             index = len(self.cols)
@@ -326,6 +333,7 @@ class Compiler:
     # --- WHERE / HAVING ---
 
     def condition(self, cond: Condition, params: list[Any]) -> str:
+        """SQL for a WHERE / HAVING condition tree (parameters appended)."""
         if isinstance(cond, And):
             return "(" + " AND ".join(self.condition(c, params) for c in cond.items) + ")"
         if isinstance(cond, Or):
@@ -336,6 +344,7 @@ class Compiler:
         return self.comparison(cond, params)
 
     def comparison(self, cmp: Comparison, params: list[Any]) -> str:
+        """SQL for one comparison, checking the literal against the field type."""
         sql, fdef, kind = self.expr_sql(cmp.left)
         if isinstance(cmp.left, FuncCall) and cmp.left.is_aggregate and not self.in_having:
             raise malformed(self.query.text, cmp.pos,
@@ -514,6 +523,7 @@ class Compiler:
         return f"({sql} IS NULL OR {sql} NOT IN ({inner_sql}))"
 
     def where_sql(self, params: list[Any]) -> str:
+        """The WHERE clause: live rows only (unless queryAll) and the condition."""
         parts = []
         if not self.include_deleted:
             parts.append(f'{self.base}."IsDeleted" = 0')
@@ -525,6 +535,7 @@ class Compiler:
 
     def compile(self, *, child_fk: str | None = None,
                 extra_where: tuple[str, list[Any]] | None = None) -> Plan:
+        """Compile the query to one SQL statement (a UNION ALL for ROLLUP / CUBE)."""
         q = self.query
         if q.group_by_kind and self.rolled is None:
             return self._compile_rollup()

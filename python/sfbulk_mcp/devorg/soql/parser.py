@@ -75,6 +75,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'"
 
 @dataclass
 class Token:
+    """One lexical token and its offset in the query text."""
     kind: str
     text: str
     pos: int
@@ -201,12 +202,14 @@ class Parser:
     # --- grammar ---
 
     def parse(self) -> SoqlQuery:
+        """The whole statement; anything left over is a syntax error."""
         query = self.query(nested=False)
         if self.tok.kind != "eof":
             raise self.error()
         return query
 
     def query(self, *, nested: bool) -> SoqlQuery:
+        """SELECT … FROM … and its optional clauses (also used for subqueries)."""
         start = self.tok.pos
         self.expect_kw("SELECT")
         select = self.select_list()
@@ -383,6 +386,7 @@ class Parser:
     # --- conditions ---
 
     def condition(self) -> Condition:
+        """A condition; AND and OR cannot be mixed without parentheses."""
         first = self.unary()
         if self.is_kw("AND", "OR"):
             joiner = self.tok.upper
@@ -444,6 +448,7 @@ class Parser:
         return values
 
     def literal(self) -> Literal:
+        """A value: string, number, null, boolean, date, datetime or date literal."""
         tok = self.advance()
         if tok.kind == "string":
             value, like = _decode_string(tok.text, self.text, tok.pos)
