@@ -138,6 +138,21 @@ def _text(column: str, dtype: pl.DataType) -> pl.Expr:
     return expr.cast(pl.String)
 
 
+def _rows_with(frame: pl.LazyFrame, wanted: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `frame` whose Id is in `wanted` (a small set: the rows that differ)."""
+    if wanted.height == 0:
+        return frame.head(0).collect()
+    return frame.filter(pl.col("Id").is_in(wanted.get_column("Id").implode())).collect(
+        engine="streaming"
+    )
+
+
+def _row_hash(columns: list[pl.Expr]) -> pl.Expr:
+    if not columns:
+        return pl.lit(0, pl.UInt64).alias("__h")
+    return pl.struct(columns).hash(seed=7).alias("__h")
+
+
 def diff_frames(
     object_name: str,
     old: pl.LazyFrame,
@@ -156,36 +171,50 @@ def diff_frames(
     skipped = {c.lower() for c in ignore} | {"id"}
     common = [c for c in old_schema.names() if c in new_schema and c.lower() not in skipped]
 
-    added = new.join(old.select("Id"), on="Id", how="anti")
-    deleted = old.join(new.select("Id"), on="Id", how="anti")
     # Same name, different type (a field's type was changed between snapshots): compare text.
-    left = old.select(
-        "Id",
-        *[
-            pl.col(c) if old_schema[c] == new_schema[c] else _text(c, old_schema[c])
-            for c in common
-        ],
+    left_cols = [
+        pl.col(c) if old_schema[c] == new_schema[c] else _text(c, old_schema[c]) for c in common
+    ]
+    right_cols = [
+        pl.col(c) if old_schema[c] == new_schema[c] else _text(c, new_schema[c]) for c in common
+    ]
+    # First pass: only Ids and one hash per row on each side, so that the join holds two
+    # small columns whatever the width of the object; whole rows are read again only for the
+    # Ids that were added, deleted or whose hash differs.
+    keys = (
+        old.select("Id", _row_hash(left_cols))
+        .join(
+            new.select(pl.col("Id").alias("Id_new"), _row_hash(right_cols).alias("__h_new")),
+            left_on="Id",
+            right_on="Id_new",
+            how="full",
+            coalesce=False,
+        )
+        .collect(engine="streaming")
     )
-    right = new.select(
-        "Id",
-        *[
-            (pl.col(c) if old_schema[c] == new_schema[c] else _text(c, new_schema[c])).alias(
-                c + _NEW
-            )
-            for c in common
-        ],
+    deleted_ids = keys.filter(pl.col("Id_new").is_null()).select("Id")
+    added_ids = keys.filter(pl.col("Id").is_null()).select(pl.col("Id_new").alias("Id"))
+    maybe_ids = keys.filter(
+        pl.col("Id").is_not_null()
+        & pl.col("Id_new").is_not_null()
+        & pl.col("__h").ne_missing(pl.col("__h_new"))
+    ).select("Id")
+    del keys
+
+    # One streaming pass at a time: each holds only the rows it keeps.
+    added_df = _rows_with(new, added_ids)
+    deleted_df = _rows_with(old, deleted_ids)
+    left = _rows_with(old.select("Id", *left_cols), maybe_ids)
+    right = _rows_with(
+        new.select(
+            "Id", *[expr.alias(c + _NEW) for expr, c in zip(right_cols, common, strict=True)]
+        ),
+        maybe_ids,
     )
     flags = [pl.col(c).ne_missing(pl.col(c + _NEW)).alias(c + "__changed") for c in common]
     joined = left.join(right, on="Id", how="inner")
-    if flags:
-        changed_rows = joined.with_columns(flags).filter(
-            pl.any_horizontal([pl.col(c + "__changed") for c in common])
-        )
-    else:
-        changed_rows = joined.filter(pl.lit(False))
-
-    added_df, deleted_df, changed_df = pl.collect_all(
-        [added, deleted, changed_rows], engine="streaming"
+    changed_df = joined.with_columns(flags).filter(
+        pl.any_horizontal([pl.col(c + "__changed") for c in common]) if flags else pl.lit(False)
     )
     pieces = []
     for c in common:
