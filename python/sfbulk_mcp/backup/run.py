@@ -163,12 +163,17 @@ def _resolve_since(
 
 
 def _resumable(root: Path) -> tuple[Path, Manifest] | None:
-    """The newest snapshot under `root`, when it did not finish."""
+    """The newest snapshot under `root`, when it was interrupted.
+
+    A snapshot that ran to its end with some objects failed ("partial") is left as it is: the
+    next run starts a new one, so that one object that keeps failing cannot pin every later
+    backup to an old snapshot.
+    """
     snapshots = list(layout.iter_snapshots(root))
     if not snapshots:
         return None
     folder, manifest = snapshots[-1]
-    return (folder, manifest) if manifest.status != "complete" else None
+    return (folder, manifest) if manifest.status == "running" else None
 
 
 def _new_folder(root: Path) -> tuple[Path, dt.datetime]:
