@@ -342,3 +342,12 @@ def test_relationship_traversal(api: httpx2.Client) -> None:
     assert children.status_code == 200
     assert [r["Id"] for r in children.json()["records"]] == [contact_id]
     assert children.json()["totalSize"] == 1 and children.json()["done"] is True
+
+
+def test_describe_honours_if_modified_since(api: httpx2.Client) -> None:
+    future = "Fri, 01 Jan 2100 00:00:00 GMT"
+    past = "Mon, 01 Jan 2001 00:00:00 GMT"
+    for path in (f"{BASE}/sobjects", f"{BASE}/sobjects/Account/describe"):
+        unchanged = api.get(path, headers={"If-Modified-Since": future})
+        assert unchanged.status_code == 304 and unchanged.content == b""
+        assert api.get(path, headers={"If-Modified-Since": past}).status_code == 200

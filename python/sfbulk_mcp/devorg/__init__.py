@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +58,7 @@ def open_state(config: DevOrgConfig, instance_url: str) -> OrgState:
     auth = AuthStore(config.data_dir / "auth.sqlite3", access_ttl=config.token_ttl_seconds,
                      refresh_ttl=config.refresh_token_ttl_seconds,
                      expired_before=lambda: faults.sessions_expired_before)
+    auth.meta("created_at", lambda: repr(time.time()))  # describe's Last-Modified
     if auth.user(DEFAULT_USERNAME) is None:
         auth.set_user(DEFAULT_USERNAME, store.admin_user_id, DEFAULT_PASSWORD)
     if auth.app(DEFAULT_CLIENT_ID) is None:

@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -204,7 +205,21 @@ class RestApi:
         }
         return RestResult(200, body)
 
+    def _unchanged_since(self, request: RestRequest) -> bool:
+        """True when `If-Modified-Since` is at or after the catalog was set up (304)."""
+        header = request.headers.get("if-modified-since")
+        if not header:
+            return False
+        try:
+            since = parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return False
+        created = float(self.state.auth.meta("created_at", lambda: repr(time.time())))
+        return since >= int(created)
+
     def describe_global(self, request: RestRequest, match: re.Match[str]) -> RestResult:
+        if self._unchanged_since(request):
+            return RestResult(304)
         return RestResult(200, self.store.describe_global(request.version))
 
     def sobject_info(self, request: RestRequest, match: re.Match[str]) -> RestResult:
@@ -212,8 +227,10 @@ class RestApi:
         return RestResult(200, {"objectDescribe": entry, "recentItems": []})
 
     def describe(self, request: RestRequest, match: re.Match[str]) -> RestResult:
-        describe = self.store.describe(self._sobject_name(match.group(1)), request.version)
-        return RestResult(200, describe)
+        sobject = self._sobject_name(match.group(1))
+        if self._unchanged_since(request):
+            return RestResult(304)
+        return RestResult(200, self.store.describe(sobject, request.version))
 
     def changed(self, request: RestRequest, match: re.Match[str]) -> RestResult:
         """`sobjects/X/updated|deleted?start=…&end=…`: ids changed in a time window."""
