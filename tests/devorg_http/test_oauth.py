@@ -378,3 +378,19 @@ def test_revoking_a_refresh_token_ends_its_sessions(devorg: DevOrg,
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
         "client_id": "sfbulk-devorg"})
     assert again.json()["error"] == "invalid_grant"
+
+
+def test_token_introspection(devorg: DevOrg, client: httpx2.Client) -> None:
+    devorg.add_connected_app("resource-server", secret="rs-secret")
+    token = devorg.access_token()
+    auth = {"client_id": "resource-server", "client_secret": "rs-secret"}
+    active = client.post("/services/oauth2/introspect", data={**auth, "token": token}).json()
+    assert active["active"] is True and active["username"] == "admin@devorg.local"
+    assert active["token_type"] == "access_token" and active["exp"] > active["iat"]
+    inactive = client.post("/services/oauth2/introspect",
+                           data={**auth, "token": "00D000000000000!nope"}).json()
+    assert inactive == {"active": False}
+    denied = client.post("/services/oauth2/introspect",
+                         data={"client_id": "resource-server", "client_secret": "x",
+                               "token": token})
+    assert denied.status_code == 401 and denied.json()["error"] == "invalid_client"

@@ -387,6 +387,37 @@ class OAuthServer:
             return OAuthError("invalid_token", "invalid token").response()
         return Response(status_code=200)
 
+    # -- /introspect (RFC 7662) --------------------------------------------------------------
+    async def introspect(self, request: Request) -> Response:
+        """Whether a token is active, for resource servers that validate bearer tokens."""
+        form = await request.form()
+        try:
+            app, secret = self._client(form, request)
+            if app.is_public or not app.check_secret(secret):
+                raise OAuthError("invalid_client", "invalid client credentials", 401)
+        except OAuthError as exc:
+            return exc.response()
+        token = str(form.get("token") or "")
+        hint = str(form.get("token_type_hint") or "")
+        body: dict[str, Any] = {"active": False}
+        session = self.auth.session(token, self.state.org_id) if hint != "refresh_token" \
+            else None
+        if session is not None:
+            body = {"active": True, "scope": session.scopes, "client_id": session.client_id,
+                    "username": session.username, "sub": self.state.identity_url(
+                        session.user_id), "token_type": "access_token",
+                    "exp": int(session.expires_at), "iat": int(session.issued_at),
+                    "nbf": int(session.issued_at)}
+        elif hint != "access_token":
+            grant = self.auth.refresh_token(token)
+            if grant is not None:
+                body = {"active": True, "scope": grant.scopes, "client_id": grant.client_id,
+                        "username": grant.username,
+                        "sub": self.state.identity_url(grant.user_id),
+                        "token_type": "refresh_token", "exp": int(grant.expires_at),
+                        "iat": int(grant.issued_at), "nbf": int(grant.issued_at)}
+        return json_response(body)
+
     # -- identity ---------------------------------------------------------------------------
     def _session(self, request: Request) -> Session | None:
         token = bearer_token(request.scope) or request.query_params.get("oauth_token")
@@ -508,6 +539,7 @@ class OAuthServer:
             "token_endpoint": f"{base}/services/oauth2/token",
             "revocation_endpoint": f"{base}/services/oauth2/revoke",
             "userinfo_endpoint": f"{base}/services/oauth2/userinfo",
+            "introspection_endpoint": f"{base}/services/oauth2/introspect",
             "jwks_uri": f"{base}/id/keys",
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code"],
@@ -551,6 +583,7 @@ def oauth_routes(state: OrgState) -> list[BaseRoute]:
         Route("/services/oauth2/token", server.token, methods=["POST"]),
         Route("/services/oauth2/revoke", server.revoke, methods=["GET", "POST"]),
         Route("/services/oauth2/userinfo", server.userinfo, methods=["GET", "POST"]),
+        Route("/services/oauth2/introspect", server.introspect, methods=["POST"]),
         Route("/id/keys", server.jwks, methods=["GET"]),
         Route("/id/{org_id}/{user_id}", server.identity, methods=["GET", "POST"]),
         Route("/.well-known/openid-configuration", server.openid_configuration,
