@@ -400,8 +400,9 @@ class OAuthServer:
         token = str(form.get("token") or "")
         hint = str(form.get("token_type_hint") or "")
         body: dict[str, Any] = {"active": False}
-        session = self.auth.session(token, self.state.org_id) if hint != "refresh_token" \
-            else None
+        session = None
+        if hint != "refresh_token":
+            session = self.auth.session(token, self.state.org_id)
         if session is not None:
             body = {"active": True, "scope": session.scopes, "client_id": session.client_id,
                     "username": session.username, "sub": self.state.identity_url(
