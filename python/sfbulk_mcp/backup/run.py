@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -176,8 +177,25 @@ def _resumable(root: Path) -> tuple[Path, Manifest] | None:
     return (folder, manifest) if manifest.status == "running" else None
 
 
-def _new_folder(root: Path) -> tuple[Path, dt.datetime]:
-    moment = layout.utc_now()
+async def _limits_and_server_time(client: Any) -> tuple[dict[str, Any], dt.datetime]:
+    """The org's limits, and the org's clock (the `Date` header of that answer).
+
+    A snapshot's start time is what the next `--since last` filters SystemModstamp on, so it
+    must come from the clock that stamps the records, not from this machine's.
+    """
+    # The client has no public call that keeps the response headers; its HTTP core does the
+    # auth, retries and session refresh all the same.
+    path = f"/services/data/v{await client.api_version()}/limits/"
+    response = await client._core.send("GET", path)
+    limits = orjson.loads(response.content) if response.content else {}
+    try:
+        server_now = parsedate_to_datetime(response.headers["Date"]).astimezone(dt.UTC)
+    except (KeyError, TypeError, ValueError):
+        server_now = layout.utc_now()
+    return dict(limits), server_now.replace(microsecond=0)
+
+
+def _new_folder(root: Path, moment: dt.datetime) -> tuple[Path, dt.datetime]:
     while (root / layout.snapshot_name(moment)).exists():
         moment += dt.timedelta(seconds=1)
     return root / layout.snapshot_name(moment), moment
@@ -208,7 +226,7 @@ async def backup(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     started_clock = time.perf_counter()
-    limits = await client.limits()
+    limits, server_now = await _limits_and_server_time(client)
     daily = _daily_requests(limits)
 
     previous = _resumable(root) if resume else None
@@ -217,7 +235,7 @@ async def backup(
         logger.info("continuing the unfinished snapshot %s", manifest.name)
         wanted = list(objects) if objects else list(manifest.objects)
     else:
-        folder, moment = _new_folder(root)
+        folder, moment = _new_folder(root, server_now)
         name = folder.name
         since_text, base = _resolve_since(root, since, name)
         token = await client.provider.token()
