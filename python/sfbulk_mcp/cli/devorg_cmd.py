@@ -55,7 +55,9 @@ def start(host: str, port: int, data_dir: Path | None, seed: int, seed_random: i
 
     data = (data_dir or default_data_dir()).expanduser().resolve()
     config = DevOrgConfig(host=host, port=port, data_dir=data, token_ttl_seconds=token_ttl,
-                          daily_api_limit=api_limit, seed_accounts=seed,
+                          daily_api_limit=api_limit,
+                          # --force-seed seeds below, whatever the org holds.
+                          seed_accounts=0 if force_seed else seed,
                           seed_random=seed_random, tls=tls)
     try:
         sock = bind_socket(host, port)
