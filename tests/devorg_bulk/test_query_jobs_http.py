@@ -308,6 +308,7 @@ def test_abort_and_delete(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     wait_for_state(api, path, {"InProgress"})
     aborted = api.patch(path, json={"state": "Aborted"})
     assert aborted.status_code == 200 and aborted.json()["state"] == "Aborted"
+    assert list(aborted.json()) == list(recorded()["query_create_response"])
     assert api.get(path).json()["state"] == "Aborted"
     assert api.patch(path, json={"state": "Aborted"}).status_code == 400
     assert api.patch(path, json={"state": "UploadComplete"}).status_code == 400
