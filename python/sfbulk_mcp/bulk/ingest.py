@@ -275,7 +275,7 @@ class _Runner:
         async with self.client.bulk_ingest_results(job_id, resource) as stream:
             body: bytes = await stream.aread()
         return await asyncio.to_thread(
-            lambda: matching.result_keys(matching.read_csv_text(body), header, kind)
+            lambda: matching.result_keys(matching.scan_csv_text(body), header, kind)
         )
 
     async def _run_job(self, upload: list[bytes], start: int, stop: int) -> _BatchOutcome:
@@ -284,8 +284,8 @@ class _Runner:
         job_error: str | None = None
         frames: dict[str, pl.DataFrame] = {}
         # The upload is kept only as digests once sent (see matching.row_keys).
-        text = matching.read_csv_text(upload[0])
-        header = list(text.columns)
+        text = matching.scan_csv_text(upload[0])
+        header = text.collect_schema().names() if text is not None else []
         uploaded = await asyncio.to_thread(matching.row_keys, text, header)
         del text
         try:
@@ -323,16 +323,14 @@ class _Runner:
                     if job_error is None:
                         raise
                     logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
-                    frames[kind] = matching.result_keys(pl.DataFrame(), header, kind)
+                    frames[kind] = matching.result_keys(None, header, kind)
         except SalesforceError as exc:
             if job_id is None:
                 raise
             # The job could not finish (e.g. it timed out and was aborted): its rows stay
             # unprocessed, with the reason.
             job_error = str(exc)
-            frames = {
-                kind: matching.result_keys(pl.DataFrame(), header, kind) for kind in _RESULT_NAMES
-            }
+            frames = {kind: matching.result_keys(None, header, kind) for kind in _RESULT_NAMES}
         outcomes = matching.match_keys(uploaded, [frames[kind] for kind in _RESULT_NAMES])
         if job_error:
             outcomes = outcomes.with_columns(

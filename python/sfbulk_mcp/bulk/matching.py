@@ -46,59 +46,80 @@ def read_csv_text(data: bytes | Sequence[bytes], delimiter: str = ",") -> pl.Dat
 
 
 _SEED_A, _SEED_B = 0x5F3759DF, 0x9E3779B9
-_KEY_COLUMNS = ("__sfbulk_h1", "__sfbulk_h2", "__sfbulk_n1", "__sfbulk_n2")
+_DIGEST = ("__sfbulk_h1", "__sfbulk_h2")
+_NORMAL = ("__sfbulk_n1", "__sfbulk_n2")
 
 
-def _content(text: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """The columns `keys` of a text frame (names matched case-insensitively, "" if absent)."""
-    by_lower = {c.lower(): c for c in text.columns}
-    exprs = [
-        pl.col(by_lower[k.lower()]).cast(pl.String).fill_null("").alias(k)
-        if k.lower() in by_lower
-        else pl.lit("", dtype=pl.String).alias(k)
-        for k in keys
+def scan_csv_text(body: bytes) -> pl.LazyFrame | None:
+    """A CSV body as a lazy all-string frame ("" for empty cells), or None when empty."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    if not body.strip():
+        return None
+    return pl.scan_csv(
+        body, infer_schema=False, empty_string_is_null=False, truncate_ragged_lines=True
+    )
+
+
+def _digests(columns: Sequence[str], keys: Sequence[str]) -> list[pl.Expr]:
+    """Two independent 64-bit hashes of the `keys` values (a 128-bit digest: a chance
+    collision is out of reach), and the same of the values trimmed and lower-cased, for values
+    Salesforce echoes with other case or padding. Names match case-insensitively; a missing
+    column counts as empty."""
+    by_lower = {c.lower(): c for c in columns}
+    content = [
+        (
+            pl.col(by_lower[k.lower()]).cast(pl.String).fill_null("")
+            if k.lower() in by_lower
+            else pl.lit("", dtype=pl.String)
+        ).alias(f"k{i}")
+        for i, k in enumerate(keys)
     ]
-    return (
-        text.select(exprs) if text.height else pl.DataFrame(schema=dict.fromkeys(keys, pl.String))
-    )
+    normal = [c.str.strip_chars().str.to_lowercase() for c in content]
+    return [
+        pl.struct(content).hash(_SEED_A).alias(_DIGEST[0]),
+        pl.struct(content).hash(_SEED_B).alias(_DIGEST[1]),
+        pl.struct(normal).hash(_SEED_A).alias(_NORMAL[0]),
+        pl.struct(normal).hash(_SEED_B).alias(_NORMAL[1]),
+    ]
 
 
-def row_keys(text: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """Per row of `text`: a 128-bit digest of its `keys` columns (two independent 64-bit row
-    hashes, so a chance collision is out of reach) and a second one of the same values
-    trimmed and lower-cased, for values Salesforce echoes with other case or padding.
-
-    Matching on digests keeps only four integers per row instead of every uploaded column.
-    """
-    content = _content(text, keys)
-    normal = content.select(pl.all().str.strip_chars().str.to_lowercase())
-    return pl.DataFrame(
-        {
-            "__sfbulk_h1": content.hash_rows(seed=_SEED_A),
-            "__sfbulk_h2": content.hash_rows(seed=_SEED_B),
-            "__sfbulk_n1": normal.hash_rows(seed=_SEED_A),
-            "__sfbulk_n2": normal.hash_rows(seed=_SEED_B),
-        }
-    )
+def _empty_keys(extra: Sequence[str] = ()) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {n: pl.UInt64() for n in (*_DIGEST, *_NORMAL)}
+    schema.update({n: pl.String() for n in extra})
+    return pl.DataFrame(schema=schema)
 
 
-def result_keys(result: pl.DataFrame, keys: Sequence[str], outcome: str) -> pl.DataFrame:
+def _collect(rows: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
+    # Streaming: a 100 MB upload is digested in small morsels, never held as a string frame.
+    return rows.select(exprs).collect(engine="streaming")
+
+
+def row_keys(text: pl.DataFrame | pl.LazyFrame | None, keys: Sequence[str]) -> pl.DataFrame:
+    """Per row: the digests of its `keys` columns (four integers instead of every column)."""
+    if text is None:
+        return _empty_keys()
+    rows = text.lazy()
+    return _collect(rows, _digests(rows.collect_schema().names(), keys))
+
+
+def result_keys(
+    result: pl.DataFrame | pl.LazyFrame | None, keys: Sequence[str], outcome: str
+) -> pl.DataFrame:
     """`row_keys` of one result set, with its outcome and `sf__Id`/`sf__Created`/`sf__Error`."""
-    by_lower = {c.lower(): c for c in result.columns}
+    if result is None:
+        return _empty_keys(_RESULT_COLUMNS).with_columns(pl.lit(outcome).alias(_OUTCOME))
+    rows = result.lazy()
+    columns = rows.collect_schema().names()
+    by_lower = {c.lower(): c for c in columns}
     extra = [
         pl.col(by_lower[name.lower()]).cast(pl.String).alias(name)
         if name.lower() in by_lower
         else pl.lit(None, dtype=pl.String).alias(name)
         for name in _RESULT_COLUMNS
     ]
-    details = (
-        result.with_columns(extra).select(_RESULT_COLUMNS)
-        if result.height
-        else pl.DataFrame(schema=dict.fromkeys(_RESULT_COLUMNS, pl.String))
-    )
-    return pl.concat(
-        [row_keys(result, keys), details.with_columns(pl.lit(outcome).alias(_OUTCOME))],
-        how="horizontal",
+    return _collect(rows, [*_digests(columns, keys), *extra]).with_columns(
+        pl.lit(outcome).alias(_OUTCOME)
     )
 
 
@@ -107,13 +128,13 @@ def match_keys(uploaded: pl.DataFrame, results: Sequence[pl.DataFrame]) -> pl.Da
     `result_keys` of each result set."""
     inputs = uploaded.with_row_index(ROW)
     pool = pl.concat(list(results), how="vertical").with_row_index("__sfbulk_result")
-    exact = _join(inputs, pool, ("__sfbulk_h1", "__sfbulk_h2"))
+    exact = _join(inputs, pool, _DIGEST)
     missing = inputs.join(exact.select(ROW), on=ROW, how="anti")
     matched = exact
     if missing.height:
         # Second chance for values Salesforce echoed with different case or padding.
         spare = pool.join(exact.select("__sfbulk_result"), on="__sfbulk_result", how="anti")
-        matched = pl.concat([exact, _join(missing, spare, ("__sfbulk_n1", "__sfbulk_n2"))])
+        matched = pl.concat([exact, _join(missing, spare, _NORMAL)])
     return (
         inputs.select(ROW)
         .join(matched, on=ROW, how="left")
@@ -125,7 +146,7 @@ def match_keys(uploaded: pl.DataFrame, results: Sequence[pl.DataFrame]) -> pl.Da
     )
 
 
-def _join(inputs: pl.DataFrame, pool: pl.DataFrame, digest: tuple[str, str]) -> pl.DataFrame:
+def _join(inputs: pl.DataFrame, pool: pl.DataFrame, digest: Sequence[str]) -> pl.DataFrame:
     """Pairs rows with equal digests; the k-th equal input takes the k-th equal result."""
     ranked_inputs = inputs.select(ROW, *digest).with_columns(
         pl.int_range(pl.len()).over(*digest).alias(_RANK)
@@ -152,12 +173,16 @@ def match_outcomes(
     job's three result sets read the same way. A row no result mentions is `unprocessed`.
     """
     keys = list(uploaded.columns)
+
+    def rows(frame: pl.DataFrame) -> pl.DataFrame | None:
+        return frame if frame.width else None
+
     return match_keys(
         row_keys(uploaded, keys),
         [
-            result_keys(success, keys, SUCCESS),
-            result_keys(failed, keys, FAILED),
-            result_keys(unprocessed, keys, UNPROCESSED),
+            result_keys(rows(success), keys, SUCCESS),
+            result_keys(rows(failed), keys, FAILED),
+            result_keys(rows(unprocessed), keys, UNPROCESSED),
         ],
     )
 
