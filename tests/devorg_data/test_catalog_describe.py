@@ -44,7 +44,7 @@ def test_describe_global_matches_the_recorded_shape(store: Store) -> None:
     assert prefixes == {
         "Account": "001", "Contact": "003", "Lead": "00Q", "Opportunity": "006",
         "Case": "500", "User": "005", "Product2": "01t", "Task": "00T",
-        "ContentVersion": "068", "Invoice__c": "a00",
+        "ContentVersion": "068", "Invoice__c": "a00", "Profile": "00e",
     }
 
 

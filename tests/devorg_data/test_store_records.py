@@ -329,3 +329,18 @@ def test_absurd_numbers_are_rejected_cleanly(store: Store, value: object) -> Non
     err = _error(store.create, "Account", {"Name": "N", "BillingLatitude": value})
     assert err.error_code in ("NUMBER_OUTSIDE_VALID_RANGE", "INVALID_TYPE_ON_FIELD_IN_RECORD")
     assert err.fields == ["BillingLatitude"]
+
+
+def test_users_have_profiles_reachable_by_relationship(store: Store) -> None:
+    admin = store.query("SELECT Profile.Name FROM User WHERE Username = "
+                        f"'{ADMIN_USERNAME}'").records[0]
+    assert admin["Profile"]["Name"] == "System Administrator"
+    user = store.create("User", {
+        "Username": "u@x.org", "LastName": "U", "Alias": "u", "Email": "u@x.org",
+        "TimeZoneSidKey": "GMT", "LocaleSidKey": "en_US", "EmailEncodingKey": "UTF-8",
+        "LanguageLocaleKey": "en_US"})
+    assert store.query(f"SELECT Profile.Name FROM User WHERE Id = '{user}'").records[0][
+        "Profile"]["Name"] == "Standard User"
+    admin_profile = store.retrieve("User", store.admin_user_id)["ProfileId"]
+    store.update("User", user, {"ProfileId": admin_profile})
+    assert store.retrieve("User", user)["ProfileName__c"] == "System Administrator"

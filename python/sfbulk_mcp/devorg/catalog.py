@@ -785,6 +785,9 @@ def _user() -> SObjectDef:
         _pick("LanguageLocaleKey", "Language", ["en_US", "fr", "de", "ja"], nillable=False,
               restricted_picklist=True),
         _s("ProfileName__c", "Profile", 80, custom=True),
+        # Set from ProfileName__c when not given, so every user has a profile.
+        _ref("ProfileId", "Profile ID", ["Profile"], "Profile", "Users", nillable=False,
+             defaulted_on_create=True),
         _pick("UserType", "User Type", ["Standard", "AutomatedProcess", "CsnOnly"],
               createable=False, updateable=False, defaulted_on_create=True,
               default_picklist="Standard"),
@@ -898,11 +901,24 @@ def _invoice() -> SObjectDef:
                       feed_enabled=False)
 
 
+def _profile() -> SObjectDef:
+    fields = [
+        _id("Profile ID"),
+        _s("Name", "Name", 255, nillable=False, name_field=True),
+        _ta("Description", "Description", 255),
+        _pick("UserType", "User Type", ["Standard", "AutomatedProcess", "CsnOnly"],
+              defaulted_on_create=True, default_picklist="Standard"),
+        *_system(owner=False),
+    ]
+    return SObjectDef("Profile", "Profile", "Profiles", "00e", fields, deletable=False,
+                      searchable=False, feed_enabled=False)
+
+
 def default_catalog() -> Catalog:
     """The devorg's standard objects plus the custom ``Invoice__c``."""
     return Catalog(
         [
-            _account(), _contact(), _lead(), _opportunity(), _case(), _user(), _product(),
-            _task(), _content_version(), _invoice(),
+            _account(), _contact(), _lead(), _opportunity(), _case(), _user(), _profile(),
+            _product(), _task(), _content_version(), _invoice(),
         ]
     )

@@ -500,6 +500,8 @@ class Store:
             row["Name"] = " ".join(
                 p for p in (current("FirstName"), current("LastName")) if p
             )
+        if obj.name == "User":
+            self._derive_profile(conn, row, old)
         if obj.custom and old is None and row.get("Name") is None and obj.field("Name"):
             row["Name"] = row.get("Id")
         if obj.name == "Opportunity" and "StageName" in row:
@@ -533,6 +535,34 @@ class Store:
             row["VersionNumber"] = "1"
             row["IsLatest"] = 1
             row["ContentDocumentId"] = make_id("069", self.ids.reserve("069", 1))
+
+    def _derive_profile(self, conn: sqlite3.Connection, row: dict[str, Any],
+                        old: dict[str, Any] | None) -> None:
+        """Keep User.ProfileId and the profile's name (ProfileName__c) in step."""
+        if row.get("ProfileId") is not None:
+            found = conn.execute('SELECT "Name" FROM "Profile" WHERE "Id" = ?',
+                                 (row["ProfileId"],)).fetchone()
+            if found:
+                row["ProfileName__c"] = found[0]
+            return
+        if old is not None and "ProfileName__c" not in row:
+            return
+        name = row.get("ProfileName__c") or "Standard User"
+        found = conn.execute('SELECT "Id" FROM "Profile" WHERE "Name" = ?', (name,)).fetchone()
+        if found:
+            row["ProfileId"] = found[0]
+            return
+        profile_id = self.ids.new_id("00e")
+        creator = row.get("LastModifiedById") or row.get("CreatedById") or self.admin_user_id
+        now = utc_now_text(self.now())
+        conn.execute(
+            'INSERT INTO "Profile" (rid, "Id", "Name", "UserType", "CreatedDate", '
+            '"CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp") '
+            "VALUES (?, ?, ?, 'Standard', ?, ?, ?, ?, ?)",
+            (sequence_of(profile_id), profile_id, name, now, creator, now, creator, now),
+        )
+        row["ProfileId"] = profile_id
+        row.setdefault("ProfileName__c", name)
 
     def _load_row(self, conn: sqlite3.Connection, obj: SObjectDef,
                   record_id: str) -> dict[str, Any]:
