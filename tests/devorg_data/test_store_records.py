@@ -344,3 +344,12 @@ def test_users_have_profiles_reachable_by_relationship(store: Store) -> None:
     admin_profile = store.retrieve("User", store.admin_user_id)["ProfileId"]
     store.update("User", user, {"ProfileId": admin_profile})
     assert store.retrieve("User", user)["ProfileName__c"] == "System Administrator"
+
+
+def test_read_only_fields_get_salesforce_wording(store: Store) -> None:
+    record_id = store.create("Account", {"Name": "A"})
+    err = _error(store.update, "Account", record_id, {"CreatedDate": "2020-01-01T00:00:00Z",
+                                                      "IsDeleted": True})
+    assert err.error_code == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert err.message.startswith("Unable to create/update fields: CreatedDate, IsDeleted.")
+    assert err.fields == ["CreatedDate", "IsDeleted"]

@@ -356,10 +356,9 @@ class Store:
                 continue
             out[f.name] = coerce_value(f, value)
         if not_writable:
-            action = "create" if for_insert else "update"
             raise DevOrgError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
-                f"Unable to {action}/update fields: {', '.join(not_writable)}. Please check the "
+                f"Unable to create/update fields: {', '.join(not_writable)}. Please check the "
                 "security settings of this field and verify that it is read/write for your "
                 "profile or permission set.",
                 fields=not_writable,
