@@ -351,3 +351,26 @@ def test_describe_honours_if_modified_since(api: httpx2.Client) -> None:
         unchanged = api.get(path, headers={"If-Modified-Since": future})
         assert unchanged.status_code == 304 and unchanged.content == b""
         assert api.get(path, headers={"If-Modified-Since": past}).status_code == 200
+
+
+def test_concurrent_clients_all_get_answers(devorg: DevOrg) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    tag = unique("Parallel")
+    token = devorg.access_token()
+
+    def work(worker: int) -> list[int]:
+        with httpx2.Client(base_url=devorg.instance_url, trust_env=False,
+                           headers={"Authorization": f"Bearer {token}"}) as client:
+            return [client.post(f"{BASE}/sobjects/Account",
+                                json={"Name": f"{tag} {worker}-{i}"}).status_code
+                    for i in range(25)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = [s for result in pool.map(work, range(8)) for s in result]
+    assert statuses == [201] * 200
+    with httpx2.Client(base_url=devorg.instance_url, trust_env=False,
+                       headers={"Authorization": f"Bearer {token}"}) as client:
+        found = client.get(f"{BASE}/query",
+                           params={"q": f"SELECT COUNT() FROM Account WHERE Name LIKE '{tag}%'"})
+    assert found.json()["totalSize"] == 200
