@@ -124,7 +124,8 @@ class ResultSet:
         self.offsets = array("q")
         with open(directory / OFFSETS_FILE, "rb") as source:
             self.offsets.frombytes(source.read())
-        self._gzip_lock = threading.Lock()
+        self._gzip_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     @property
     def row_count(self) -> int:
@@ -172,7 +173,11 @@ class ResultSet:
         target = self.directory / GZIP_DIR / f"{page.start}-{page.end}.gz"
         if target.exists():
             return target
-        with self._gzip_lock:
+        # One lock per page: two clients asking for the same page compress it once, while
+        # different pages compress in parallel (zlib releases the GIL).
+        with self._locks_guard:
+            lock = self._gzip_locks.setdefault(target.name, threading.Lock())
+        with lock:
             if target.exists():
                 return target
             target.parent.mkdir(exist_ok=True)
