@@ -399,11 +399,8 @@ class Store:
                 (value,),
             ).fetchone()
             if row is None:
-                raise DevOrgError(
-                    "INVALID_CROSS_REFERENCE_KEY",
-                    f"invalid cross reference id: {value}",
-                    fields=[f.name],
-                )
+                # Salesforce names neither the field nor the value here.
+                raise DevOrgError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
 
     # --- CRUD -------------------------------------------------------------------------
 
