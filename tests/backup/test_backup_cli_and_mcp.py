@@ -120,7 +120,8 @@ async def test_mcp_backup_with_progress_then_time_machine(org: DevOrg, tmp_path:
 
     async with mcp_session(org, tmp_path) as client:
         first = await client.call_tool(
-            "salesforce_backup", {"objects": ["Account", "Contact"]}, progress_callback=on_progress
+            "salesforce_backup", {"objects_filter": ["Account", "Contact"]},
+            progress_callback=on_progress,
         )
         assert not first.is_error, first.content
         data = first.structured_content
@@ -134,14 +135,23 @@ async def test_mcp_backup_with_progress_then_time_machine(org: DevOrg, tmp_path:
             lambda: org.store.update("Account", changed, {"Name": "Changed"})
         )
         second = await client.call_tool(
-            "salesforce_backup", {"objects": ["Account", "Contact"], "since": "last"}
+            "salesforce_backup",
+            {"objects_filter": ["Account", "Contact"], "backup_type": "incremental"},
         )
         assert second.structured_content["status"] == "complete"
 
         listed = (await client.call_tool("salesforce_backup_list", {})).structured_content
         assert [s["kind"] for s in listed["snapshots"]] == ["full", "incremental"]
 
-        machine = await client.call_tool("salesforce_time_machine", {})
+        one = (
+            await client.call_tool("salesforce_backup_list", {"backup_name": "latest"})
+        ).structured_content["snapshots"]
+        assert len(one) == 1 and one[0]["kind"] == "incremental"
+        assert set(one[0]["object_rows"]) == {"Account", "Contact"}
+
+        machine = await client.call_tool(
+            "salesforce_time_machine", {"backup_timestamp": "previous", "compare_to": "latest"}
+        )
         assert not machine.is_error, machine.content
         summary = machine.structured_content
         assert (summary["added"], summary["deleted"], summary["changed"]) == (0, 3, 1)
@@ -157,7 +167,7 @@ async def test_mcp_backup_with_progress_then_time_machine(org: DevOrg, tmp_path:
 
         live = await client.call_tool(
             "salesforce_time_machine",
-            {"snapshot": "latest", "compare_to": "live", "record_id": changed},
+            {"record_id": changed},  # the latest snapshot against the org now
         )
         assert live.structured_content["changed"] == 0  # the latest snapshot has the change
 
@@ -169,12 +179,12 @@ async def test_mcp_long_backup_returns_a_handle_and_finishes_in_the_background(
     org.faults.job_delay = 0.5
     async with mcp_session(org, tmp_path) as client:
         started = await client.call_tool(
-            "salesforce_backup", {"objects": ["Account"], "wait_seconds": 0.05}
+            "salesforce_backup", {"objects_filter": ["Account"], "wait_seconds": 0.05}
         )
         data = started.structured_content
         assert not data["finished"] and data["status"] == "running"
         assert "salesforce_backup_list" in data["note"]
-        again = await client.call_tool("salesforce_backup", {"objects": ["Account"]})
+        again = await client.call_tool("salesforce_backup", {"objects_filter": ["Account"]})
         assert again.is_error and "already running" in again.content[0].text
         status: dict[str, Any] = {}
         with anyio.fail_after(20):

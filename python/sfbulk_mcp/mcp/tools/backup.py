@@ -14,7 +14,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import polars as pl
 from mcp.server.mcpserver import Context, MCPServer
@@ -46,6 +46,7 @@ class SnapshotInfo(BaseModel):
     seconds: float
     started: str
     failed_objects: dict[str, str] = Field(default_factory=dict)
+    object_rows: dict[str, int] | None = Field(default=None, description="Rows per object (one snapshot asked for)")
 
 
 class BackupResult(BaseModel):
@@ -133,6 +134,27 @@ def _info(manifest: layout.Manifest) -> SnapshotInfo:
     )
 
 
+def _snapshot_at(ref: str, root: Path) -> Path:
+    """A snapshot by name / `latest` / `previous`, or the last complete one taken by a time."""
+    try:
+        return layout.resolve_snapshot(ref, root)
+    except layout.SnapshotError:
+        try:
+            moment = layout.iso(layout.parse_time(ref))
+        except layout.SnapshotError:
+            raise layout.SnapshotError(
+                f"no snapshot {ref}: give a name from salesforce_backup_list, a time, "
+                "'latest' or 'previous'"
+            ) from None
+    found = None
+    for folder, manifest in layout.iter_snapshots(root):
+        if manifest.status == "complete" and manifest.started <= moment:
+            found = folder
+    if found is None:
+        raise layout.SnapshotError(f"no complete snapshot was taken by {ref}")
+    return found
+
+
 def _changes_frame(result: DiffResult) -> pl.DataFrame:
     pieces = []
     for name, diff in result.objects.items():
@@ -190,15 +212,20 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
     )
     async def salesforce_backup(
         ctx: Context[Any, Any],
-        objects: Annotated[
+        objects_filter: Annotated[
             list[str] | None,
             Field(description="Objects to back up, e.g. ['Account','Contact']; default: all"),
         ] = None,
-        since: Annotated[
+        backup_type: Annotated[
+            Literal["full", "incremental"],
+            Field(description="incremental = only changes since since_date, else since the "
+                  "previous complete snapshot (deletions included)"),
+        ] = "full",
+        since_date: Annotated[
             str | None,
-            Field(description="'last' or an ISO timestamp for an incremental snapshot"),
+            Field(description="ISO timestamp for an incremental backup, e.g. 2026-11-21T08:30:00Z"),
         ] = None,
-        files: Annotated[
+        include_files: Annotated[
             bool, Field(description="Also save ContentVersion/Attachment/Document bodies")
         ] = False,
         wait_seconds: Annotated[
@@ -212,6 +239,9 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
                 f"a backup ({running.snapshot}) is already running: follow it with "
                 "salesforce_backup_list"
             )
+        objects = objects_filter
+        files = include_files
+        since = since_date or ("last" if backup_type == "incremental" else None)
         if objects:
             app.policy.check_all(objects)
         client = await app.client()
@@ -302,8 +332,23 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
         annotations=hints.local("List backups"),
         description="The snapshots taken with salesforce_backup, oldest first, with status and counts.",
     )
-    async def salesforce_backup_list() -> Annotated[CallToolResult, SnapshotList]:
-        snapshots = [_info(m) for _, m in layout.iter_snapshots(_root(app))]
+    async def salesforce_backup_list(
+        backup_name: Annotated[
+            str | None, Field(description="One snapshot (name, 'latest'): its objects too")
+        ] = None,
+    ) -> Annotated[CallToolResult, SnapshotList]:
+        root = _root(app)
+        if backup_name:
+            try:
+                folder = layout.resolve_snapshot(backup_name, root)
+            except layout.SnapshotError as exc:
+                raise ToolError(str(exc)) from exc
+            manifest = layout.read_manifest(folder)
+            info = _info(manifest)
+            info.object_rows = {n: e.rows for n, e in manifest.objects.items()}
+            snapshots = [info]
+        else:
+            snapshots = [_info(m) for _, m in layout.iter_snapshots(root)]
         job = jobs.get(app.owner())
         note = None
         if job is not None and not job.task.done():
@@ -332,16 +377,20 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
         ),
     )
     async def salesforce_time_machine(
-        snapshot: Annotated[str, Field(description="Snapshot name, 'latest' or 'previous'")] = "previous",
-        compare_to: Annotated[
-            str, Field(description="A later snapshot, 'latest', or 'live' for the org now")
+        backup_timestamp: Annotated[
+            str,
+            Field(description="The snapshot: its name, a time (the last snapshot taken by "
+                  "then), 'latest' or 'previous'"),
         ] = "latest",
+        compare_to: Annotated[
+            str, Field(description="'live' (the org now), or a later snapshot / 'latest'")
+        ] = "live",
         object_name: Annotated[str | None, Field(description="Only this object")] = None,
         record_id: Annotated[str | None, Field(description="Only this record")] = None,
     ) -> Annotated[CallToolResult, TimeMachineResult]:
         root = _root(app)
         try:
-            old = layout.resolve_snapshot(snapshot, root)
+            old = _snapshot_at(backup_timestamp, root)
             objects = [object_name] if object_name else None
             ids = [record_id] if record_id else None
             if objects:
@@ -349,7 +398,7 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
             if compare_to.lower() == "live":
                 diff = await diff_live(await app.client(), old, objects=objects, ids=ids)
             else:
-                new = layout.resolve_snapshot(compare_to, root)
+                new = _snapshot_at(compare_to, root)
                 diff = await asyncio.to_thread(
                     diff_snapshots, old, new, objects=objects, ids=ids
                 )
