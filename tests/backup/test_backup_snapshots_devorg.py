@@ -61,6 +61,10 @@ def test_snapshot_holds_every_row_field_schema_and_a_manifest(org: DevOrg, tmp_p
     assert saved.instance_url == org.instance_url
     assert saved.api_calls["used"] > 0 and saved.api_calls["max"] > 0
     assert all(e.seconds > 0 and e.job_id for e in saved.objects.values())
+    raw = orjson.loads((folder / "manifest.json").read_bytes())
+    assert raw["counts"] == {"Account": 3, "Contact": 6}
+    assert set(raw["timings"]) == {"Account", "Contact"} and raw["seconds"] > 0
+    assert raw["org_id"] == saved.org_id and raw["since"] is None
 
 
 def test_backup_of_all_objects_covers_every_queryable_object(org: DevOrg, tmp_path: Path) -> None:

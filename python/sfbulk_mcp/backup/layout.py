@@ -122,6 +122,9 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["total_rows"] = self.total_rows
+        # At-a-glance views of the per-object entries.
+        data["counts"] = {name: entry.rows for name, entry in self.objects.items()}
+        data["timings"] = {name: entry.seconds for name, entry in self.objects.items()}
         return data
 
     @classmethod
