@@ -39,15 +39,30 @@ fuzz_target!(|input: &[u8]| {
     }
     let (head, data) = input.split_at(4);
     let types = TypeMap::new(
-        (0..4).map(|i| (format!("c{i}"), TYPES[(head[3] as usize >> i) % TYPES.len()])).collect(),
+        (0..4)
+            .map(|i| {
+                (
+                    format!("c{i}"),
+                    TYPES[(head[3] as usize >> i) % TYPES.len()],
+                )
+            })
+            .collect(),
     );
     let opts = DecoderOptions {
         delimiter: DELIMS[head[0] as usize % DELIMS.len()],
         crlf: head[0] & 0x80 != 0,
         types,
         batch_size: 1 + head[1] as usize % 7,
-        on_error: if head[1] & 0x80 != 0 { OnError::Null } else { OnError::Raise },
-        gzip: if head[2] & 1 != 0 { GzipMode::Auto } else { GzipMode::Off },
+        on_error: if head[1] & 0x80 != 0 {
+            OnError::Null
+        } else {
+            OnError::Raise
+        },
+        gzip: if head[2] & 1 != 0 {
+            GzipMode::Auto
+        } else {
+            GzipMode::Off
+        },
         ..Default::default()
     };
     let whole = run(&opts, &[data]);

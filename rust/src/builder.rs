@@ -61,7 +61,10 @@ pub struct ChunkBuilder {
 impl ChunkBuilder {
     pub fn new(opts: BuilderOptions) -> Result<ChunkBuilder> {
         if opts.max_rows == Some(0) {
-            return Err(EngineError::new(ErrorKind::Invalid, "max_rows must be at least 1"));
+            return Err(EngineError::new(
+                ErrorKind::Invalid,
+                "max_rows must be at least 1",
+            ));
         }
         let mut needs_quote = [false; 256];
         for b in [b'"', b'\n', b'\r', opts.delimiter] {
@@ -117,7 +120,10 @@ impl ChunkBuilder {
             return Ok(());
         }
         if names.is_empty() {
-            return Err(EngineError::new(ErrorKind::Invalid, "the input has no columns"));
+            return Err(EngineError::new(
+                ErrorKind::Invalid,
+                "the input has no columns",
+            ));
         }
         let mut header = Vec::new();
         for (i, n) in names.iter().enumerate() {
@@ -315,8 +321,14 @@ impl Col {
 
     fn is_null(&self, r: usize) -> bool {
         match self {
-            Col::Text(a) | Col::Bool(a) | Col::F32(a) | Col::F64(a) | Col::Date32(a)
-            | Col::Date64(a) | Col::Decimal(a, _) | Col::List(a, _) => a.is_null(r),
+            Col::Text(a)
+            | Col::Bool(a)
+            | Col::F32(a)
+            | Col::F64(a)
+            | Col::Date32(a)
+            | Col::Date64(a)
+            | Col::Decimal(a, _)
+            | Col::List(a, _) => a.is_null(r),
             Col::Int(d) | Col::UInt(d) | Col::Timestamp(d, _) | Col::Time(d, _, _) => d.is_null(r),
             Col::Dict(a, _, _) => a.is_null(r),
             Col::Null => true,
@@ -346,9 +358,11 @@ impl Col {
                     b.write_text(out, s);
                 }
             }
-            Col::Bool(a) => {
-                out.extend_from_slice(if a.as_boolean().value(r) { b"true" } else { b"false" })
-            }
+            Col::Bool(a) => out.extend_from_slice(if a.as_boolean().value(r) {
+                b"true"
+            } else {
+                b"false"
+            }),
             Col::Int(d) => {
                 let v: i64 = match d.data_type() {
                     DataType::Int8 => d.buffer::<i8>(0)[r] as i64,
@@ -384,7 +398,9 @@ impl Col {
             }
             Col::Date64(a) => convert::write_date(
                 out,
-                a.as_primitive::<Date64Type>().value(r).div_euclid(86_400_000),
+                a.as_primitive::<Date64Type>()
+                    .value(r)
+                    .div_euclid(86_400_000),
             ),
             Col::Timestamp(d, unit) => {
                 let v = d.buffer::<i64>(0)[r];
@@ -397,7 +413,11 @@ impl Col {
                 convert::write_datetime(out, ms);
             }
             Col::Time(d, unit, width) => {
-                let v: i64 = if *width == 4 { d.buffer::<i32>(0)[r] as i64 } else { d.buffer::<i64>(0)[r] };
+                let v: i64 = if *width == 4 {
+                    d.buffer::<i32>(0)[r] as i64
+                } else {
+                    d.buffer::<i64>(0)[r]
+                };
                 let ms = match unit {
                     TimeUnit::Second => v * 1000,
                     TimeUnit::Millisecond => v,
@@ -424,7 +444,9 @@ impl Col {
                 };
                 // A multi-select picklist: values joined by `;`, quoted as one field.
                 let mut joined = Vec::new();
-                let Col::Text(inner) = values.as_ref() else { unreachable!() };
+                let Col::Text(inner) = values.as_ref() else {
+                    unreachable!()
+                };
                 for (k, i) in (start..end).filter(|&i| !inner.is_null(i)).enumerate() {
                     if k > 0 {
                         joined.push(b';');

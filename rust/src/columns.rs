@@ -91,22 +91,52 @@ pub fn build_column(
         SfType::String => Arc::new(build_strings(f, shared, c, name, on_error, nulled)?),
         SfType::Boolean => Arc::new(build_booleans(f, c, name, on_error, nulled)?),
         SfType::Int => Arc::new(build_primitive::<Int64Type>(
-            f, c, name, ty, on_error, nulled, convert::parse_int,
+            f,
+            c,
+            name,
+            ty,
+            on_error,
+            nulled,
+            convert::parse_int,
         )?),
         SfType::Double => Arc::new(build_primitive::<Float64Type>(
-            f, c, name, ty, on_error, nulled, convert::parse_double,
+            f,
+            c,
+            name,
+            ty,
+            on_error,
+            nulled,
+            convert::parse_double,
         )?),
         SfType::Date => Arc::new(build_primitive::<Date32Type>(
-            f, c, name, ty, on_error, nulled, convert::parse_date,
+            f,
+            c,
+            name,
+            ty,
+            on_error,
+            nulled,
+            convert::parse_date,
         )?),
         SfType::DateTime => Arc::new(
             build_primitive::<TimestampMillisecondType>(
-                f, c, name, ty, on_error, nulled, convert::parse_datetime,
+                f,
+                c,
+                name,
+                ty,
+                on_error,
+                nulled,
+                convert::parse_datetime,
             )?
             .with_timezone("UTC"),
         ),
         SfType::Time => Arc::new(build_primitive::<Time64NanosecondType>(
-            f, c, name, ty, on_error, nulled, convert::parse_time,
+            f,
+            c,
+            name,
+            ty,
+            on_error,
+            nulled,
+            convert::parse_time,
         )?),
     })
 }
@@ -185,7 +215,11 @@ fn build_strings(
         uses_buffer |= value.len() > 12;
         views.push(view(value, s as u32));
     }
-    let buffers = if uses_buffer { vec![shared.clone()] } else { Vec::new() };
+    let buffers = if uses_buffer {
+        vec![shared.clone()]
+    } else {
+        Vec::new()
+    };
     // SAFETY: every view was made by `view` from a slice of `shared` at its own offset,
     // and every non-null value was checked to be UTF-8 (whole-buffer check or per value).
     Ok(unsafe {
@@ -279,5 +313,8 @@ fn build_primitive<T: ArrowPrimitiveType>(
             }
         }
     }
-    Ok(PrimitiveArray::<T>::new(ScalarBuffer::from(values), validity.finish()))
+    Ok(PrimitiveArray::<T>::new(
+        ScalarBuffer::from(values),
+        validity.finish(),
+    ))
 }

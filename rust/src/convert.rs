@@ -187,7 +187,9 @@ pub fn parse_int(s: &[u8]) -> Option<i64> {
 pub fn parse_double(s: &[u8]) -> Option<f64> {
     // Only the digits/sign/dot/exponent alphabet: refuses `inf`, `nan` and whitespace.
     if s.is_empty()
-        || !s.iter().all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        || !s
+            .iter()
+            .all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
     {
         return None;
     }
@@ -331,10 +333,22 @@ mod tests {
     #[test]
     fn salesforce_datetimes_parse_to_utc_millis() {
         assert_eq!(parse_datetime(b"1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(parse_datetime(b"2024-01-31T12:34:56.789Z"), Some(1_706_704_496_789));
-        assert_eq!(parse_datetime(b"2024-01-31T12:34:56.789+0000"), Some(1_706_704_496_789));
-        assert_eq!(parse_datetime(b"2024-01-31T13:34:56.789+01:00"), Some(1_706_704_496_789));
-        assert_eq!(parse_datetime(b"2024-01-31T12:34:56Z"), Some(1_706_704_496_000));
+        assert_eq!(
+            parse_datetime(b"2024-01-31T12:34:56.789Z"),
+            Some(1_706_704_496_789)
+        );
+        assert_eq!(
+            parse_datetime(b"2024-01-31T12:34:56.789+0000"),
+            Some(1_706_704_496_789)
+        );
+        assert_eq!(
+            parse_datetime(b"2024-01-31T13:34:56.789+01:00"),
+            Some(1_706_704_496_789)
+        );
+        assert_eq!(
+            parse_datetime(b"2024-01-31T12:34:56Z"),
+            Some(1_706_704_496_000)
+        );
         assert_eq!(parse_datetime(b"2024-02-30T12:34:56Z"), None);
         assert_eq!(parse_datetime(b"2024-01-31"), None);
         assert_eq!(parse_datetime(b"2024-01-31T25:00:00Z"), None);

@@ -114,7 +114,11 @@ pub struct Decoder {
 fn csv_reader(opts: &DecoderOptions) -> Reader {
     ReaderBuilder::new()
         .delimiter(opts.delimiter)
-        .terminator(if opts.crlf { Terminator::CRLF } else { Terminator::Any(b'\n') })
+        .terminator(if opts.crlf {
+            Terminator::CRLF
+        } else {
+            Terminator::Any(b'\n')
+        })
         .quote(b'"')
         .double_quote(true)
         .build()
@@ -124,7 +128,10 @@ impl Decoder {
     /// A decoder with `opts`; fails when the options contradict each other.
     pub fn new(opts: DecoderOptions) -> Result<Decoder> {
         if opts.batch_size == 0 {
-            return Err(EngineError::new(ErrorKind::Invalid, "batch_size must be at least 1"));
+            return Err(EngineError::new(
+                ErrorKind::Invalid,
+                "batch_size must be at least 1",
+            ));
         }
         if !opts.has_header && opts.columns.is_none() {
             return Err(EngineError::new(
@@ -160,7 +167,11 @@ impl Decoder {
             let cols = parser.opts.columns.clone().unwrap_or_default();
             parser.set_columns(cols);
         }
-        Ok(Decoder { input: PageInput::new(parser.opts.gzip), parser, finished: false })
+        Ok(Decoder {
+            input: PageInput::new(parser.opts.gzip),
+            parser,
+            finished: false,
+        })
     }
 
     /// Parses `data`, returning the batches it completed.
@@ -168,7 +179,9 @@ impl Decoder {
         self.check_open()?;
         let mut out = Vec::new();
         let parser = &mut self.parser;
-        let result = self.input.push(data, &mut |bytes| parser.push(bytes, &mut out));
+        let result = self
+            .input
+            .push(data, &mut |bytes| parser.push(bytes, &mut out));
         self.poison_on_error(result)?;
         Ok(out)
     }
@@ -297,7 +310,9 @@ impl Parser {
 
     fn ensure_space(&mut self) {
         if self.buf.len() - self.used < 4096 {
-            let want = (self.buf.len() * 2).max(self.next_capacity).max(self.used + 65_536);
+            let want = (self.buf.len() * 2)
+                .max(self.next_capacity)
+                .max(self.used + 65_536);
             if self.buf.is_empty() {
                 // A zeroed allocation lets the allocator hand out fresh pages without a memset.
                 self.buf = vec![0u8; want];
@@ -340,8 +355,7 @@ impl Parser {
         if self.bom_check {
             self.release_bom_held(out)?;
         }
-        if self.consumed > self.rec_offset || self.rec_nfields > 0 || self.used > self.rec_start
-        {
+        if self.consumed > self.rec_offset || self.rec_nfields > 0 || self.used > self.rec_start {
             // A newline completes any record that is not inside quotes; inside quotes it
             // becomes field data, which is how an unterminated quote shows.
             self.ensure_space();
@@ -450,11 +464,16 @@ impl Parser {
     }
 
     fn is_repeated_header(&self, nfields: usize) -> bool {
-        let Some(header) = &self.header else { return false };
+        let Some(header) = &self.header else {
+            return false;
+        };
         if !self.opts.has_header || header.len() != nfields {
             return false;
         }
-        header.iter().enumerate().all(|(i, name)| self.field(i) == name.as_bytes())
+        header
+            .iter()
+            .enumerate()
+            .all(|(i, name)| self.field(i) == name.as_bytes())
     }
 
     fn take_header(&mut self, nfields: usize, offset: u64) -> Result<()> {
@@ -537,7 +556,9 @@ impl Parser {
         }
         let all_utf8 = buf.is_ascii()
             || (simdutf8::basic::from_utf8(&buf).is_ok()
-                && bounds.iter().all(|&b| buf.get(b as usize).is_none_or(|&x| (x as i8) >= -0x40)));
+                && bounds
+                    .iter()
+                    .all(|&b| buf.get(b as usize).is_none_or(|&x| (x as i8) >= -0x40)));
         let shared = Buffer::from_vec(buf);
         let fields = BatchFields {
             buf: shared.as_slice(),
@@ -551,19 +572,21 @@ impl Parser {
         let schema = self.schema.clone().expect("rows imply a header");
         let header = self.header.as_ref().expect("rows imply a header");
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(ncols);
-        for c in 0..ncols {
+        for (c, (name, ty)) in header.iter().zip(&self.col_types).enumerate() {
             columns.push(build_column(
                 &fields,
                 &shared,
                 c,
-                &header[c],
-                self.col_types[c],
+                name,
+                *ty,
                 self.opts.on_error,
                 &mut self.nulled,
             )?);
         }
         let options = RecordBatchOptions::new().with_row_count(Some(nrows));
-        Ok(RecordBatch::try_new_with_options(schema, columns, &options)?)
+        Ok(RecordBatch::try_new_with_options(
+            schema, columns, &options,
+        )?)
     }
 }
 

@@ -32,7 +32,13 @@ pub struct EngineError {
 
 impl EngineError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        EngineError { kind, message: message.into(), row: None, column: None, byte_offset: None }
+        EngineError {
+            kind,
+            message: message.into(),
+            row: None,
+            column: None,
+            byte_offset: None,
+        }
     }
 
     pub fn at(mut self, row: u64, byte_offset: u64) -> Self {

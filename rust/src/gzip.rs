@@ -45,11 +45,7 @@ impl PageInput {
     }
 
     /// Passes `data` through, calling `sink` with each piece of CSV bytes.
-    pub fn push(
-        &mut self,
-        data: &[u8],
-        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
-    ) -> Result<()> {
+    pub fn push(&mut self, data: &[u8], sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
         match &mut self.state {
             State::Plain => sink(data),
             State::Undecided(held) => {

@@ -55,15 +55,25 @@ impl ParquetSink {
     /// Creates (or truncates) `path` for batches of `schema`.
     pub fn create(path: &Path, schema: SchemaRef, codec: Compression) -> Result<ParquetSink> {
         let file = File::create(path).map_err(|e| {
-            EngineError::new(ErrorKind::Io, format!("cannot create {}: {e}", path.display()))
+            EngineError::new(
+                ErrorKind::Io,
+                format!("cannot create {}: {e}", path.display()),
+            )
         })?;
         let props = WriterProperties::builder()
             .set_compression(codec)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
-        let writer =
-            ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema.clone(), Some(props))?;
-        Ok(ParquetSink { writer: Some(writer), schema, rows: 0 })
+        let writer = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            schema.clone(),
+            Some(props),
+        )?;
+        Ok(ParquetSink {
+            writer: Some(writer),
+            schema,
+            rows: 0,
+        })
     }
 
     pub fn schema(&self) -> &SchemaRef {
@@ -76,9 +86,10 @@ impl ParquetSink {
         let expected = self.schema.fields();
         let got = batch.schema();
         let same = expected.len() == got.fields().len()
-            && expected.iter().zip(got.fields()).all(|(a, b)| {
-                a.name() == b.name() && a.data_type() == b.data_type()
-            });
+            && expected
+                .iter()
+                .zip(got.fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
         if !same {
             return Err(EngineError::new(
                 ErrorKind::Invalid,

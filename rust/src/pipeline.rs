@@ -17,7 +17,10 @@ pub fn csv_file_to_parquet(
     codec: Compression,
 ) -> Result<u64> {
     let mut file = File::open(source).map_err(|e| {
-        EngineError::new(ErrorKind::Io, format!("cannot open {}: {e}", source.display()))
+        EngineError::new(
+            ErrorKind::Io,
+            format!("cannot open {}: {e}", source.display()),
+        )
     })?;
     let mut dec = Decoder::new(opts)?;
     let mut sink: Option<ParquetSink> = None;
@@ -42,9 +45,9 @@ pub fn csv_file_to_parquet(
     let mut sink = match sink {
         Some(s) => s,
         None => {
-            let schema = dec.schema_or_declared().unwrap_or_else(|| {
-                std::sync::Arc::new(arrow_schema::Schema::empty())
-            });
+            let schema = dec
+                .schema_or_declared()
+                .unwrap_or_else(|| std::sync::Arc::new(arrow_schema::Schema::empty()));
             ParquetSink::create(path, schema, codec)?
         }
     };

@@ -27,10 +27,27 @@ impl SfType {
     pub fn from_name(name: &str) -> Option<SfType> {
         let lower = name.trim().to_ascii_lowercase();
         let t = match lower.as_str() {
-            "id" | "reference" | "string" | "picklist" | "textarea" | "email" | "phone"
-            | "url" | "combobox" | "encryptedstring" | "base64" | "multipicklist" | "address"
-            | "location" | "anytype" | "text" | "str" | "utf8" | "datacategorygroupreference"
-            | "complexvalue" | "json" => SfType::String,
+            "id"
+            | "reference"
+            | "string"
+            | "picklist"
+            | "textarea"
+            | "email"
+            | "phone"
+            | "url"
+            | "combobox"
+            | "encryptedstring"
+            | "base64"
+            | "multipicklist"
+            | "address"
+            | "location"
+            | "anytype"
+            | "text"
+            | "str"
+            | "utf8"
+            | "datacategorygroupreference"
+            | "complexvalue"
+            | "json" => SfType::String,
             "boolean" | "bool" => SfType::Boolean,
             "int" | "integer" | "long" | "int64" => SfType::Int,
             "double" | "currency" | "percent" | "float" | "float64" | "number" => SfType::Double,
@@ -119,10 +136,30 @@ mod tests {
     #[test]
     fn every_documented_type_name_is_known() {
         for name in [
-            "id", "reference", "string", "picklist", "textarea", "email", "phone", "url",
-            "combobox", "encryptedstring", "base64", "boolean", "int", "long", "double",
-            "currency", "percent", "date", "datetime", "time", "multipicklist", "address",
-            "location", "anyType",
+            "id",
+            "reference",
+            "string",
+            "picklist",
+            "textarea",
+            "email",
+            "phone",
+            "url",
+            "combobox",
+            "encryptedstring",
+            "base64",
+            "boolean",
+            "int",
+            "long",
+            "double",
+            "currency",
+            "percent",
+            "date",
+            "datetime",
+            "time",
+            "multipicklist",
+            "address",
+            "location",
+            "anyType",
         ] {
             assert!(SfType::from_name(name).is_some(), "{name}");
         }

@@ -3,7 +3,7 @@ use std::ffi::CStr;
 use std::sync::Arc;
 
 use arrow_array::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
-use arrow_array::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{Array, RecordBatch, RecordBatchIterator, RecordBatchReader, StructArray};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -64,8 +64,7 @@ impl PyRecordBatch {
     ) -> PyResult<Bound<'py, PyTuple>> {
         let _ = requested_schema;
         let array = StructArray::from(self.batch.clone());
-        let ffi_schema =
-            FFI_ArrowSchema::try_from(array.data_type()).map_err(arrow_err)?;
+        let ffi_schema = FFI_ArrowSchema::try_from(array.data_type()).map_err(arrow_err)?;
         let ffi_array = FFI_ArrowArray::new(&array.to_data());
         let s = PyCapsule::new_with_value(py, ffi_schema, SCHEMA)?;
         let a = PyCapsule::new_with_value(py, ffi_array, ARRAY)?;
@@ -87,13 +86,20 @@ impl PyRecordBatch {
     /// Column names in order.
     #[getter]
     fn column_names(&self) -> Vec<String> {
-        self.batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+        self.batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 
     /// The batch's schema.
     #[getter]
     fn schema(&self) -> PySchema {
-        PySchema { schema: self.batch.schema() }
+        PySchema {
+            schema: self.batch.schema(),
+        }
     }
 
     fn __len__(&self) -> usize {
@@ -101,7 +107,11 @@ impl PyRecordBatch {
     }
 
     fn __repr__(&self) -> String {
-        format!("RecordBatch(rows={}, columns={:?})", self.batch.num_rows(), self.column_names())
+        format!(
+            "RecordBatch(rows={}, columns={:?})",
+            self.batch.num_rows(),
+            self.column_names()
+        )
     }
 }
 
@@ -133,7 +143,11 @@ impl PySchema {
     /// Column names in order.
     #[getter]
     fn names(&self) -> Vec<String> {
-        self.schema.fields().iter().map(|f| f.name().clone()).collect()
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 
     /// Arrow type names by column, e.g. `{"Id": "Utf8View", "CreatedDate": "Timestamp(ms, \"UTC\")"}`.
@@ -195,7 +209,10 @@ impl PyBatchStream {
             }
             out.push(batch);
         }
-        Ok(PyBatchStream { schema, batches: out })
+        Ok(PyBatchStream {
+            schema,
+            batches: out,
+        })
     }
 
     #[pyo3(signature = (requested_schema=None))]
@@ -215,7 +232,9 @@ impl PyBatchStream {
 
     #[getter]
     fn schema(&self) -> PySchema {
-        PySchema { schema: self.schema.clone() }
+        PySchema {
+            schema: self.schema.clone(),
+        }
     }
 }
 
@@ -233,10 +252,9 @@ pub fn import_reader(obj: &Bound<'_, PyAny>) -> PyResult<Box<dyn RecordBatchRead
         let ptr = capsule.pointer_checked(Some(STREAM))?;
         // SAFETY: the capsule holds a valid FFI_ArrowArrayStream (checked by name); `from_raw`
         // moves it out and leaves a released stream behind, as the PyCapsule protocol asks.
-        let reader = unsafe {
-            RecordBatchStreamReader::from_raw(ptr.as_ptr() as *mut FFI_ArrowArrayStream)
-        }
-        .map_err(arrow_err)?;
+        let reader =
+            unsafe { RecordBatchStreamReader::from_raw(ptr.as_ptr() as *mut FFI_ArrowArrayStream) }
+                .map_err(arrow_err)?;
         return Ok(Box::new(reader));
     }
     if obj.hasattr("__arrow_c_array__")? {
@@ -301,7 +319,9 @@ pub fn import_schema(obj: &Bound<'_, PyAny>) -> PyResult<SchemaRef> {
 #[pyo3(signature = (columns, types=None))]
 fn schema_for(columns: Vec<String>, types: Option<&Bound<'_, PyDict>>) -> PyResult<PySchema> {
     let types = options::type_map(types)?;
-    Ok(PySchema { schema: arrow_schema(&columns, &types) })
+    Ok(PySchema {
+        schema: arrow_schema(&columns, &types),
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -50,7 +50,11 @@ impl PyChunk {
 }
 
 fn to_py_chunk(py: Python<'_>, c: Chunk) -> PyChunk {
-    PyChunk { data: PyBytes::new(py, &c.data).unbind(), start: c.start, stop: c.stop }
+    PyChunk {
+        data: PyBytes::new(py, &c.data).unbind(),
+        start: c.start,
+        stop: c.stop,
+    }
 }
 
 /// Turns Arrow data into Bulk ingest CSV chunks. See `sfbulk_mcp.engine.build_batches`.
@@ -131,7 +135,9 @@ impl PyBatchBuilder {
                 continue;
             }
             let source = self.source.get_mut().unwrap_or_else(|p| p.into_inner());
-            let Some(reader) = source.as_mut() else { return Ok(None) };
+            let Some(reader) = source.as_mut() else {
+                return Ok(None);
+            };
             match reader.next() {
                 None => {
                     *source = None;

@@ -18,7 +18,10 @@ pub struct PyDecoder {
 }
 
 fn wrap(batches: Vec<RecordBatch>) -> Vec<PyRecordBatch> {
-    batches.into_iter().map(|batch| PyRecordBatch { batch }).collect()
+    batches
+        .into_iter()
+        .map(|batch| PyRecordBatch { batch })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -61,9 +64,18 @@ impl PyDecoder {
         on_error: &str,
     ) -> PyResult<Self> {
         let opts = build_options(
-            schema, columns, has_header, delimiter, line_ending, batch_size, gzip, on_error,
+            schema,
+            columns,
+            has_header,
+            delimiter,
+            line_ending,
+            batch_size,
+            gzip,
+            on_error,
         )?;
-        Ok(PyDecoder { inner: Decoder::new(opts).map_err(to_py)? })
+        Ok(PyDecoder {
+            inner: Decoder::new(opts).map_err(to_py)?,
+        })
     }
 
     /// Parses `data` (the GIL is released meanwhile); returns the batches it completed.
@@ -88,7 +100,9 @@ impl PyDecoder {
     /// The Arrow schema, once known (after the header, or from `columns`).
     #[getter]
     fn schema(&self) -> Option<PySchema> {
-        self.inner.schema_or_declared().map(|schema| PySchema { schema })
+        self.inner
+            .schema_or_declared()
+            .map(|schema| PySchema { schema })
     }
 
     /// Data rows emitted so far.
@@ -134,7 +148,14 @@ fn decode_body(
     on_error: &str,
 ) -> PyResult<(Vec<PyRecordBatch>, Option<PySchema>, u64)> {
     let opts = build_options(
-        schema, columns, has_header, delimiter, line_ending, batch_size, gzip, on_error,
+        schema,
+        columns,
+        has_header,
+        delimiter,
+        line_ending,
+        batch_size,
+        gzip,
+        on_error,
     )?;
     let (batches, schema, nulled) = py
         .detach(|| {
@@ -144,7 +165,11 @@ fn decode_body(
             Ok::<_, crate::error::EngineError>((out, dec.schema_or_declared(), dec.nulled()))
         })
         .map_err(to_py)?;
-    Ok((wrap(batches), schema.map(|schema| PySchema { schema }), nulled))
+    Ok((
+        wrap(batches),
+        schema.map(|schema| PySchema { schema }),
+        nulled,
+    ))
 }
 
 /// Decodes a CSV file on disk straight to Parquet, in bounded memory; returns rows written.
@@ -165,7 +190,14 @@ fn csv_file_to_parquet(
     on_error: &str,
 ) -> PyResult<u64> {
     let opts = build_options(
-        schema, None, true, delimiter, line_ending, batch_size, gzip, on_error,
+        schema,
+        None,
+        true,
+        delimiter,
+        line_ending,
+        batch_size,
+        gzip,
+        on_error,
     )?;
     let codec = crate::parquet_sink::compression(compression).map_err(to_py)?;
     py.detach(|| crate::pipeline::csv_file_to_parquet(&source, &path, opts, codec))

@@ -23,8 +23,18 @@ create_exception!(
     EngineError,
     "A value does not fit the Salesforce type declared for its column."
 );
-create_exception!(_engine, Utf8Error, EngineError, "Bytes that are not valid UTF-8.");
-create_exception!(_engine, GzipError, EngineError, "A corrupt or truncated gzip body.");
+create_exception!(
+    _engine,
+    Utf8Error,
+    EngineError,
+    "Bytes that are not valid UTF-8."
+);
+create_exception!(
+    _engine,
+    GzipError,
+    EngineError,
+    "A corrupt or truncated gzip body."
+);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

@@ -17,8 +17,9 @@ pub fn delimiter(name: &str) -> PyResult<u8> {
 }
 
 pub fn crlf(name: &str) -> PyResult<bool> {
-    line_ending_is_crlf(name)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown line ending {name:?}: use LF or CRLF")))
+    line_ending_is_crlf(name).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown line ending {name:?}: use LF or CRLF"))
+    })
 }
 
 pub fn on_error(name: &str) -> PyResult<OnError> {
@@ -41,7 +42,9 @@ pub fn gzip(flag: Option<bool>) -> GzipMode {
 
 /// A `{column: salesforce_type}` mapping; the order of the dict is kept.
 pub fn type_map(schema: Option<&Bound<'_, PyDict>>) -> PyResult<TypeMap> {
-    let Some(schema) = schema else { return Ok(TypeMap::default()) };
+    let Some(schema) = schema else {
+        return Ok(TypeMap::default());
+    };
     let mut entries = Vec::with_capacity(schema.len());
     for (k, v) in schema.iter() {
         let column: String = k.extract()?;

@@ -37,7 +37,13 @@ impl PyParquetWriter {
             Some(s) => Some(ParquetSink::create(&path, import_schema(s)?, codec).map_err(to_py)?),
             None => None,
         };
-        Ok(PyParquetWriter { path, codec, sink: Mutex::new(sink), closed: false, rows: 0 })
+        Ok(PyParquetWriter {
+            path,
+            codec,
+            sink: Mutex::new(sink),
+            closed: false,
+            rows: 0,
+        })
     }
 
     /// Appends a record batch, a frame, or any Arrow stream; returns rows written so far.

@@ -9,16 +9,56 @@ use crate::builder::{BuilderOptions, ChunkBuilder};
 
 fn sample() -> RecordBatch {
     let cols: Vec<(&str, ArrayRef)> = vec![
-        ("Name", Arc::new(StringArray::from(vec![Some("Acme, Inc"), Some("plain"), None, Some("say \"hi\"\nthere")]))),
-        ("N", Arc::new(Int64Array::from(vec![Some(1), None, Some(-3), Some(4)]))),
-        ("X", Arc::new(Float64Array::from(vec![Some(0.1), Some(1e-7), Some(2e21), None]))),
-        ("B", Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true)]))),
-        ("D", Arc::new(Date32Array::from(vec![Some(19_753), None, Some(0), Some(-1)]))),
+        (
+            "Name",
+            Arc::new(StringArray::from(vec![
+                Some("Acme, Inc"),
+                Some("plain"),
+                None,
+                Some("say \"hi\"\nthere"),
+            ])),
+        ),
+        (
+            "N",
+            Arc::new(Int64Array::from(vec![Some(1), None, Some(-3), Some(4)])),
+        ),
+        (
+            "X",
+            Arc::new(Float64Array::from(vec![
+                Some(0.1),
+                Some(1e-7),
+                Some(2e21),
+                None,
+            ])),
+        ),
+        (
+            "B",
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                Some(false),
+                None,
+                Some(true),
+            ])),
+        ),
+        (
+            "D",
+            Arc::new(Date32Array::from(vec![
+                Some(19_753),
+                None,
+                Some(0),
+                Some(-1),
+            ])),
+        ),
         (
             "T",
             Arc::new(
-                TimestampMicrosecondArray::from(vec![Some(1_706_704_496_789_000), None, Some(0), Some(-1000)])
-                    .with_timezone("UTC"),
+                TimestampMicrosecondArray::from(vec![
+                    Some(1_706_704_496_789_000),
+                    None,
+                    Some(0),
+                    Some(-1000),
+                ])
+                .with_timezone("UTC"),
             ),
         ),
     ];
@@ -51,7 +91,12 @@ fn values_use_salesforce_formats_and_quoting() {
 
 #[test]
 fn null_as_na_and_crlf_and_tab() {
-    let opts = BuilderOptions { null_as_na: true, crlf: true, delimiter: b'\t', ..Default::default() };
+    let opts = BuilderOptions {
+        null_as_na: true,
+        crlf: true,
+        delimiter: b'\t',
+        ..Default::default()
+    };
     let chunks = build(opts, &sample());
     let text = String::from_utf8(chunks[0].data.clone()).unwrap();
     assert!(text.starts_with("Name\tN\tX\tB\tD\tT\r\n"));
@@ -63,7 +108,11 @@ fn chunks_respect_limits_and_carry_the_header() {
     let batch = sample();
     for max_bytes in [80usize, 100, 140, 1000] {
         for max_rows in [None, Some(1), Some(3)] {
-            let opts = BuilderOptions { max_bytes, max_rows, ..Default::default() };
+            let opts = BuilderOptions {
+                max_bytes,
+                max_rows,
+                ..Default::default()
+            };
             let chunks = build(opts, &batch);
             let mut next = 0;
             for c in &chunks {
@@ -83,7 +132,10 @@ fn chunks_respect_limits_and_carry_the_header() {
 
 #[test]
 fn a_row_bigger_than_the_limit_is_an_error() {
-    let opts = BuilderOptions { max_bytes: 30, ..Default::default() };
+    let opts = BuilderOptions {
+        max_bytes: 30,
+        ..Default::default()
+    };
     let mut b = ChunkBuilder::new(opts).unwrap();
     let err = b.push(&sample(), &mut Vec::new()).unwrap_err();
     assert!(err.message.contains("max_bytes"));
@@ -105,11 +157,17 @@ fn non_finite_floats_are_refused() {
 fn an_oversized_row_after_small_ones_is_still_an_error() {
     let batch = RecordBatch::try_from_iter(vec![(
         "A",
-        Arc::new(StringArray::from(vec![Some("x"), Some("a much longer value than allowed")]))
-            as ArrayRef,
+        Arc::new(StringArray::from(vec![
+            Some("x"),
+            Some("a much longer value than allowed"),
+        ])) as ArrayRef,
     )])
     .unwrap();
-    let mut b = ChunkBuilder::new(BuilderOptions { max_bytes: 20, ..Default::default() }).unwrap();
+    let mut b = ChunkBuilder::new(BuilderOptions {
+        max_bytes: 20,
+        ..Default::default()
+    })
+    .unwrap();
     let err = b.push(&batch, &mut Vec::new()).unwrap_err();
     assert!(err.message.contains("max_bytes"), "{}", err.message);
 }

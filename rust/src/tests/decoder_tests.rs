@@ -24,17 +24,35 @@ fn recorded_query_result_decodes_with_null_for_empty_quotes() {
     let batches = decode(DecoderOptions::default(), &[RECORDED]).unwrap();
     let rows = cells(&batches);
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0], vec![Some("0013h00000Ffg18AAB".into()), Some("Boone625 Inc".into()), None]);
+    assert_eq!(
+        rows[0],
+        vec![
+            Some("0013h00000Ffg18AAB".into()),
+            Some("Boone625 Inc".into()),
+            None
+        ]
+    );
     assert_eq!(batches[0].schema().field(0).name(), "Id");
-    assert_eq!(batches[0].schema().field(0).data_type(), &DataType::Utf8View);
+    assert_eq!(
+        batches[0].schema().field(0).data_type(),
+        &DataType::Utf8View
+    );
 }
 
 #[test]
 fn every_split_point_gives_the_same_rows() {
-    let data = "\"Id\",\"Note\"\r\n\"1\",\"caf\u{e9} \u{1F600} \"\"q\"\"\r\nnext\"\r\n\"2\",\"\"\r\n".as_bytes();
-    let opts = DecoderOptions { crlf: true, ..Default::default() };
+    let data =
+        "\"Id\",\"Note\"\r\n\"1\",\"caf\u{e9} \u{1F600} \"\"q\"\"\r\nnext\"\r\n\"2\",\"\"\r\n"
+            .as_bytes();
+    let opts = DecoderOptions {
+        crlf: true,
+        ..Default::default()
+    };
     let whole = cells(&decode(opts.clone(), &[data]).unwrap());
-    assert_eq!(whole[0][1].as_deref(), Some("caf\u{e9} \u{1F600} \"q\"\r\nnext"));
+    assert_eq!(
+        whole[0][1].as_deref(),
+        Some("caf\u{e9} \u{1F600} \"q\"\r\nnext")
+    );
     for cut in 0..=data.len() {
         let split = cells(&decode(opts.clone(), &[&data[..cut], &data[cut..]]).unwrap());
         assert_eq!(split, whole, "cut at {cut}");
@@ -56,7 +74,9 @@ fn typed_columns_parse_and_empty_is_null() {
     assert_eq!(b.column(0).as_primitive::<Int64Type>().value(0), 42);
     assert_eq!(b.column(1).as_primitive::<Date32Type>().value(0), 19_753);
     assert_eq!(
-        b.column(2).as_primitive::<TimestampMillisecondType>().value(0),
+        b.column(2)
+            .as_primitive::<TimestampMillisecondType>()
+            .value(0),
         1_706_704_496_000
     );
     assert_eq!(
@@ -94,7 +114,11 @@ fn null_policy_counts_bad_values() {
 
 #[test]
 fn wrong_field_count_and_unterminated_quote_are_errors() {
-    let err = decode(DecoderOptions::default(), &[b"\"A\",\"B\"\n\"1\",\"2\"\n\"3\"\n"]).unwrap_err();
+    let err = decode(
+        DecoderOptions::default(),
+        &[b"\"A\",\"B\"\n\"1\",\"2\"\n\"3\"\n"],
+    )
+    .unwrap_err();
     assert_eq!(err.kind, ErrorKind::CsvFormat);
     assert_eq!(err.row, Some(2));
     assert_eq!(err.byte_offset, Some(16));
@@ -103,12 +127,19 @@ fn wrong_field_count_and_unterminated_quote_are_errors() {
     assert_eq!(err.row, Some(2));
     assert!(err.message.contains("never closed"));
     // A missing final newline is fine.
-    assert_eq!(cells(&decode(DecoderOptions::default(), &[b"\"A\"\n\"1\""]).unwrap()).len(), 1);
+    assert_eq!(
+        cells(&decode(DecoderOptions::default(), &[b"\"A\"\n\"1\""]).unwrap()).len(),
+        1
+    );
 }
 
 #[test]
 fn invalid_utf8_is_reported_even_when_split_mid_character() {
-    let err = decode(DecoderOptions::default(), &[b"\"A\"\n\"ok\"\n\"bad \xff\"\n"]).unwrap_err();
+    let err = decode(
+        DecoderOptions::default(),
+        &[b"\"A\"\n\"ok\"\n\"bad \xff\"\n"],
+    )
+    .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Utf8);
     assert_eq!(err.row, Some(2));
     // A valid character split across chunks is not an error.
@@ -122,10 +153,14 @@ fn bom_nul_bytes_and_repeated_headers_are_handled() {
     let mut data = b"\xEF\xBB\xBF\"Id\",\"Name\"\n\"1\",\"a\x00b\"\n".to_vec();
     data.extend_from_slice(b"\"Id\",\"Name\"\n\"2\",\"c\"\n");
     for cut in 0..data.len() {
-        let rows = cells(&decode(DecoderOptions::default(), &[&data[..cut], &data[cut..]]).unwrap());
+        let rows =
+            cells(&decode(DecoderOptions::default(), &[&data[..cut], &data[cut..]]).unwrap());
         assert_eq!(
             rows,
-            vec![vec![Some("1".into()), Some("ab".into())], vec![Some("2".into()), Some("c".into())]],
+            vec![
+                vec![Some("1".into()), Some("ab".into())],
+                vec![Some("2".into()), Some("c".into())]
+            ],
             "cut at {cut}"
         );
     }
@@ -140,12 +175,19 @@ fn pages_each_with_header_bom_and_gzip() {
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&page2).unwrap();
     let page2 = gz.finish().unwrap();
-    let mut d = Decoder::new(DecoderOptions { gzip: GzipMode::Auto, ..Default::default() }).unwrap();
+    let mut d = Decoder::new(DecoderOptions {
+        gzip: GzipMode::Auto,
+        ..Default::default()
+    })
+    .unwrap();
     let mut out = d.feed(&page1).unwrap();
     out.extend(d.end_page().unwrap());
     out.extend(d.feed(&page2).unwrap());
     out.extend(d.finish().unwrap());
-    let rows: Vec<_> = cells(&out).into_iter().map(|r| r[0].clone().unwrap()).collect();
+    let rows: Vec<_> = cells(&out)
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
     assert_eq!(rows, ["1", "2", "3"]);
     assert_eq!(d.pages(), 2);
 }
@@ -164,7 +206,10 @@ fn a_page_with_other_columns_is_rejected() {
 fn batches_respect_batch_size_and_zero_rows_keep_the_schema() {
     let rows: Vec<Vec<Option<String>>> = (0..10).map(|i| vec![Some(i.to_string())]).collect();
     let data = bulk_csv(&["N"], &rows, b',', false);
-    let opts = DecoderOptions { batch_size: 3, ..typed(&[("N", SfType::Int)]) };
+    let opts = DecoderOptions {
+        batch_size: 3,
+        ..typed(&[("N", SfType::Int)])
+    };
     let batches = decode(opts, &[&data]).unwrap();
     let sizes: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
     assert_eq!(sizes, [3, 3, 3, 1]);
@@ -180,7 +225,11 @@ fn every_bulk_delimiter_and_line_ending_works() {
     for delim in [b',', b'\t', b'|', b';', b'^', b'`'] {
         for crlf in [false, true] {
             let data = bulk_csv(&["X", "Y"], &rows, delim, crlf);
-            let opts = DecoderOptions { delimiter: delim, crlf, ..Default::default() };
+            let opts = DecoderOptions {
+                delimiter: delim,
+                crlf,
+                ..Default::default()
+            };
             assert_eq!(cells(&decode(opts, &[&data]).unwrap()), rows);
         }
     }
@@ -194,7 +243,13 @@ fn headerless_stream_uses_given_columns() {
         ..Default::default()
     };
     let rows = cells(&decode(opts, &[b"1,2\n3,\n"]).unwrap());
-    assert_eq!(rows, vec![vec![Some("1".into()), Some("2".into())], vec![Some("3".into()), None]]);
+    assert_eq!(
+        rows,
+        vec![
+            vec![Some("1".into()), Some("2".into())],
+            vec![Some("3".into()), None]
+        ]
+    );
 }
 
 #[test]

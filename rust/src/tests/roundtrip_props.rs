@@ -20,14 +20,21 @@ fn cell() -> impl Strategy<Value = Cell> {
 
 fn table() -> impl Strategy<Value = (usize, Vec<Vec<Cell>>)> {
     (1usize..5).prop_flat_map(|ncols| {
-        (Just(ncols), prop::collection::vec(prop::collection::vec(cell(), ncols), 0..12))
+        (
+            Just(ncols),
+            prop::collection::vec(prop::collection::vec(cell(), ncols), 0..12),
+        )
     })
 }
 
 /// Bulk has no empty string: both empty and null come back as null.
 fn expected(rows: &[Vec<Cell>]) -> Vec<Vec<Cell>> {
     rows.iter()
-        .map(|r| r.iter().map(|c| c.clone().filter(|s| !s.is_empty())).collect())
+        .map(|r| {
+            r.iter()
+                .map(|c| c.clone().filter(|s| !s.is_empty()))
+                .collect()
+        })
         .collect()
 }
 

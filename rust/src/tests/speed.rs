@@ -28,7 +28,10 @@ fn speed_csv_core_alone() {
         }
     }
     let s = t.elapsed().as_secs_f64();
-    eprintln!("csv-core alone: {records} records, {:.0} MB/s", data.len() as f64 / 1e6 / s);
+    eprintln!(
+        "csv-core alone: {records} records, {:.0} MB/s",
+        data.len() as f64 / 1e6 / s
+    );
 }
 
 #[test]
@@ -49,7 +52,11 @@ fn speed_decoder() {
             TypeMap::default()
         };
         let t = Instant::now();
-        let mut d = Decoder::new(DecoderOptions { types, ..Default::default() }).unwrap();
+        let mut d = Decoder::new(DecoderOptions {
+            types,
+            ..Default::default()
+        })
+        .unwrap();
         let mut rows = 0;
         // Streaming: batches are dropped as they come, as a Parquet sink would.
         for piece in data.chunks(1 << 20) {
@@ -61,7 +68,10 @@ fn speed_decoder() {
             rows += b.num_rows();
         }
         let s = t.elapsed().as_secs_f64();
-        eprintln!("decoder typed={typed}: {rows} rows, {:.0} MB/s", data.len() as f64 / 1e6 / s);
+        eprintln!(
+            "decoder typed={typed}: {rows} rows, {:.0} MB/s",
+            data.len() as f64 / 1e6 / s
+        );
     }
 }
 

@@ -22,12 +22,14 @@ pub fn cells(batches: &[RecordBatch]) -> Vec<Vec<Cell>> {
                 }
                 let v = match c.data_type() {
                     DataType::Utf8View => c.as_string_view().value(r).to_string(),
-                    DataType::Int64 => {
-                        c.as_primitive::<arrow_array::types::Int64Type>().value(r).to_string()
-                    }
-                    DataType::Float64 => {
-                        c.as_primitive::<arrow_array::types::Float64Type>().value(r).to_string()
-                    }
+                    DataType::Int64 => c
+                        .as_primitive::<arrow_array::types::Int64Type>()
+                        .value(r)
+                        .to_string(),
+                    DataType::Float64 => c
+                        .as_primitive::<arrow_array::types::Float64Type>()
+                        .value(r)
+                        .to_string(),
                     DataType::Boolean => c.as_boolean().value(r).to_string(),
                     other => format!("<{other}>"),
                 };
@@ -67,7 +69,10 @@ pub fn bulk_csv(header: &[&str], rows: &[Vec<Cell>], delim: u8, crlf: bool) -> V
     };
     line(header.to_vec(), &mut out);
     for r in rows {
-        line(r.iter().map(|c| c.as_deref().unwrap_or("")).collect(), &mut out);
+        line(
+            r.iter().map(|c| c.as_deref().unwrap_or("")).collect(),
+            &mut out,
+        );
     }
     out
 }
