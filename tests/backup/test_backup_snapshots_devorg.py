@@ -291,3 +291,19 @@ def test_objects_are_exported_concurrently(org: DevOrg, tmp_path: Path) -> None:
     run(org, lambda c: backup(c, tmp_path, objects=[*OBJECTS, "Opportunity", "Case"],
                               parallel=3, poll_interval=0.02, progress=track))
     assert most == 3
+
+
+def test_a_failed_object_is_recorded_and_the_others_complete(org: DevOrg, tmp_path: Path) -> None:
+    org.faults.fail_next_jobs(1, message="InternalServerError: injected")
+    folder, manifest = snap(org, tmp_path, objects=["Account", "Contact"], parallel=1)
+    assert manifest.status == "partial"
+    assert manifest.objects["Account"].status == "failed"
+    assert "injected" in (manifest.objects["Account"].error or "")
+    assert manifest.objects["Contact"].status == "complete"
+    assert not (folder / "Account.parquet").exists()
+    # A finished-but-partial snapshot is not continued: the next run starts a new one.
+    again, second = snap(org, tmp_path)
+    assert again != folder and second.status == "complete"
+    # and `--since last` builds on complete snapshots only
+    _, incremental = snap(org, tmp_path, since="last")
+    assert incremental.base == second.name

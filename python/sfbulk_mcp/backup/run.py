@@ -84,6 +84,27 @@ NOT_BULK_OBJECTS = frozenset(
 _NOT_BULK_SUFFIXES = ("__b", "__x", "__e", "changeevent", "__mdt", "__kav", "__ka")
 
 
+# Error codes with which Salesforce says an object cannot be read by a Bulk query at all.
+_REFUSED_CODES = frozenset(
+    {
+        "INVALIDENTITY",
+        "INVALID_TYPE_FOR_OPERATION",
+        "FEATURENOTENABLED",
+        "FEATURE_NOT_ENABLED",
+        "NOT_SUPPORTED",
+        "UNSUPPORTED_BULK_QUERY",
+        "INSUFFICIENT_ACCESS",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+    }
+)
+
+
+def _bulk_refuses(error: SalesforceError) -> bool:
+    code = (error.error_code or "").upper()
+    text = str(error).lower()
+    return code in _REFUSED_CODES or "not supported by the bulk api" in text
+
+
 class BackupLimitError(RuntimeError):
     """The org has too few API requests left for the backup asked for."""
 
@@ -259,8 +280,11 @@ async def backup(
         name
         for name in wanted
         if not (
-            manifest.objects[name].status == "complete"
-            and layout.object_file(folder, name).is_file()
+            manifest.objects[name].status == "skipped"
+            or (
+                manifest.objects[name].status == "complete"
+                and layout.object_file(folder, name).is_file()
+            )
         )
     ]
     if daily is not None:
@@ -286,6 +310,7 @@ async def backup(
         progress=progress,
         total=len(wanted),
         done=len(wanted) - len(todo),
+        explicit=bool(objects),
     )
     gate = asyncio.Semaphore(max(1, parallel))
 
@@ -316,7 +341,7 @@ async def backup(
             manifest.api_calls["used"] = usage[0] - int(manifest.api_calls["before"])
     manifest.finished = layout.iso(layout.utc_now())
     manifest.seconds = round(manifest.seconds + time.perf_counter() - started_clock, 3)
-    failed = [n for n in wanted if manifest.objects[n].status != "complete"]
+    failed = [n for n in wanted if manifest.objects[n].status not in ("complete", "skipped")]
     manifest.status = "partial" if failed else "complete"
     layout.write_manifest(folder, manifest)
     await _emit(
@@ -341,8 +366,10 @@ class _Runner:
         progress: BackupProgressFn | None,
         total: int,
         done: int,
+        explicit: bool = False,
     ) -> None:
         self.client = client
+        self.explicit = explicit
         self.folder = folder
         self.manifest = manifest
         self.files = files
@@ -384,7 +411,11 @@ class _Runner:
             if self.files and body_files.body_field(name) is not None:
                 await self._bodies(name, entry)
         except (SalesforceError, SnapshotError, body_files.BodySizeError, OSError) as exc:
-            entry.status, entry.error = "failed", str(exc) or type(exc).__name__
+            entry.error = str(exc) or type(exc).__name__
+            # An object picked by --all that Bulk turns out not to serve is skipped, not a
+            # failure: the snapshot is still complete. One asked for by name has failed.
+            refused = isinstance(exc, SalesforceError) and _bulk_refuses(exc)
+            entry.status = "skipped" if refused and not self.explicit else "failed"
             entry.seconds = round(time.perf_counter() - started, 3)
             self._object_rows.pop(name, None)
             logger.warning("backup of %s failed: %s", name, entry.error)

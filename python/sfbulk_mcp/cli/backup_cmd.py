@@ -128,15 +128,16 @@ def backup_group(
     if as_json:
         emit_json({"ok": manifest.status == "complete", "path": str(folder), **manifest.to_dict()})
     elif not quiet:
-        failed = {n: e for n, e in manifest.objects.items() if e.status != "complete"}
+        done = [n for n, e in manifest.objects.items() if e.status == "complete"]
         kind = f"incremental since {manifest.since}" if manifest.kind == "incremental" else "full"
         click.echo(
-            f"snapshot {folder} ({kind}): {len(manifest.objects) - len(failed)} object(s), "
+            f"snapshot {folder} ({kind}): {len(done)} object(s), "
             f"{manifest.total_rows:,} rows in {manifest.seconds:.1f} s, "
             f"{manifest.api_calls.get('used', '?')} API call(s)"
         )
-        for name, entry in failed.items():
-            stderr(f"  {name}: {entry.error}")
+        for name, entry in manifest.objects.items():
+            if entry.status != "complete":
+                stderr(f"  {name} {entry.status}: {entry.error}")
     if manifest.status != "complete":
         sys.exit(EXIT_PARTIAL)
 
