@@ -383,3 +383,24 @@ def test_query_jobs_need_api_version_47(api: httpx2.Client) -> None:
     ingest = api.post("/services/data/v41.0/jobs/ingest",
                       json={"object": "Account", "operation": "insert"})
     assert ingest.status_code == 200 and ingest.json()["apiVersion"] == 41.0
+
+
+def test_jobs_count_against_the_bulk_limits(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
+    def remaining(name: str) -> int:
+        value: int = api.get(f"{V}/limits").json()[name]["Remaining"]
+        return value
+
+    queries, batches = remaining("DailyBulkV2QueryJobs"), remaining("DailyBulkApiBatches")
+    finished(api, create_query(api, "SELECT Id FROM Account")["id"])
+    assert remaining("DailyBulkV2QueryJobs") == queries - 1
+    job = api.post(f"{V}/jobs/ingest", json={"object": "Account", "operation": "insert"}).json()
+    path = f"{V}/jobs/ingest/{job['id']}"
+    api.put(f"{path}/batches", content=b"Name\nCounted\n")
+    api.patch(path, json={"state": "UploadComplete"})
+    wait_for_state(api, path, {"JobComplete"})
+    assert remaining("DailyBulkApiBatches") == batches - 1
+    bulk_org.state.config.daily_bulk_query_jobs = 0
+    refused = api.post(f"{V}/jobs/query", json={"operation": "query",
+                                                "query": "SELECT Id FROM Account"})
+    assert refused.status_code == 400
+    assert refused.json()[0]["errorCode"] == "EXCEEDED_QUOTA"
