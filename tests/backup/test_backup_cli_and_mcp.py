@@ -194,3 +194,23 @@ async def test_mcp_long_backup_returns_a_handle_and_finishes_in_the_background(
                     break
                 await anyio.sleep(0.1)
         assert status["snapshots"][-1]["rows"] == 3
+
+
+@pytest.mark.anyio
+async def test_cancelling_the_backup_call_aborts_its_bulk_job(org: DevOrg, tmp_path: Path) -> None:
+    org.faults.hang_next_jobs(1)
+    async with mcp_session(org, tmp_path) as client:
+        with anyio.move_on_after(1.5):
+            await client.call_tool(
+                "salesforce_backup", {"objects_filter": ["Account"], "wait_seconds": 60}
+            )
+        async with SalesforceClient.from_token(org.access_token(), org.instance_url) as sf:
+            states: list[str] = []
+            for _ in range(50):
+                states = [j["state"] for j in await sf.bulk_list_jobs("query")]
+                if "Aborted" in states:
+                    break
+                await anyio.sleep(0.1)
+        assert states == ["Aborted"]
+        listed = (await client.call_tool("salesforce_backup_list", {})).structured_content
+        assert [s["status"] for s in listed["snapshots"]] == ["running"]  # resumable later

@@ -483,3 +483,28 @@ class _Runner:
         )
         entry.bodies = outcome.downloaded + outcome.skipped
         entry.body_bytes = outcome.bytes
+
+
+async def abort_unfinished(client: Any, folder: Path) -> list[str]:
+    """Abort the Bulk jobs of the objects a stopped backup left half-exported.
+
+    For callers that stop a backup for good (an MCP client cancelling the call): the server
+    jobs must not go on for nothing. A later run of the same backup starts those objects
+    afresh. Returns the aborted job Ids.
+    """
+    from ..bulk import state as export_states
+
+    manifest = layout.read_manifest(folder)
+    aborted = []
+    for name, entry in manifest.objects.items():
+        if entry.status != "running":
+            continue
+        saved = export_states.load_state(layout.object_file(folder, name))
+        if saved is None:
+            continue
+        try:
+            await client.bulk_abort_job("query", saved.job_id)
+            aborted.append(saved.job_id)
+        except SalesforceError as exc:  # finished already, or gone
+            logger.debug("abort of job %s refused: %s", saved.job_id, exc.error_code)
+    return aborted

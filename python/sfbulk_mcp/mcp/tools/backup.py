@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 import polars as pl
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from sfbulk_mcp.backup import layout
 from sfbulk_mcp.backup.diff import DiffResult, diff_live, diff_snapshots
-from sfbulk_mcp.backup.run import BackupLimitError, BackupProgress, backup
+from sfbulk_mcp.backup.run import BackupLimitError, BackupProgress, abort_unfinished, backup
 
 from .. import hints
 from ..app import App, respond
@@ -284,8 +285,12 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
                         f"{job.objects_done}/{job.objects_total} objects, {job.rows} rows",
                     )
         except asyncio.CancelledError:
-            # The caller gave up: stop the backup (rerunning it resumes the snapshot).
+            # The caller gave up: stop the backup and the Bulk jobs it had running.
             task.cancel()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(15):
+                await asyncio.wait({task})
+                if job.snapshot is not None:
+                    await abort_unfinished(client, _root(app) / job.snapshot)
             raise
         if not task.done():
             result = BackupResult(
