@@ -247,6 +247,7 @@ class SObjectDef:
         self._by_relationship = {
             f.relationship_name.lower(): f for f in self.fields if f.relationship_name
         }
+        self.required_fields: tuple[str, ...] = tuple(f.name for f in self.fields if f.required)
 
     @property
     def table(self) -> str:

@@ -363,13 +363,11 @@ class Store:
                 "profile or permission set.",
                 fields=not_writable,
             )
-        missing = [
-            f.name
-            for f in obj.fields
-            if f.required and (
-                out.get(f.name) is None if for_insert else (f.name in out and out[f.name] is None)
-            )
-        ]
+        if for_insert:
+            missing = [name for name in obj.required_fields if out.get(name) is None]
+        else:
+            missing = [name for name in obj.required_fields
+                       if name in out and out[name] is None]
         if missing:
             raise DevOrgError(
                 "REQUIRED_FIELD_MISSING",
@@ -880,6 +878,9 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
     if value is None:
         return None
     t = f.type
+    if type(value) is str and t in _FAST_TEXT and value and len(value) <= f.length and not (
+            f.restricted_picklist and value not in f.picklist):
+        return value  # the common case, decided without the checks below
     if t in ID_TYPES:
         if not isinstance(value, str):
             raise _type_error(f, value)
@@ -1015,6 +1016,9 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
             fields=[f.name],
         )
     return text
+
+
+_FAST_TEXT = frozenset({"string", "textarea", "phone", "url", "combobox", "picklist"})
 
 
 def _bad_picklist(f: FieldDef, value: str) -> DevOrgError:
