@@ -46,7 +46,7 @@ POLARS_TYPES: dict[str, pl.DataType] = {
         "currency": pl.Float64(),
         "int": pl.Int64(),
         "boolean": pl.Boolean(),
-        "datetime": pl.Datetime("ms", "UTC"),
+        "datetime": pl.Datetime("us", "UTC"),
         "date": pl.Date(),
     }.get(kind, pl.String())
     for name, kind in ACCOUNT_TYPES.items()

@@ -26,7 +26,7 @@ Building uploads::
 Type names are Salesforce's (``describe`` field ``type``): id, reference, string, picklist,
 multipicklist, textarea, email, phone, url, combobox, encryptedstring, base64, address, location,
 anyType (all strings), boolean, int, long (Int64), double, currency, percent (Float64), date
-(Date), datetime (UTC Datetime, ms), time (Time). Columns the schema does not name stay strings.
+(Date), datetime (UTC Datetime, µs), time (Time). Columns the schema does not name stay strings.
 Empty values (``""``) are nulls: Salesforce has no empty string.
 """
 

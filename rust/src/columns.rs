@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::types::{
     ArrowPrimitiveType, Date32Type, Float64Type, Int64Type, Time64NanosecondType,
-    TimestampMillisecondType,
+    TimestampMicrosecondType,
 };
 use arrow_array::{ArrayRef, BooleanArray, PrimitiveArray, StringViewArray};
 use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, ScalarBuffer};
@@ -118,14 +118,14 @@ pub fn build_column(
             convert::parse_date,
         )?),
         SfType::DateTime => Arc::new(
-            build_primitive::<TimestampMillisecondType>(
+            build_primitive::<TimestampMicrosecondType>(
                 f,
                 c,
                 name,
                 ty,
                 on_error,
                 nulled,
-                convert::parse_datetime,
+                convert::parse_datetime_micros,
             )?
             .with_timezone("UTC"),
         ),

@@ -133,6 +133,12 @@ pub fn parse_datetime(s: &[u8]) -> Option<i64> {
     Some(days * 86_400_000 + clock - offset_min * 60_000)
 }
 
+/// Like `parse_datetime`, in microseconds.
+#[inline]
+pub fn parse_datetime_micros(s: &[u8]) -> Option<i64> {
+    parse_datetime(s)?.checked_mul(1000)
+}
+
 /// `HH:MM:SS.sssZ` → nanoseconds since midnight.
 pub fn parse_time(s: &[u8]) -> Option<i64> {
     let (clock, used) = parse_clock(s)?;

@@ -114,11 +114,9 @@ pub struct Decoder {
 fn csv_reader(opts: &DecoderOptions) -> Reader {
     ReaderBuilder::new()
         .delimiter(opts.delimiter)
-        .terminator(if opts.crlf {
-            Terminator::CRLF
-        } else {
-            Terminator::Any(b'\n')
-        })
+        // Both line endings are accepted whatever the job says (`crlf` only documents the
+        // source): a CRLF body read as LF would otherwise leave a CR in every last field.
+        .terminator(Terminator::CRLF)
         .quote(b'"')
         .double_quote(true)
         .build()

@@ -16,7 +16,7 @@ pub enum SfType {
     /// double, currency, percent.
     Double,
     Date,
-    /// UTC timestamp with millisecond precision (Salesforce's own precision).
+    /// UTC timestamp in microseconds (Polars' default unit; Salesforce sends milliseconds).
     DateTime,
     /// Time of day with millisecond precision, stored as nanoseconds.
     Time,
@@ -67,7 +67,7 @@ impl SfType {
             SfType::Int => DataType::Int64,
             SfType::Double => DataType::Float64,
             SfType::Date => DataType::Date32,
-            SfType::DateTime => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            SfType::DateTime => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             SfType::Time => DataType::Time64(TimeUnit::Nanosecond),
         }
     }

@@ -66,7 +66,7 @@ def test_typed_columns_follow_salesforce_types() -> None:
             "Employees": pl.Int64(),
             "Active": pl.Boolean(),
             "Since": pl.Date(),
-            "Seen": pl.Datetime("ms", "UTC"),
+            "Seen": pl.Datetime("us", "UTC"),
             "At": pl.Time(),
             "Tags": pl.String(),
             "Note": pl.String(),

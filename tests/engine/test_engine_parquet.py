@@ -31,7 +31,7 @@ def test_write_parquet_streams_pages_into_one_typed_file(tmp_path: Path) -> None
     df = pl.read_parquet(out)
     assert df.height == 1500
     assert df.schema["Amount"] == pl.Float64()
-    assert df.schema["Seen"] == pl.Datetime("ms", "UTC")
+    assert df.schema["Seen"] == pl.Datetime("us", "UTC")
     assert df["Id"].to_list() == [str(i) for i in range(1500)]
     assert df.equals(engine.decode(pages, schema=TYPES, pages=True))
 
@@ -55,7 +55,7 @@ def test_empty_result_still_writes_typed_columns(tmp_path: Path) -> None:
         {
             "Id": pl.String(),
             "Amount": pl.Float64(),
-            "Seen": pl.Datetime("ms", "UTC"),
+            "Seen": pl.Datetime("us", "UTC"),
             "Active": pl.Boolean(),
         }
     )
@@ -70,7 +70,7 @@ def test_parquet_writer_is_incremental_and_checks_the_schema(tmp_path: Path) -> 
         writer.write(
             pl.DataFrame({"Id": ["x"], "Amount": [1.0]}).pipe(
                 lambda f: f.with_columns(
-                    Seen=pl.lit(None, pl.Datetime("ms", "UTC")), Active=pl.lit(True)
+                    Seen=pl.lit(None, pl.Datetime("us", "UTC")), Active=pl.lit(True)
                 )
             )
         )

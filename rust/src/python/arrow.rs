@@ -150,7 +150,7 @@ impl PySchema {
             .collect()
     }
 
-    /// Arrow type names by column, e.g. `{"Id": "Utf8View", "CreatedDate": "Timestamp(ms, \"UTC\")"}`.
+    /// Arrow type names by column, e.g. `{"Id": "Utf8View", "CreatedDate": "Timestamp(µs, \"UTC\")"}`.
     #[getter]
     fn types(&self) -> Vec<(String, String)> {
         self.schema

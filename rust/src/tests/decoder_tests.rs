@@ -1,5 +1,5 @@
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Int64Type, TimestampMillisecondType};
+use arrow_array::types::{Date32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::Array;
 use arrow_schema::DataType;
 
@@ -75,13 +75,13 @@ fn typed_columns_parse_and_empty_is_null() {
     assert_eq!(b.column(1).as_primitive::<Date32Type>().value(0), 19_753);
     assert_eq!(
         b.column(2)
-            .as_primitive::<TimestampMillisecondType>()
+            .as_primitive::<TimestampMicrosecondType>()
             .value(0),
-        1_706_704_496_000
+        1_706_704_496_000_000
     );
     assert_eq!(
         b.schema().field(2).data_type(),
-        &DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, Some("UTC".into()))
+        &DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()))
     );
     assert!(!b.column(3).as_boolean().value(0));
     for c in 0..4 {
@@ -257,4 +257,22 @@ fn feeding_after_an_error_is_refused() {
     let mut d = Decoder::new(DecoderOptions::default()).unwrap();
     assert!(d.feed(b"\"A\",\"B\"\n\"1\"\n").is_err());
     assert!(d.feed(b"\"1\",\"2\"\n").is_err());
+}
+
+#[test]
+fn a_crlf_body_declared_lf_loses_no_data_to_stray_carriage_returns() {
+    let rows = cells(
+        &decode(
+            DecoderOptions::default(),
+            &[b"\"A\",\"B\"\r\n\"1\",\"x\"\r\n2,y\r\n"],
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![Some("1".into()), Some("x".into())],
+            vec![Some("2".into()), Some("y".into())]
+        ]
+    );
 }
