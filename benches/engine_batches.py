@@ -74,7 +74,7 @@ def main() -> None:
         for name in ("ours", "polars"):
             secs, size = rows[label][name]
             title = "engine build_batches" if name == "ours" else "polars DataFrame.write_csv"
-            print(f"{title + ', polars ' + label:44} {secs:8.2f} {size / 1e6 / secs:8.0f}")
+            print(f"{title + ', polars ' + label:52} {secs:8.2f} {size / 1e6 / secs:8.0f}")
     print("\nratios (polars time / engine time; higher is better for the engine):")
     for label, r in rows.items():
         print(f"  polars {label:16}: {r['polars'][0] / r['ours'][0]:5.2f}x")

@@ -44,6 +44,7 @@ pub fn line_ending_is_crlf(name: &str) -> Option<bool> {
 #[derive(Clone, Debug)]
 pub struct DecoderOptions {
     pub delimiter: u8,
+    /// The job's `lineEnding` (true for CRLF). The parser accepts LF, CRLF and CR either way.
     pub crlf: bool,
     /// Column name → type; columns not named are strings.
     pub types: TypeMap,
