@@ -930,7 +930,7 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
             raise _type_error(f, value)
         if f.precision:
             limit = 10 ** (f.precision - f.scale)
-            if abs(number) < limit:
+            if abs(number) < limit and round(number, f.scale) != number:
                 # Salesforce keeps `scale` decimals, rounding half up.
                 step = decimal.Decimal(1).scaleb(-f.scale)
                 number = float(decimal.Decimal(repr(number)).quantize(step,
