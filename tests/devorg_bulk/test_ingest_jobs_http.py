@@ -324,12 +324,19 @@ def test_relationship_column_sets_the_parent_by_external_id(
     key = next((f.name for f in parent.fields if f.external_id), None)
     if key is None:
         pytest.skip("Account has no external id field in this catalog")
-    run_job(api, f"Name,{key}\nParent Co,P-1\n", object="Account", operation="insert")
-    contact = run_job(api, f"LastName,Account.{key}\nChild,P-1\nOrphan,P-404\n",
-                      object="Contact", operation="insert")
+    run_job(api, f"Name,{key}\nParent Co,P-1\nQuote Co,O'Brien\n", object="Account",
+            operation="insert")
+    contact = run_job(
+        api, f"LastName,Account.{key}\nChild,P-1\nQuoted,O'Brien\nOrphan,P-404\nNo parent,\n",
+        object="Contact", operation="insert")
+    assert contact["numberRecordsProcessed"] == 4
     assert contact["numberRecordsFailed"] == 1
     failed = results(api, contact["id"], "failedResults")
     assert "Foreign key external ID: P-404 not found" in failed
+    _, rows = bulk_org.state.store.query_rows(
+        "SELECT LastName, Account.Name FROM Contact ORDER BY LastName")
+    assert [tuple(r) for r in rows] == [("Child", "Parent Co"), ("No parent", None),
+                                        ("Quoted", "Quote Co")]
 
 
 def test_multipart_create_uploads_and_closes_in_one_request(api: httpx2.Client) -> None:

@@ -14,7 +14,7 @@ import io
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ CHUNK_ROWS = 1000
 # Salesforce counts one batch per 10,000 uploaded records against DailyBulkApiBatches.
 BATCH_ROWS = 10_000
 NULL_MARKER = "#N/A"
+# Distinct parent keys looked up per SOQL query.
+LOOKUP_BATCH = 500
 BOM = "\ufeff"
 
 
@@ -171,13 +173,42 @@ class ParentLookup:
             )
         return found
 
+    def prefetch(self, column: Column, values: Iterable[str]) -> None:
+        """Look up a chunk's parent keys with a few `IN` queries instead of one per value."""
+        assert column.parent is not None and column.parent_key is not None
+        parent, key = column.parent.name, column.parent_key.name
+        wanted = sorted({
+            value for value in values
+            if value and value != NULL_MARKER and (parent, key, value) not in self._cache
+        })
+        # External ids match regardless of case unless the field says otherwise.
+        fold: Callable[[str], str] = (
+            (lambda text: text) if column.parent_key.case_sensitive else str.lower
+        )
+        for start in range(0, len(wanted), LOOKUP_BATCH):
+            batch = wanted[start:start + LOOKUP_BATCH]
+            literals = ", ".join(_soql_literal(value) for value in batch)
+            _, rows = self.state.store.query_rows(
+                f"SELECT Id, {key} FROM {parent} WHERE {key} IN ({literals})"
+            )
+            matches: dict[str, list[str]] = {}
+            for record_id, found_key in rows:
+                matches.setdefault(fold(str(found_key)), []).append(str(record_id))
+            for value in batch:
+                found = matches.get(fold(value), [])
+                # Several parents with the key: no single one to point at.
+                self._cache[(parent, key, value)] = found[0] if len(found) == 1 else None
+
     def _lookup(self, parent: str, key: str, value: str) -> str | None:
-        literal = value.replace("\\", "\\\\").replace("'", "\\'")
         _, rows = self.state.store.query_rows(
-            f"SELECT Id FROM {parent} WHERE {key} = '{literal}' LIMIT 2"
+            f"SELECT Id FROM {parent} WHERE {key} = {_soql_literal(value)} LIMIT 2"
         )
         found = [row[0] for row in rows]
         return str(found[0]) if len(found) == 1 else None
+
+
+def _soql_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class RowApplier:
@@ -225,6 +256,12 @@ class RowApplier:
             operation = self.job.operation
             raise DevOrgError("MISSING_ARGUMENT", f"Id not specified in an {operation} call")
         return row[self.id_index]
+
+    def prefetch_parents(self, rows: Sequence[Sequence[str]]) -> None:
+        """Resolve the external ids of a chunk's relationship columns in bulk."""
+        for index, column in enumerate(self.columns):
+            if column.reference is not None:
+                self.parents.prefetch(column, (row[index] for row in rows if index < len(row)))
 
     def check_width(self, row: Sequence[str]) -> None:
         """A row must have as many cells as the header has columns."""
@@ -392,6 +429,7 @@ def _apply_chunk(state: OrgState, applier: RowApplier, writer: ResultWriter, upl
                  start: int, duplicates: dict[int, DevOrgError]) -> None:
     store = state.store
     numbers = range(start, min(start + CHUNK_ROWS, len(upload.rows)))
+    applier.prefetch_parents(upload.rows[start:start + CHUNK_ROWS])
     with store.transaction():
         if applier.inserter is not None:
             _insert_chunk(applier, writer, upload, numbers)
