@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,9 @@ class _Body:
 
     async def aread(self) -> bytes:
         return self.data
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        yield self.data
 
 
 def test_transient_failures_are_retried_until_they_succeed(small_org: DevOrg) -> None:

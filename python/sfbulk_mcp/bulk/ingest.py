@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -270,13 +271,20 @@ class _Runner:
             await outcome
 
     async def _results(self, job_id: str, kind: str, header: list[str]) -> pl.DataFrame:
-        """One result set reduced at once to digests and `sf__` columns (see matching)."""
+        """One result set reduced to digests and `sf__` columns (see matching).
+
+        The body is streamed to a temp file and scanned from there, so a 100 MB result set
+        never sits in memory."""
         resource = "successful" if kind == "success" else kind
-        async with self.client.bulk_ingest_results(job_id, resource) as stream:
-            body: bytes = await stream.aread()
-        return await asyncio.to_thread(
-            lambda: matching.result_keys(matching.scan_csv_text(body), header, kind)
-        )
+        with tempfile.TemporaryDirectory(prefix="sfbulk-results-") as folder:
+            path = Path(folder) / f"{kind}.csv"
+            with open(path, "wb") as sink:  # noqa: ASYNC230 - local temp file
+                async with self.client.bulk_ingest_results(job_id, resource) as stream:
+                    async for chunk in stream.aiter_bytes():
+                        sink.write(chunk)
+            return await asyncio.to_thread(
+                lambda: matching.result_keys(matching.scan_csv_file(path), header, kind)
+            )
 
     async def _run_job(self, upload: list[bytes], start: int, stop: int) -> _BatchOutcome:
         """One ingest job for one batch; the caller holds a job slot for it."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -58,6 +59,18 @@ def scan_csv_text(body: bytes) -> pl.LazyFrame | None:
         return None
     return pl.scan_csv(
         body, infer_schema=False, empty_string_is_null=False, truncate_ragged_lines=True
+    )
+
+
+def scan_csv_file(path: Path) -> pl.LazyFrame | None:
+    """Like `scan_csv_text`, for a CSV file (read in a streaming fashion)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        empty = not (head + fh.read(1 << 16)).strip(b"\xef\xbb\xbf \r\n\t")
+    if empty:
+        return None
+    return pl.scan_csv(
+        path, infer_schema=False, empty_string_is_null=False, truncate_ragged_lines=True
     )
 
 
