@@ -67,6 +67,12 @@ def test_snapshot_holds_every_row_field_schema_and_a_manifest(org: DevOrg, tmp_p
     assert raw["org_id"] == saved.org_id and raw["since"] is None
 
 
+def test_object_names_take_the_org_spelling(org: DevOrg, tmp_path: Path) -> None:
+    folder, manifest = snap(org, tmp_path, objects=["account", "CONTACT", "Account"])
+    assert list(manifest.objects) == ["Account", "Contact"]
+    assert (folder / "Account.parquet").is_file() and (folder / "Contact.parquet").is_file()
+
+
 def test_backup_of_all_objects_covers_every_queryable_object(org: DevOrg, tmp_path: Path) -> None:
     folder, manifest = snap(org, tmp_path, objects=None)
     assert manifest.status == "complete"

@@ -141,6 +141,17 @@ def backup_objects(describe_global: dict[str, Any]) -> list[str]:
     return names
 
 
+def _org_spelling(objects: Sequence[str], catalog: dict[str, Any]) -> list[str]:
+    """Object names as the org spells them (`account` → `Account`), each once, in order."""
+    known = {str(e.get("name", "")).lower(): str(e.get("name")) for e in catalog.get("sobjects", [])}
+    names: list[str] = []
+    for name in objects:
+        spelled = known.get(name.strip().lower(), name.strip())
+        if spelled and spelled not in names:
+            names.append(spelled)
+    return names
+
+
 async def _emit(progress: BackupProgressFn | None, event: BackupProgress) -> None:
     if progress is None:
         return
@@ -272,7 +283,8 @@ async def backup(
             package_version=__version__,
             files=files,
         )
-        wanted = list(objects) if objects else backup_objects(await client.describe_global())
+        catalog = await client.describe_global()
+        wanted = _org_spelling(objects, catalog) if objects else backup_objects(catalog)
     # Object names as the org spells them (describe answers case-insensitively).
     for name in wanted:
         manifest.objects.setdefault(name, ObjectEntry())
