@@ -404,3 +404,19 @@ def test_jobs_count_against_the_bulk_limits(api: httpx2.Client, bulk_org: OrgUnd
                                                 "query": "SELECT Id FROM Account"})
     assert refused.status_code == 400
     assert refused.json()[0]["errorCode"] == "EXCEEDED_QUOTA"
+
+
+@pytest.mark.parametrize(
+    ("name", "char"),
+    [("COMMA", ","), ("TAB", "\t"), ("PIPE", "|"), ("SEMICOLON", ";"), ("CARET", "^"),
+     ("BACKQUOTE", "`")],
+)
+def test_every_documented_delimiter(api: httpx2.Client, bulk_org: OrgUnderTest, name: str,
+                                    char: str) -> None:
+    seed_accounts(bulk_org, [{"Name": f"a{char}b", "Phone": "1"}])
+    job = create_query(api, "SELECT Name, Phone FROM Account", columnDelimiter=name)
+    finished(api, job["id"])
+    text = api.get(f"{V}/jobs/query/{job['id']}/results", headers=IDENTITY).text
+    assert text == f'"Name"{char}"Phone"\n"a{char}b"{char}"1"\n'
+    rows = list(csv.reader(io.StringIO(text), delimiter=char))
+    assert rows == [["Name", "Phone"], [f"a{char}b", "1"]]
