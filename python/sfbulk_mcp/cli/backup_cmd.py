@@ -38,6 +38,16 @@ def _dir_option(func: Any) -> Any:
     )(func)
 
 
+def _narrowing_options(func: Any) -> Any:
+    """`--object` and `--id`, each repeatable or comma-separated."""
+    func = click.option(
+        "--id", "ids", multiple=True, help="Only this record Id (repeat or comma-separate)."
+    )(func)
+    return click.option(
+        "--object", "objects", multiple=True, help="Only this object (repeat or comma-separate)."
+    )(func)
+
+
 def _split(values: tuple[str, ...] | str | None) -> list[str]:
     items = [values] if isinstance(values, str) else list(values or ())
     return [part.strip() for item in items for part in item.split(",") if part.strip()]
@@ -218,8 +228,7 @@ def _print_diff(data: dict[str, Any], limit: int) -> None:
 @click.argument("snapshot")
 @click.argument("other", required=False, default="live")
 @_dir_option
-@click.option("--object", "objects", multiple=True, help="Only this object (repeat or comma-separate).")
-@click.option("--id", "ids", multiple=True, help="Only this record Id (repeat or comma-separate).")
+@_narrowing_options
 @click.option(
     "--include-system",
     is_flag=True,
@@ -296,8 +305,7 @@ async def _diff(
 @click.argument("snapshot")
 @click.argument("against", required=False, default="live")
 @_dir_option
-@click.option("--object", "objects", multiple=True, help="Only this object (repeat or comma-separate).")
-@click.option("--id", "ids", multiple=True, help="Only this record Id (repeat or comma-separate).")
+@_narrowing_options
 @click.option(
     "--external-id",
     "external_ids",
