@@ -150,9 +150,14 @@ def test_diff_with_the_live_org_sees_changes_made_since(org: DevOrg, tmp_path: P
 
 def test_unchanged_org_gives_an_empty_diff(org: DevOrg, tmp_path: Path) -> None:
     first, _ = snap(org, tmp_path)
-    second, _ = snap(org, tmp_path)
+    second, _ = snap(org, tmp_path, objects=["Account", "Opportunity"])
     result = diff_snapshots(first, second)
-    assert all(d.empty for d in result.objects.values())
+    assert list(result.objects) == ["Account"] and result.objects["Account"].empty
+    # objects held by one side only are named, not silently dropped
+    assert result.summary()["not_compared"] == {
+        "Contact": f"only in {first.name}",
+        "Opportunity": f"only in {second.name}",
+    }
 
 
 def test_incremental_snapshot_holds_only_changes_and_chains_onto_its_base(

@@ -93,6 +93,8 @@ class DiffResult:
     old: str
     new: str
     objects: dict[str, ObjectDiff]
+    # Objects held by one side only (not backed up, or failed, on the other), and why.
+    not_compared: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         per_object = [d.summary() for d in self.objects.values()]
@@ -103,6 +105,7 @@ class DiffResult:
             "deleted": sum(s["deleted"] for s in per_object),
             "changed": sum(s["changed"] for s in per_object),
             "objects": per_object,
+            "not_compared": dict(self.not_compared),
         }
 
     def to_dict(self, limit: int | None = 1000) -> dict[str, Any]:
@@ -266,7 +269,10 @@ def diff_snapshots(
     ignore: Iterable[str] = VOLATILE_FIELDS,
 ) -> DiffResult:
     """Compare two snapshots (incremental ones replayed onto their base)."""
-    in_both = [n for n in snapshot_objects(old) if n.lower() in {m.lower() for m in snapshot_objects(new)}]
+    old_names, new_names = snapshot_objects(old), snapshot_objects(new)
+    new_lower = {m.lower() for m in new_names}
+    old_lower = {m.lower() for m in old_names}
+    in_both = [n for n in old_names if n.lower() in new_lower]
     names = _pick_objects(in_both, objects)
     ignored = frozenset(ignore)
     result = {
@@ -275,7 +281,11 @@ def diff_snapshots(
         )
         for name in names
     }
-    return DiffResult(old=old.name, new=new.name, objects=result)
+    not_compared = {}
+    if not objects:
+        not_compared = {n: f"only in {old.name}" for n in old_names if n.lower() not in new_lower}
+        not_compared |= {n: f"only in {new.name}" for n in new_names if n.lower() not in old_lower}
+    return DiffResult(old=old.name, new=new.name, objects=result, not_compared=not_compared)
 
 
 async def diff_live(

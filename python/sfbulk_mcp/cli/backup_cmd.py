@@ -222,6 +222,8 @@ def _print_diff(data: dict[str, Any], limit: int) -> None:
         for record_id, changes in list(entry.get("changes", {}).items())[:limit]:
             for name, change in changes.items():
                 click.echo(f"    ~ {record_id} {name}: {change['old']!r} → {change['new']!r}")
+    for name, why in data.get("not_compared", {}).items():
+        click.echo(f"  {name}: not compared ({why})")
 
 
 @click.command("diff")
