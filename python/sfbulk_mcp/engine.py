@@ -94,8 +94,9 @@ LineEnding: TypeAlias = str
 """A Bulk ``lineEnding``: LF or CRLF."""
 OnError: TypeAlias = str
 """``"raise"`` (default) or ``"null"`` (bad values become nulls, counted by the decoder)."""
-SalesforceTypes: TypeAlias = Mapping[str, str]
-"""Column name → Salesforce field type name, e.g. ``{"AnnualRevenue": "currency"}``."""
+SalesforceTypes: TypeAlias = Mapping[str, str] | Mapping[str, object]
+"""Column name → Salesforce field type name, e.g. ``{"AnnualRevenue": "currency"}`` (a Polars
+dtype such as ``pl.Float64`` is accepted too)."""
 BytesLike: TypeAlias = bytes | bytearray | memoryview
 Chunks: TypeAlias = BytesLike | str | IO[bytes] | Iterable[BytesLike | str]
 """A whole body, a binary file object, or any iterable of byte chunks split anywhere."""
@@ -133,8 +134,30 @@ def _iter_chunks(chunks: Chunks) -> Iterator[bytes]:
         yield _as_bytes(chunk)
 
 
-def _types(schema: SalesforceTypes | None) -> dict[str, str] | None:
-    return None if schema is None else dict(schema)
+def _type_name(value: object) -> str:
+    """A Salesforce type name; Polars dtypes are accepted and mapped to the matching kind."""
+    if isinstance(value, str):
+        return value
+    dtype = value() if isinstance(value, type) else value
+    if isinstance(dtype, pl.DataType):
+        if dtype == pl.Boolean:
+            return "boolean"
+        if dtype.is_integer():
+            return "long"
+        if dtype.is_float() or dtype.is_decimal():
+            return "double"
+        if dtype == pl.Date:
+            return "date"
+        if isinstance(dtype, pl.Datetime):
+            return "datetime"
+        if dtype == pl.Time:
+            return "time"
+        return "string"
+    raise TypeError(f"schema values are Salesforce type names such as 'int', not {value!r}")
+
+
+def _types(schema: Mapping[str, object] | None) -> dict[str, str] | None:
+    return None if schema is None else {k: _type_name(v) for k, v in schema.items()}
 
 
 def _frame(batches: list[RecordBatch], schema: Schema | None) -> pl.DataFrame:
@@ -263,7 +286,7 @@ def polars_schema(types: SalesforceTypes, columns: Iterable[str] | None = None) 
 def empty_frame(types: SalesforceTypes, columns: Iterable[str] | None = None) -> pl.DataFrame:
     """A zero-row frame typed as the decoder would type ``columns``; for empty results."""
     cols = list(types) if columns is None else list(columns)
-    return pl.DataFrame(schema_for(cols, dict(types)))
+    return pl.DataFrame(schema_for(cols, _types(types)))
 
 
 def write_parquet(
@@ -402,7 +425,7 @@ def _results(
     delimiter: Delimiter,
     line_ending: LineEnding,
 ) -> pl.DataFrame:
-    types = {**(dict(schema) if schema else {}), **fixed}
+    types = {**(_types(schema) or {}), **fixed}
     return decode(body, schema=types, delimiter=delimiter, line_ending=line_ending)
 
 

@@ -83,6 +83,14 @@ def test_typed_columns_follow_salesforce_types() -> None:
     assert df.row(1) == ("001B",) + (None,) * 8
 
 
+def test_polars_dtypes_are_accepted_in_the_schema() -> None:
+    df = engine.decode(
+        b'"A","B","C"\n"1","2.5","true"\n',
+        schema={"A": pl.Int64, "B": pl.Float64(), "C": pl.Boolean},
+    )
+    assert df.schema == pl.Schema({"A": pl.Int64(), "B": pl.Float64(), "C": pl.Boolean()})
+
+
 def test_datetime_offsets_without_colon_are_accepted() -> None:
     df = engine.decode(
         b'"D"\n"2024-01-31T13:34:56.000+0100"\n"2024-01-31T12:34:56.000+0000"\n',
