@@ -28,6 +28,11 @@ multipicklist, textarea, email, phone, url, combobox, encryptedstring, base64, a
 anyType (all strings), boolean, int, long (Int64), double, currency, percent (Float64), date
 (Date), datetime (UTC Datetime, µs), time (Time). Columns the schema does not name stay strings.
 Empty values (``""``) are nulls: Salesforce has no empty string.
+
+Errors are :class:`EngineError` subclasses (``CsvFormatError``, ``TypeConversionError``,
+``Utf8Error``, ``GzipError``; all ``ValueError``) with ``row`` (1-based data row; the header is
+row 0), ``column`` (name, for value errors) and ``byte_offset`` (where that row starts in the
+decompressed stream).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from typing import IO, Protocol, TypeAlias
+from typing import IO, TypeAlias
 
 import polars as pl
 
@@ -102,12 +107,6 @@ Chunks: TypeAlias = BytesLike | str | IO[bytes] | Iterable[BytesLike | str]
 """A whole body, a binary file object, or any iterable of byte chunks split anywhere."""
 
 _READ_SIZE = 1 << 20
-
-
-class ArrowStreamable(Protocol):
-    """Anything exporting Arrow data through the PyCapsule interface."""
-
-    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 
 def _as_bytes(chunk: BytesLike | str) -> bytes:
