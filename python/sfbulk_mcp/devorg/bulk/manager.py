@@ -14,6 +14,7 @@ import math
 import shutil
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -347,8 +348,7 @@ class BulkJobs:
     def upload(self, job: Job, data: bytes) -> None:
         """Store the CSV of an Open ingest job (one upload per job, size-limited)."""
         self.check_upload(job, len(data))
-        partial = self.job_dir(job) / (UPLOAD_FILE + ".part")
-        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.upload_path(job)
         partial.write_bytes(data)
         self.adopt_upload(job, partial)
 
@@ -363,10 +363,11 @@ class BulkJobs:
             raise errors.upload_too_large(self.upload_limit)
 
     def upload_path(self, job: Job) -> Path:
-        """Where an upload in progress is written before `adopt_upload` takes it."""
+        """A fresh file for an upload in progress, until `adopt_upload` takes it."""
         folder = self.job_dir(job)
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / (UPLOAD_FILE + ".part")
+        # One file per request: two racing PUTs must not write into the same file.
+        return folder / f"{UPLOAD_FILE}.{uuid.uuid4().hex}.part"
 
     def adopt_upload(self, job: Job, partial: Path) -> None:
         """Make a fully received upload the job's data (checked again: uploads may race)."""
