@@ -357,3 +357,17 @@ def test_non_ascii_text_matches_case_insensitively(store: Store) -> None:
         "Société Générale Émile"]
     found = store.search("FIND {ångström} RETURNING Account(Name)")
     assert [r["Name"] for r in found["searchRecords"]] == ["ÅNGSTRÖM AB"]
+
+
+def test_format_and_tolabel_functions(store: Store) -> None:
+    store.create("Opportunity", {"Name": "O", "StageName": "Prospecting",
+                                 "CloseDate": "2015-12-28", "Amount": 44000})
+    rec = store.query("SELECT Amount, FORMAT(Amount) Amt, FORMAT(CloseDate), "
+                      "FORMAT(CreatedDate) created, toLabel(StageName), "
+                      "convertCurrency(Amount) converted FROM Opportunity").records[0]
+    assert rec["Amount"] == 44000.0 and rec["Amt"] == "$44,000.00"
+    assert rec["CloseDate"] == "12/28/2015" and rec["created"] == "11/18/2026, 3:30 PM"
+    assert rec["StageName"] == "Prospecting" and rec["converted"] == 44000.0
+    agg = store.query("SELECT FORMAT(MIN(CloseDate)) earliest, FORMAT(SUM(Amount)) "
+                      "FROM Opportunity").records[0]
+    assert agg["earliest"] == "12/28/2015" and agg["expr0"] == "$44,000.00"

@@ -35,7 +35,11 @@ class FuncCall:
 
     @property
     def is_aggregate(self) -> bool:
-        return self.name in AGGREGATES
+        """An aggregate, or FORMAT / convertCurrency of one (``FORMAT(MIN(Amount))``)."""
+        if self.name in AGGREGATES:
+            return True
+        return (self.name in PASSTHROUGH_FUNCTIONS and isinstance(self.arg, FuncCall)
+                and self.arg.is_aggregate)
 
     @property
     def text(self) -> str:

@@ -327,7 +327,7 @@ class Compiler:
                                 f"{name}")
             return f"{name}({inner_sql})", inner_f, "field"
         if name in PASSTHROUGH_FUNCTIONS:
-            return inner_sql, inner_f, "field"
+            return inner_sql, inner_f, "format" if name == "FORMAT" else "field"
         raise malformed(self.query.text, expr.pos, f"Unknown function: {expr.name}")
 
     # --- WHERE / HAVING ---
@@ -605,6 +605,10 @@ class Compiler:
                     path = item.expr.arg if isinstance(item.expr, FuncCall) else item.expr
                     if not isinstance(path, FieldPath):
                         raise malformed(q.text, item.expr.pos, "unexpected function")
+                    if isinstance(item.expr, FuncCall) and (item.alias or item.expr.name
+                                                            == "FORMAT"):
+                        self._add_function(item, path, shape, columns, bulk_cols)
+                        continue
                     dotted = self._add_field(path, shape, columns, bulk_cols)
                     if dotted.lower() in seen_keys and not isinstance(item.expr, FuncCall):
                         raise malformed(q.text, path.pos, f"duplicate field selected: "
@@ -745,6 +749,21 @@ class Compiler:
             bulk_cols.append((index, r.fdef))
         return dotted
 
+    def _add_function(self, item: SelectExpr, path: FieldPath, shape: Shape,
+                      columns: list[str], bulk_cols: list[tuple[int, FieldDef | None]]) -> None:
+        """toLabel / FORMAT / convertCurrency of a field, under its alias or field name."""
+        assert isinstance(item.expr, FuncCall)
+        r = self.resolve(path)
+        if r.fdef.type in ("address", "base64"):
+            raise malformed(self.query.text, item.expr.pos,
+                            f"{item.expr.name} is not supported on field {r.fdef.name}")
+        key = item.alias or r.key
+        kind = "format" if item.expr.name == "FORMAT" else "field"
+        index = self.col(r.sql)
+        shape.entries[key] = FieldOut(key, index, r.fdef, kind)
+        columns.append(key)
+        bulk_cols.append((index, r.fdef))
+
     def _add_aggregate(self, item: SelectExpr, shape: Shape, columns: list[str],
                        bulk_cols: list[tuple[int, FieldDef | None]], group_sql: list[str],
                        counter: itertools.count[int], seen: set[str]) -> None:
@@ -763,7 +782,8 @@ class Compiler:
             raise malformed(self.query.text, expr.pos, f"duplicate alias: {key}")
         seen.add(key.lower())
         index = self.col(sql)
-        out_kind = {"int": "int", "float": "float", "sum": "float"}.get(kind, "field")
+        out_kind = {"int": "int", "float": "float", "sum": "float",
+                    "format": "format"}.get(kind, "field")
         shape.entries[key] = FieldOut(key, index, fdef, out_kind)
         columns.append(key)
         bulk_cols.append((index, fdef))

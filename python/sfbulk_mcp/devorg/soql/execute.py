@@ -17,6 +17,7 @@ from .compiler import (
     Shape,
     TypeOfOut,
 )
+from .formats import format_value
 from .parser import malformed, parse_soql
 
 if TYPE_CHECKING:
@@ -159,6 +160,8 @@ class _Builder:
                     record[key] = int(value)
                 elif entry.kind == "float":
                     record[key] = float(value)
+                elif entry.kind == "format":
+                    record[key] = format_value(entry.fdef, value)
                 elif entry.fdef is not None:
                     record[key] = rest_value(entry.fdef, value)
                 else:
