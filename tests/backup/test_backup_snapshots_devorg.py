@@ -318,3 +318,24 @@ def test_a_failed_object_is_recorded_and_the_others_complete(org: DevOrg, tmp_pa
     # and `--since last` builds on complete snapshots only
     _, incremental = snap(org, tmp_path, since="last")
     assert incremental.base == second.name
+
+
+def test_live_diff_of_a_few_records_reads_only_those(org: DevOrg, tmp_path: Path) -> None:
+    before, _ = snap(org, tmp_path)
+    made = _change_data(org)
+    renamed = next(iter(made["changed"]))
+
+    async def scenario(client: Any) -> Any:
+        jobs_before = len(await client.bulk_list_jobs("query"))
+        result = await diff_live(client, before, ids=[renamed, made["deleted_account"]],
+                                 poll_interval=0.02)
+        jobs = await client.bulk_list_jobs("query")
+        return result, len(jobs) - jobs_before
+
+    result, new_jobs = run(org, scenario)
+    assert list(result.objects) == ["Account"]  # Contacts skipped: no Contact Id was asked
+    account = result.objects["Account"]
+    assert account.changed_ids == [renamed]
+    assert account.deleted["Id"].to_list() == [made["deleted_account"]]
+    assert account.added.height == 0
+    assert new_jobs == 1  # one small query of the Account Ids, no whole-object export

@@ -288,6 +288,60 @@ def diff_snapshots(
     return DiffResult(old=old.name, new=new.name, objects=result, not_compared=not_compared)
 
 
+_FEW_IDS = 200  # up to this many Ids, a live diff reads just those records
+
+
+async def _objects_of(client: Any, names: Sequence[str], ids: Sequence[str]) -> list[str]:
+    """The objects among `names` whose key prefix starts one of `ids`."""
+    catalog = await client.describe_global()
+    prefixes = {i[:3] for i in ids}
+    owners = {
+        str(e.get("name", "")).lower()
+        for e in catalog.get("sobjects", [])
+        if e.get("keyPrefix") in prefixes
+    }
+    return [n for n in names if n.lower() in owners]
+
+
+async def _export_records(
+    client: Any, folder: Path, names: Sequence[str], ids: Sequence[str], poll_interval: float
+) -> dict[str, pl.LazyFrame]:
+    from ..bulk.export import export
+
+    # Ids are letters and digits only: anything else cannot match and must not reach the SOQL.
+    quoted = ", ".join(f"'{i}'" for i in ids if i.isalnum())
+    live = {}
+    for name in names:
+        out = folder / f"{name}.parquet"
+        await export(
+            client,
+            object_name=name,
+            where=f"Id IN ({quoted})",
+            out=out,
+            fmt="parquet",
+            resume=False,
+            rest_fallback=False,
+            poll_interval=poll_interval,
+        )
+        live[name] = pl.scan_parquet(out)
+    return live
+
+
+async def _export_objects(
+    client: Any, folder: Path, names: Sequence[str], poll_interval: float
+) -> dict[str, pl.LazyFrame]:
+    from .run import backup
+
+    snapshot, manifest = await backup(
+        client, folder, objects=names, resume=False, poll_interval=poll_interval
+    )
+    failed = {n: e.error for n, e in manifest.objects.items() if e.status != "complete"}
+    if failed:
+        first = next(iter(failed.items()))
+        raise layout.SnapshotError(f"could not read {first[0]} from the org: {first[1]}")
+    return {name: object_rows(snapshot, name) for name in names}
+
+
 async def diff_live(
     client: Any,
     snapshot: Path,
@@ -297,23 +351,23 @@ async def diff_live(
     ignore: Iterable[str] = VOLATILE_FIELDS,
     poll_interval: float = 0.2,
 ) -> DiffResult:
-    """Compare a snapshot with the org as it is now (exported afresh to a temporary folder)."""
-    from .run import backup
+    """Compare a snapshot with the org as it is now (exported afresh to a temporary folder).
 
+    With a few `ids`, only those records are read from the org (and only from the objects
+    their key prefixes name), instead of whole objects.
+    """
     names = _pick_objects(snapshot_objects(snapshot), objects)
+    ignored = frozenset(ignore)
+    wanted = [id18(i) for i in ids] if ids else []
     with tempfile.TemporaryDirectory(prefix="sfbulk-live-") as tmp:
-        folder, manifest = await backup(
-            client, Path(tmp), objects=names, resume=False, poll_interval=poll_interval
-        )
-        failed = {n: e.error for n, e in manifest.objects.items() if e.status != "complete"}
-        if failed:
-            first = next(iter(failed.items()))
-            raise layout.SnapshotError(f"could not read {first[0]} from the org: {first[1]}")
-        ignored = frozenset(ignore)
+        if wanted and len(wanted) <= _FEW_IDS:
+            if not objects:
+                names = await _objects_of(client, names, wanted)
+            live = await _export_records(client, Path(tmp), names, wanted, poll_interval)
+        else:
+            live = await _export_objects(client, Path(tmp), names, poll_interval)
         result = {
-            name: diff_frames(
-                name, object_rows(snapshot, name), object_rows(folder, name), ids=ids, ignore=ignored
-            )
+            name: diff_frames(name, object_rows(snapshot, name), live[name], ids=ids, ignore=ignored)
             for name in names
         }
     return DiffResult(old=snapshot.name, new="live", objects=result)
