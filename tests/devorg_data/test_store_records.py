@@ -356,3 +356,12 @@ def test_read_only_fields_get_salesforce_wording(store: Store) -> None:
     assert err.error_code == "INVALID_FIELD_FOR_INSERT_UPDATE"
     assert err.message.startswith("Unable to create/update fields: CreatedDate, IsDeleted.")
     assert err.fields == ["CreatedDate", "IsDeleted"]
+
+
+def test_content_version_needs_a_path_and_titles_itself(store: Store) -> None:
+    err = _error(store.create, "ContentVersion", {"Title": "x"})
+    assert err.error_code == "REQUIRED_FIELD_MISSING" and err.fields == ["PathOnClient"]
+    cv = store.create("ContentVersion", {"PathOnClient": "C:\\docs\\Q3 report.pdf",
+                                         "VersionData": "aGk="})
+    rec = store.retrieve("ContentVersion", cv)
+    assert rec["Title"] == "Q3 report" and rec["FileType"] == "PDF"

@@ -847,9 +847,10 @@ def _content_version() -> SObjectDef:
         _is_deleted(),
         _readonly(_ref("ContentDocumentId", "ContentDocument ID", ["ContentDocument"],
                        "ContentDocument")),
-        _s("Title", "Title", 255, nillable=False, name_field=True),
+        # Title defaults to the file name; the path is what an upload must give.
+        _s("Title", "Title", 255, nillable=False, name_field=True, defaulted_on_create=True),
         _ta("Description", "Description", 1000),
-        _s("PathOnClient", "Path On Client", 500),
+        _s("PathOnClient", "Path On Client", 500, nillable=False, updateable=False),
         FieldDef("VersionData", "base64", "Version Data", length=2147483647,
                  nillable=True),
         _readonly(_int("ContentSize", "Size")),

@@ -520,6 +520,9 @@ class Store:
             seq = self.ids.reserve("CaseNumber", 1)
             row["CaseNumber"] = f"{seq:08d}"
         if obj.name == "ContentVersion" and old is None:
+            if row.get("Title") is None:
+                base = str(row.get("PathOnClient") or "").replace("\\", "/").rsplit("/", 1)[-1]
+                row["Title"] = base.rsplit(".", 1)[0] if "." in base else base
             data = row.get("VersionData")
             row["ContentSize"] = len(data) if data is not None else 0
             path = row.get("PathOnClient") or ""
