@@ -271,6 +271,8 @@ async def test_rejected_session_leaves_no_token_in_any_log_or_error(
     secret = org.access_token()
     faults.expire_sessions()
     caplog.set_level(logging.DEBUG)  # every logger, httpx2 and httpcore included
+    # An earlier CLI test may have left a level on the package logger: open it up too.
+    caplog.set_level(logging.DEBUG, logger="sfbulk_mcp")
     client = SalesforceClient(StaticTokenProvider(secret, org.instance_url))
     async with client:
         with pytest.raises(SessionExpiredError) as info:
