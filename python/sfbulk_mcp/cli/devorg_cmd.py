@@ -111,3 +111,37 @@ def start(host: str, port: int, data_dir: Path | None, seed: int, seed_random: i
     finally:
         sock.close()
         close_state(state)
+
+
+@devorg.command()
+@click.option("--url", default=None, metavar="URL",
+              help="The devorg to wait for (default: SFBULK_DEVORG_URL, else "
+                   "http://127.0.0.1:8787).")
+@click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to wait before giving up.")
+def wait(url: str | None, timeout: float) -> None:
+    """Wait until a devorg started in the background answers (for CI scripts).
+
+    Exits 0 once its REST API answers, 1 when it has not after --timeout seconds.
+    """
+    import os
+    import time
+    import urllib.error
+    import urllib.request
+
+    from sfbulk_mcp.auth.devorg_login import DEFAULT_DEVORG_URL
+
+    base = (url or os.environ.get("SFBULK_DEVORG_URL") or DEFAULT_DEVORG_URL).rstrip("/")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            # The versions list needs no session: it answers as soon as the org serves.
+            with urllib.request.urlopen(f"{base}/services/data/", timeout=5) as response:
+                if response.status == 200:
+                    click.echo(f"devorg is up at {base}", err=True)
+                    return
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        if time.monotonic() >= deadline:
+            raise click.ClickException(f"no devorg answered at {base} within {timeout:g} s")
+        time.sleep(0.25)
