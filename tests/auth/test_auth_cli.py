@@ -208,12 +208,12 @@ def test_corrupt_or_exposed_store_is_a_clear_cli_error(config_dir: Path) -> None
     store.write_text("{ not json")
     store.chmod(0o600)
     result = _sfbulk(["orgs"], _env(config_dir))
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # "no usable org", as the data commands say it
     assert "corrupt" in result.output and "Traceback" not in result.output
     store.write_text('{"format": "sfbulk-orgs", "version": 1, "default": null, "orgs": {}}')
     store.chmod(0o644)
     result = _sfbulk(["orgs"], _env(config_dir))
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert f"chmod 600 {store}" in result.output
     assert stat.S_IMODE(store.stat().st_mode) == 0o644  # we do not silently "fix" it
 
@@ -239,7 +239,7 @@ def test_orgs_set_default_and_unknown_alias(org: Any, config_dir: Path) -> None:
     listed = orjson.loads(_sfbulk(["orgs", "--json", "--set-default", "two"], env).output)
     assert [o["alias"] for o in listed if o["is_default"]] == ["two"]
     missing = _sfbulk(["logout", "--alias", "three"], env)
-    assert missing.exit_code == 1
+    assert missing.exit_code == 3  # unknown alias, as documented
     assert "known aliases: one, two" in missing.output
 
 

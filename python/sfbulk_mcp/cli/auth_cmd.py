@@ -35,17 +35,11 @@ from ..auth.oauth import DEFAULT_SESSION_TIMEOUT
 from ..auth.store import OrgRecord, OrgStore
 from ..auth.urls import PRODUCTION_LOGIN_URL, normalize_login_url
 from ..auth.webflow import DEFAULT_CALLBACK_PORT
-from ..salesforce.errors import (
-    AuthError,
-    ConnectionLostError,
-    SalesforceError,
-    ServerUnavailableError,
-)
+from ..salesforce.errors import SalesforceError
+from .output import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_UNAVAILABLE, exit_code_for
 
 T = TypeVar("T")
 
-# The exit codes every sfbulk command documents (see cli/output.py).
-_EXIT_ERROR, _EXIT_AUTH, _EXIT_REJECTED, _EXIT_UNAVAILABLE = 1, 3, 4, 7
 METHODS = ("web", "jwt", "client-credentials", "password")
 _STORED_METHODS = {
     "web": "web",
@@ -65,19 +59,12 @@ def _errors() -> Iterator[None]:
         raise
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
-        sys.exit(130)
-    except AuthError as exc:
+        sys.exit(EXIT_INTERRUPTED)
+    except (SalesforceError, OrgStoreError) as exc:
+        # The same codes as the data commands: a corrupt or unreadable store means no usable
+        # org (3), a rate limit or an outage is "unavailable" (7).
         click.echo(f"error: {exc}", err=True)
-        sys.exit(_EXIT_AUTH)
-    except (ConnectionLostError, ServerUnavailableError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(_EXIT_UNAVAILABLE)
-    except SalesforceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(_EXIT_REJECTED)
-    except OrgStoreError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(_EXIT_ERROR)
+        sys.exit(exit_code_for(exc))
 
 
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
@@ -417,7 +404,7 @@ def logout(alias: str | None, all_orgs: bool, no_revoke: bool) -> None:
             else:
                 click.echo(f"Removed {name!r} (secrets deleted; nothing to revoke).")
         if problems:
-            sys.exit(_EXIT_UNAVAILABLE)
+            sys.exit(EXIT_UNAVAILABLE)
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -496,7 +483,7 @@ def orgs(as_json: bool, set_default: str | None, check: bool) -> None:
         for outcome in failed:
             click.echo(f"{outcome.alias}: {outcome.detail}", err=True)
         if failed:
-            sys.exit(_EXIT_AUTH)
+            sys.exit(EXIT_AUTH)
 
 
 async def _check_all(store: OrgStore, aliases: list[str]) -> dict[str, OrgCheck]:
