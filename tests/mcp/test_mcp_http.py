@@ -412,9 +412,15 @@ async def test_a_second_user_cannot_ride_the_first_users_session_or_cursor(
                 "query": "SELECT Id, Name, Owner.Name, CreatedDate FROM Account"})
             cursor = page.structured_content["next_cursor"]
             assert cursor
+        async with mcp_client(base, first) as alice:
+            saved = await alice.call_tool("salesforce_query", {
+                "query": "SELECT Id FROM Account", "output": "file"})
+            mine = [str(r.uri) for r in (await alice.list_resources()).resources]
+            assert saved.structured_content["resource_uri"] in mine
         async with mcp_client(base, second) as bob:
             stolen = await bob.call_tool("salesforce_query_more", {"cursor": cursor})
             assert stolen.is_error and "unknown or expired cursor" in stolen.content[0].text
+            assert not (await bob.list_resources()).resources
         async with mcp_client(base, first) as alice_again:
             resumed = await alice_again.call_tool("salesforce_query_more", {"cursor": cursor})
             assert not resumed.is_error

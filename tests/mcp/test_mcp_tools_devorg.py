@@ -104,6 +104,31 @@ async def test_query_to_file_exposes_every_row_as_a_resource(
         assert text.contents[0].text.count("\n") == 46
 
 
+async def test_result_files_are_listed_as_resources_with_their_mime_types(
+    devorg: DevOrg, tmp_path: Path
+) -> None:
+    tag = _tag()
+    _make_accounts(devorg, tag, 12)
+    query = f"SELECT Id, Name FROM Account WHERE Name LIKE '{tag}%'"
+    async with mcp_session(devorg, tmp_path) as client:
+        assert not (await client.list_resources()).resources
+        parquet = await client.call_tool("salesforce_query", {"query": query, "output": "file"})
+        csv = await client.call_tool(
+            "salesforce_query", {"query": query, "output": "file", "file_format": "csv"}
+        )
+        listed = {str(r.uri): r for r in (await client.list_resources()).resources}
+        parquet_uri = parquet.structured_content["resource_uri"]
+        csv_uri = csv.structured_content["resource_uri"]
+        assert set(listed) == {parquet_uri, csv_uri}
+        assert listed[parquet_uri].mime_type == "application/vnd.apache.parquet"
+        assert listed[csv_uri].mime_type == "text/csv"
+        assert "12 rows" in (listed[parquet_uri].description or "")
+        assert (await client.read_resource(parquet_uri)).contents[0].mime_type == (
+            "application/vnd.apache.parquet"
+        )
+        assert (await client.read_resource(csv_uri)).contents[0].mime_type == "text/csv"
+
+
 async def test_unknown_field_gets_did_you_mean_after_learning(
     devorg: DevOrg, tmp_path: Path
 ) -> None:

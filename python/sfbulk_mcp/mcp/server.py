@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, InputRequiredResult
+from mcp_types import Resource as MCPResource
+from pydantic import AnyUrl
 
 from sfbulk_mcp import __version__
 from sfbulk_mcp.salesforce.errors import SalesforceError
@@ -59,7 +63,46 @@ def normalize_arguments(arguments: dict[str, Any], properties: dict[str, Any]) -
 
 
 class SalesforceMCPServer(MCPServer[Any]):
-    """`MCPServer` whose tools report Salesforce errors as readable tool errors."""
+    """`MCPServer` whose tools report Salesforce errors as readable tool errors, and whose
+    resources include the caller's result files."""
+
+    app: App | None = None
+
+    async def list_resources(self) -> list[MCPResource]:
+        """The fixed resources, then the result files of the caller (nobody else's)."""
+        listed = await super().list_resources()
+        if self.app is None:
+            return listed
+        owned = self.app.files.list(self.app.owner())
+        files = sorted((f for f in owned if f.path.exists()), key=lambda f: f.name)
+        return listed + [
+            MCPResource(
+                uri=saved.uri,
+                name=saved.name,
+                description=f"{saved.rows} rows, {len(saved.columns)} columns ({saved.format})",
+                mime_type=saved.mime_type,
+                size=saved.bytes,
+            )
+            for saved in files
+        ]
+
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[Any, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        """A result file comes with its own MIME type (Parquet or CSV)."""
+        contents = await super().read_resource(uri, context)
+        text = str(uri)
+        if self.app is None or isinstance(contents, InputRequiredResult):
+            return contents
+        if not text.startswith(RESOURCE_SCHEME):
+            return contents
+        saved = self.app.files.get(text[len(RESOURCE_SCHEME):], self.app.owner())
+        if saved is None:
+            return contents
+        return [
+            ReadResourceContents(content=item.content, mime_type=saved.mime_type, meta=item.meta)
+            for item in contents
+        ]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -99,6 +142,7 @@ def build_server(
         version=__version__,
         **server_options,
     )
+    server.app = app
     read_only = config.read_only
     if "data" in config.toolsets:
         data.register(server, app, read_only=read_only)
