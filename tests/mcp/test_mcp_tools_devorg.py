@@ -398,3 +398,20 @@ async def test_count_queries_answer_with_the_count(devorg: DevOrg, tmp_path: Pat
             "salesforce_query", {"query": f"SELECT COUNT() FROM Account WHERE Name LIKE '{tag}%'"})
     assert counted.content[0].text == "COUNT() = 4"
     assert counted.structured_content["total_size"] == 4
+
+
+async def test_bulk_load_refuses_rows_without_values_instead_of_losing_them(
+    devorg: DevOrg, tmp_path: Path
+) -> None:
+    tag = _tag()
+    rows = [{"Name": f"{tag} a"}, {}, {"Name": None}, {"Name": f"{tag} b"}]
+    async with mcp_session(devorg, tmp_path) as client:
+        refused = await client.call_tool(
+            "salesforce_bulk_insert", {"object_name": "Account", "rows": rows}
+        )
+        count = await client.call_tool(
+            "salesforce_query", {"query": f"SELECT COUNT() FROM Account WHERE Name LIKE '{tag}%'"}
+        )
+    assert refused.is_error
+    assert "2 row(s) have no values (row 2, 3)" in refused.content[0].text
+    assert count.structured_content["total_size"] == 0

@@ -318,6 +318,17 @@ def register(server: MCPServer[Any], app: App, *, read_only: bool) -> None:
             if id_column is None:
                 raise ToolError("a delete needs an Id column")
             frame = frame.select(pl.col(id_column).alias("Id"))
+        empty = frame.with_row_index("row", offset=1).filter(
+            pl.all_horizontal(pl.exclude("row").is_null())
+        )
+        if empty.height:
+            # A row without a value becomes a blank CSV line, which Salesforce skips: it would
+            # vanish without an outcome. Say so instead of loading the others.
+            shown = ", ".join(str(n) for n in empty["row"].head(10).to_list())
+            raise ToolError(
+                f"{empty.height} row(s) have no values (row {shown}{', …' if empty.height > 10 else ''}): "
+                "remove them or give them values; nothing was loaded"
+            )
         body = ingest_csv(frame)
         if len(body) > MAX_UPLOAD_BYTES:
             raise ToolError(
