@@ -297,14 +297,15 @@ def test_timeout_keeps_a_resumable_job_and_aborts_without_resume(
 
     out = tmp_path / "a.parquet"
     org.faults.job_delay = 2.0
-    with pytest.raises(BulkJobTimeoutError):
+    with pytest.raises(BulkJobTimeoutError, match="rerun the same command to resume"):
         run_with_client(
             org,
             lambda c: export(c, "SELECT Id FROM Account", out=out, timeout=0.5, poll_interval=0.05),
         )
     saved = states.load_state(out)
     assert saved is not None
-    with pytest.raises(BulkJobTimeoutError):
+    # The message says what happened to the server job, not "it still runs".
+    with pytest.raises(BulkJobTimeoutError, match="server job was aborted"):
         run_with_client(
             org,
             lambda c: export(

@@ -659,12 +659,15 @@ class _Pipeline:
             return pl.DataFrame(schema={c: codec.polars_type(t) for c, t in self.resolved.items()})
         return pl.concat(self.frames, how="vertical_relaxed", rechunk=True)
 
-    async def _abort(self) -> None:
+    async def _abort(self) -> bool:
+        """Abort the server job if it still runs; True when it was aborted."""
         if self.job_id is None or self.job_complete:
-            return
+            return False
         with contextlib.suppress(SalesforceError, OSError):
             await self.client.bulk_abort_job("query", self.job_id)
             logger.info("aborted query job %s", self.job_id)
+            return True
+        return False
 
     async def run(self) -> ExportResult:
         resumed = await self._start_job()
@@ -685,13 +688,12 @@ class _Pipeline:
                     states.clear_state(self.out)
                 raise
             if not self.resume:
-                await asyncio.shield(self._abort())
+                if await asyncio.shield(self._abort()):
+                    exc.set_hint("the server job was aborted (--no-resume)")
                 if self.out is not None:
                     states.clear_state(self.out)
             else:
-                logger.warning(
-                    "job %s is still running: rerun the same command to resume it", self.job_id
-                )
+                exc.set_hint("the job still runs on the server: rerun the same command to resume it")
             raise
         except BaseException:
             if not self.resume:

@@ -99,6 +99,11 @@ class SalesforceError(Exception):
         """True when the same request may succeed if sent again later."""
         return False
 
+    def set_hint(self, hint: str) -> None:
+        """Replace the advice at the end of the message (when the caller knows better)."""
+        self.hint = hint
+        self.args = (self._render(),)
+
     def _render(self) -> str:
         head = f"{self.error_code}: {self.message}" if self.error_code else self.message
         if self.fields:
