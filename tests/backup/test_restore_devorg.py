@@ -112,3 +112,23 @@ def test_restore_upserts_on_an_external_id(org: DevOrg, tmp_path: Path) -> None:
     assert result.ok
     rows = _records(org, "SELECT Id, Name FROM Account WHERE External_Id__c = 'EXT-1'")
     assert [r["Name"] for r in rows] == ["Keyed"] and rows[0]["Id"] == result.id_map[account]
+
+
+def test_restore_says_why_rows_failed_and_names_the_recycle_bin_clash(
+    org: DevOrg, tmp_path: Path
+) -> None:
+    contact = org.store.create("Contact", {"LastName": "Unique", "External_Id__c": "EXT-BIN"})
+    snapshot, _ = run(org, lambda c: backup(c, tmp_path, objects=["Contact"], poll_interval=0.02))
+    org.store.delete("Contact", contact)  # to the recycle bin, its unique value still held
+
+    async def restore(client: object) -> object:
+        diff = await diff_live(client, snapshot, objects=["Contact"], poll_interval=0.02)
+        plan = plan_restore(snapshot, diff, tmp_path / "r")
+        return await run_restore(client, plan, poll_interval=0.02)
+
+    result = run(org, restore)  # type: ignore[arg-type]
+    assert not result.ok and result.failed == 1
+    [step] = result.imports
+    errors = step["errors"]
+    assert errors[0].startswith("1 × DUPLICATE_VALUE")
+    assert "still in the recycle bin" in errors[-1]

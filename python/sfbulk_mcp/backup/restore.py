@@ -331,6 +331,32 @@ def _relink(
     return frame
 
 
+def failure_summary(failures: pl.DataFrame | None, old_ids: Sequence[str] = ()) -> list[str]:
+    """The distinct errors of failed rows, most frequent first, with how many rows had each.
+
+    A re-created record whose unique field clashes with its own deleted original (still in
+    the recycle bin) gets a hint: Salesforce keeps unique values of deleted records.
+    """
+    if failures is None or failures.height == 0 or "sf__Error" not in failures.columns:
+        return []
+    counts = (
+        failures.group_by("sf__Error").len().sort(["len", "sf__Error"], descending=[True, False])
+    )
+    lines = [f"{n} × {error}" for error, n in counts.head(5).iter_rows()]
+    originals = {record_id[:15] for record_id in old_ids}
+    clashes = failures.filter(
+        pl.col("sf__Error").str.starts_with("DUPLICATE_VALUE")
+        & pl.col("sf__Error").str.extract(r"record with id: ([A-Za-z0-9]{15,18})").str.slice(0, 15)
+        .is_in(list(originals))
+    ).height
+    if clashes:
+        lines.append(
+            f"{clashes} row(s) clash with their own deleted record, still in the recycle bin: "
+            "undelete it from the Recycle Bin (keeps its Id), or empty the bin and run again"
+        )
+    return lines
+
+
 async def run_restore(
     client: Any,
     plan: RestorePlan,
@@ -383,7 +409,11 @@ async def run_restore(
             poll_interval=poll_interval,
         )
         failed += result.failed + result.unprocessed
-        imports.append({"step": step.to_dict(), **result.to_dict()})
+        entry = {"step": step.to_dict(), **result.to_dict()}
+        if result.failed:
+            olds = frame.get_column(OLD_ID).to_list() if OLD_ID in frame.columns else []
+            entry["errors"] = failure_summary(result.failures, [str(o) for o in olds])
+        imports.append(entry)
         if step.action == "recreate" and result.success is not None:
             old_ids = frame.get_column(OLD_ID)
             for row, new_id in result.success.select("sf__Row", "sf__Id").iter_rows():

@@ -393,6 +393,8 @@ def restore_command(
                     f"{item['step'].get('action')} {item['object']}: {item['succeeded']} "
                     f"succeeded, {item['failed']} failed, {item['unprocessed']} unprocessed"
                 )
+                for error in item.get("errors") or []:
+                    click.echo(f"    {error}")
             click.echo(
                 f"{len(result.id_map)} record(s) re-created, {result.relinked} reference(s) "
                 f"re-linked; results and id_map.parquet in {plan.folder}"
