@@ -67,6 +67,16 @@ def test_snapshot_holds_every_row_field_schema_and_a_manifest(org: DevOrg, tmp_p
     assert raw["org_id"] == saved.org_id and raw["since"] is None
 
 
+def test_manifest_names_the_org_even_from_a_bare_access_token(
+    org: DevOrg, tmp_path: Path
+) -> None:
+    # The client of `run` holds nothing but a token and an instance URL.
+    _, manifest = snap(org, tmp_path)
+    assert manifest.org_id is not None and len(manifest.org_id) == 18
+    assert manifest.org_id[:15] == org.org_id[:15]
+    assert read_manifest(tmp_path / manifest.name).org_id == manifest.org_id
+
+
 def test_object_names_take_the_org_spelling(org: DevOrg, tmp_path: Path) -> None:
     folder, manifest = snap(org, tmp_path, objects=["account", "CONTACT", "Account"])
     assert list(manifest.objects) == ["Account", "Contact"]

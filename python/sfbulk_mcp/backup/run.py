@@ -27,6 +27,7 @@ from ..bulk.schema import bulk_fields
 from ..salesforce.errors import SalesforceError
 from . import bodies as body_files
 from . import layout
+from .ids import id18
 from .layout import Manifest, ObjectEntry, SnapshotError
 
 logger = logging.getLogger("sfbulk_mcp.backup")
@@ -209,6 +210,18 @@ def _resumable(root: Path) -> tuple[Path, Manifest] | None:
     return (folder, manifest) if manifest.status == "running" else None
 
 
+def org_id_of_session(access_token: str) -> str | None:
+    """The org Id a session Id starts with (`00D…!…`), as 18 characters; None otherwise.
+
+    A bare access token (SALESFORCE_ACCESS_TOKEN) comes without the identity URL, yet the
+    manifest should still say which org the snapshot is of.
+    """
+    head, bang, _ = access_token.partition("!")
+    if bang and head.startswith("00D") and len(head) in (15, 18) and head.isalnum():
+        return id18(head)
+    return None
+
+
 async def _limits_and_server_time(client: Any) -> tuple[dict[str, Any], dt.datetime]:
     """The org's limits, and the org's clock (the `Date` header of that answer).
 
@@ -277,7 +290,7 @@ async def backup(
             kind="incremental" if since_text else "full",
             since=since_text,
             base=base,
-            org_id=token.org_id,
+            org_id=token.org_id or org_id_of_session(token.access_token),
             instance_url=token.instance_url,
             api_version=await client.api_version(),
             package_version=__version__,
