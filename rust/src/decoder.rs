@@ -472,7 +472,24 @@ impl Parser {
         header
             .iter()
             .enumerate()
-            .all(|(i, name)| self.field(i) == name.as_bytes())
+            .all(|(i, name)| self.header_field_is(i, name.as_bytes()))
+    }
+
+    /// Whether field `i` of the current record spells the column `name`. Pages joined into
+    /// one stream may each start with a byte-order mark; mid-stream it reaches csv-core as
+    /// the start of an unquoted first field that keeps the quotes after it as data.
+    fn header_field_is(&self, i: usize, name: &[u8]) -> bool {
+        let field = self.field(i);
+        if field == name {
+            return true;
+        }
+        let Some(rest) = field.strip_prefix(BOM).filter(|_| i == 0) else {
+            return false;
+        };
+        match rest.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")) {
+            Some(quoted) => quoted.len() >= name.len() && unquote(quoted) == name,
+            None => rest == name,
+        }
     }
 
     fn take_header(&mut self, nfields: usize, offset: u64) -> Result<()> {
@@ -587,6 +604,21 @@ impl Parser {
             schema, columns, &options,
         )?)
     }
+}
+
+/// The text of a quoted field as written between its quotes (`\"\"` is one quote).
+fn unquote(quoted: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(quoted.len());
+    let mut i = 0;
+    while i < quoted.len() {
+        out.push(quoted[i]);
+        i += if quoted[i] == b'"' && quoted.get(i + 1) == Some(&b'"') {
+            2
+        } else {
+            1
+        };
+    }
+    out
 }
 
 /// Removes NUL bytes (stray in some exports; never meaningful) from every field.

@@ -135,6 +135,15 @@ def test_bom_nul_and_repeated_header_of_concatenated_pages() -> None:
     assert df.rows() == [("1", "ab"), ("2", "c")]
 
 
+def test_joined_pages_each_with_a_bom_decode_as_one_typed_stream() -> None:
+    page = b'\xef\xbb\xbf"Id","N"\n"%d","%d"\n'
+    plain = page % (1, 2) + page % (3, 4)
+    zipped = gzip.compress(page % (1, 2)) + gzip.compress(page % (3, 4))
+    for body in (plain, zipped):
+        df = engine.decode([body[:7], body[7:]], schema={"N": "int"})
+        assert df.rows() == [("1", 2), ("3", 4)]
+
+
 def test_pages_mode_handles_per_page_gzip_and_missing_final_newline() -> None:
     pages = [gzip.compress(b'"Id"\n"1"\n"2"'), b'"Id"\n"3"\n', gzip.compress(b'"Id"\n')]
     df = engine.decode(pages, pages=True)

@@ -167,6 +167,31 @@ fn bom_nul_bytes_and_repeated_headers_are_handled() {
 }
 
 #[test]
+fn joined_pages_that_each_start_with_a_bom_skip_every_repeated_header() {
+    // Typed, so a header row taken for data would fail to convert.
+    let page = |id: &str, n: &str| format!("\u{FEFF}\"Id\",\"N\"\n\"{id}\",\"{n}\"\n");
+    let unquoted = "\u{FEFF}Id,N\n\"5\",\"6\"\n";
+    let data = format!("{}{}{}", page("1", "2"), page("3", "4"), unquoted).into_bytes();
+    for cut in 0..=data.len() {
+        let batches = decode(typed(&[("N", SfType::Int)]), &[&data[..cut], &data[cut..]]).unwrap();
+        let ids: Vec<_> = cells(&batches)
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect();
+        assert_eq!(ids, ["1", "3", "5"], "cut at {cut}");
+    }
+    // A data row that merely starts with a BOM is still data.
+    let rows = cells(
+        &decode(
+            DecoderOptions::default(),
+            &["\"Id\"\n\u{FEFF}\"Idx\"\n".as_bytes()],
+        )
+        .unwrap(),
+    );
+    assert_eq!(rows.len(), 1);
+}
+
+#[test]
 fn pages_each_with_header_bom_and_gzip() {
     use flate2::write::GzEncoder;
     use std::io::Write;
