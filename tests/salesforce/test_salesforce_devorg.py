@@ -20,6 +20,7 @@ from sfbulk_mcp.salesforce import (
     RequestLimitError,
     RetryPolicy,
     SalesforceClient,
+    ServerUnavailableError,
     SyncSalesforceClient,
     Token,
 )
@@ -334,3 +335,20 @@ async def test_concurrent_callers_ride_out_a_storm_together(org: DevOrg, faults:
         )
     assert all(len(p["records"]) == 2 for p in pages)
     assert len(recorder.sleeps) == 15  # every refused request waited, none gave up
+
+
+@run_async
+async def test_query_job_creation_rides_out_a_503_but_ingest_job_creation_is_not_resent(
+    org: DevOrg, faults: Any
+) -> None:
+    recorder = Recorder()
+    client, _ = client_for(org, recorder)
+    async with client:
+        before = len(await client.bulk_list_jobs("ingest"))
+        faults.fail_requests(503, 2, path="/jobs/query")
+        job = await client.bulk_create_query_job("SELECT Id FROM Account")
+        assert job["state"] == "UploadComplete" and len(recorder.sleeps) == 2
+        faults.fail_requests(503, 1, path="/jobs/ingest")
+        with pytest.raises(ServerUnavailableError):
+            await client.bulk_create_ingest_job("Account", "insert")
+        assert len(await client.bulk_list_jobs("ingest")) == before

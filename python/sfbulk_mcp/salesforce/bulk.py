@@ -104,7 +104,11 @@ class BulkApi(ApiBase):
             "columnDelimiter": _delimiter(column_delimiter),
             "lineEnding": _line_ending(line_ending),
         }
-        info = await self._json("POST", await self._data_path("jobs/query"), json=body)
+        # Creating a query job changes no data: sending it again after a 503, a 429 or a lost
+        # answer costs at most one extra read-only job, so it gets the idempotent retries.
+        info = await self._json(
+            "POST", await self._data_path("jobs/query"), json=body, idempotent=True
+        )
         return self._remember(info)
 
     async def bulk_create_ingest_job(
