@@ -51,6 +51,14 @@ def test_next_requests_fail_with_the_chosen_status(devorg: DevOrg, api: httpx2.C
                                "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 
 
+def test_injected_faults_still_report_api_usage(devorg: DevOrg, api: httpx2.Client) -> None:
+    for status in (503, 429, 403):
+        devorg.faults.fail_requests(status, 1, path="/limits")
+        failed = api.get(f"{BASE}/limits")
+        assert failed.status_code == status
+        assert failed.headers["Sforce-Limit-Info"].startswith("api-usage=")
+
+
 def test_daily_limit_gives_request_limit_exceeded(fresh_devorg: DevOrg,
                                                   fresh_api: httpx2.Client) -> None:
     limit = fresh_devorg.limits.daily_api_limit

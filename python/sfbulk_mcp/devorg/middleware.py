@@ -108,6 +108,9 @@ class ApiMiddleware:
             await self.app(scope, receive, send)
             return
         state = self.state
+        if path.startswith(("/services/data", "/services/apexrest")):
+            # Every API answer carries the usage header, injected faults included.
+            send = self._with_limit_header(send)
         status = state.faults.take_request_fault(path)
         if status is not None:
             await _fault_response(status)(scope, receive, send)
@@ -118,8 +121,6 @@ class ApiMiddleware:
                                           if k not in (b"content-encoding", b"content-length")]}
         versioned = _VERSIONED.match(path)
         is_api = versioned is not None or path.startswith("/services/apexrest")
-        if path.startswith(("/services/data", "/services/apexrest")):
-            send = self._with_limit_header(send)
         if not is_api:
             await self.app(scope, receive, send)
             return
