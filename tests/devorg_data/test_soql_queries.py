@@ -371,3 +371,31 @@ def test_format_and_tolabel_functions(store: Store) -> None:
     agg = store.query("SELECT FORMAT(MIN(CloseDate)) earliest, FORMAT(SUM(Amount)) "
                       "FROM Opportunity").records[0]
     assert agg["earliest"] == "12/28/2015" and agg["expr0"] == "$44,000.00"
+
+
+def test_rollup_without_aggregates_has_one_grand_total_row(leads: Store) -> None:
+    rows = _rows(leads, "SELECT LeadSource FROM Lead GROUP BY ROLLUP(LeadSource)")
+    assert rows == [(None,), ("Phone Inquiry",), ("Web",), (None,)]
+
+
+def test_using_scope_mine_keeps_the_running_users_records(store: Store) -> None:
+    other = store.integration_user_id
+    mine = store.create("Account", {"Name": "Mine"})
+    store.create("Account", {"Name": "Theirs", "OwnerId": other})
+    assert names(store, "SELECT Name FROM Account USING SCOPE mine") == ["Mine"]
+    assert names(store, "SELECT Name FROM Account USING SCOPE mine",
+                 user_id=other) == ["Theirs"]
+    assert names(store, "SELECT Name FROM Account USING SCOPE Everything ORDER BY Name") == [
+        "Mine", "Theirs"]
+    assert store.query("SELECT Id FROM Account USING SCOPE mine WHERE Name = 'Mine'"
+                       ).records[0]["Id"] == mine
+
+
+def test_using_scope_the_devorg_cannot_honour_is_malformed(store: Store) -> None:
+    from sfbulk_mcp.devorg.errors import DevOrgError
+
+    for scope in ("team", "my_territory", "delegated", "bogus"):
+        with pytest.raises(DevOrgError) as err:
+            store.query(f"SELECT Id FROM Account USING SCOPE {scope}")
+        assert err.value.error_code == "MALFORMED_QUERY"
+        assert f"Invalid scope:{scope}" in err.value.message

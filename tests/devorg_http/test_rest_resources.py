@@ -374,3 +374,28 @@ def test_concurrent_clients_all_get_answers(devorg: DevOrg) -> None:
         found = client.get(f"{BASE}/query",
                            params={"q": f"SELECT COUNT() FROM Account WHERE Name LIKE '{tag}%'"})
     assert found.json()["totalSize"] == 200
+
+
+def test_using_scope_mine_follows_the_session_user(fresh_devorg: DevOrg) -> None:
+    other = fresh_devorg.add_user("scope.owner@devorg.local")
+    admin_token = fresh_devorg.access_token()
+    other_token = fresh_devorg.access_token("scope.owner@devorg.local")
+    with httpx2.Client(base_url=fresh_devorg.instance_url, trust_env=False) as client:
+        def names(token: str, soql: str) -> list[str]:
+            response = client.get(f"{BASE}/query", params={"q": soql},
+                                  headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200, response.text
+            return [r["Name"] for r in response.json()["records"]]
+
+        created = client.post(f"{BASE}/sobjects/Account", json={"Name": "Owned by other"},
+                              headers={"Authorization": f"Bearer {other_token}"})
+        assert created.status_code == 201
+        client.post(f"{BASE}/sobjects/Account", json={"Name": "Owned by admin"},
+                    headers={"Authorization": f"Bearer {admin_token}"})
+        soql = "SELECT Name FROM Account USING SCOPE mine"
+        assert names(other_token, soql) == ["Owned by other"]
+        assert names(admin_token, soql) == ["Owned by admin"]
+        assert fresh_devorg.store.retrieve("Account", created.json()["id"])["OwnerId"] == other
+        team = client.get(f"{BASE}/query", params={"q": "SELECT Id FROM Account USING SCOPE team"},
+                          headers={"Authorization": f"Bearer {admin_token}"})
+        assert team.status_code == 400 and team.json()[0]["errorCode"] == "MALFORMED_QUERY"

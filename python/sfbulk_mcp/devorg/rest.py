@@ -405,7 +405,8 @@ class RestApi:
             raise DevOrgError("MALFORMED_QUERY", "A query string has to be specified",
                               status=400)
         result = self.store.query(soql, include_deleted=include_deleted,
-                                  api_version=request.version)
+                                  api_version=request.version,
+                                  user_id=request.session.user_id)
         records = result.records
         size = self._batch_size(request)
         if len(records) <= size:

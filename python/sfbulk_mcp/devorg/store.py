@@ -813,19 +813,20 @@ class Store:
     # --- queries ----------------------------------------------------------------------
 
     def query(self, soql: str, *, include_deleted: bool = False,
-              api_version: str | None = None) -> QueryResult:
-        """Run SOQL; records in REST shape."""
+              api_version: str | None = None, user_id: str | None = None) -> QueryResult:
+        """Run SOQL (as `user_id`, for `USING SCOPE mine`); records in REST shape."""
         from .soql.execute import run_query
 
         return run_query(self, soql, include_deleted=include_deleted,
-                         api_version=api_version or self.api_version)
+                         api_version=api_version or self.api_version, user_id=user_id)
 
-    def query_rows(self, soql: str, *, include_deleted: bool = False
+    def query_rows(self, soql: str, *, include_deleted: bool = False,
+                   user_id: str | None = None
                    ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """Run a plain SELECT for Bulk: dotted column names and a stream of value tuples."""
         from .soql.execute import stream_rows
 
-        return stream_rows(self, soql, include_deleted=include_deleted)
+        return stream_rows(self, soql, include_deleted=include_deleted, user_id=user_id)
 
     def search(self, sosl: str, *, api_version: str | None = None) -> dict[str, Any]:
         """Run SOSL; ``{"searchRecords": [...]}`` as REST returns it."""

@@ -156,7 +156,8 @@ class BulkJobs:
             raise errors.missing_field("query")
         delimiter, line_ending = _format_options(body)
         _check_content_type(body)
-        object_name = check_bulk_query(self.state, soql, include_deleted=operation == "queryAll")
+        object_name = check_bulk_query(self.state, soql, include_deleted=operation == "queryAll",
+                                       user_id=user_id)
         if not self.state.limits.count_bulk_query_job():
             raise errors.exceeded_quota("DailyBulkV2QueryJobs")
         job = self._new_job(

@@ -30,7 +30,8 @@ _UNSUPPORTED: tuple[tuple[Callable[[Any], bool], str], ...] = (
 )
 
 
-def check_bulk_query(state: OrgState, soql: str, *, include_deleted: bool) -> str:
+def check_bulk_query(state: OrgState, soql: str, *, include_deleted: bool,
+                     user_id: str | None = None) -> str:
     """Reject SOQL that Bulk API 2.0 does not run; returns the queried object's name.
 
     Malformed SOQL and unknown objects or fields fail here too, as they do when Salesforce
@@ -51,7 +52,7 @@ def check_bulk_query(state: OrgState, soql: str, *, include_deleted: bool) -> st
             "custom object, be sure to append the '__c' after the entity name. Please "
             "reference your WSDL or the describe call for the appropriate names.",
         )
-    _check_fields(state, soql, include_deleted=include_deleted)
+    _check_fields(state, soql, include_deleted=include_deleted, user_id=user_id)
     for path in getattr(ast, "fields", []):
         if _is_compound(state, sobject, str(path)):
             raise errors.unsupported_query(
@@ -78,11 +79,13 @@ def _is_compound(state: OrgState, sobject: SObjectDef, path: str) -> bool:
     return field is not None and field.type in ("address", "location")
 
 
-def _check_fields(state: OrgState, soql: str, *, include_deleted: bool) -> None:
+def _check_fields(state: OrgState, soql: str, *, include_deleted: bool,
+                  user_id: str | None) -> None:
     # Compiling resolves every field and relationship without running the query.
     from sfbulk_mcp.devorg.soql.execute import compile_query
 
-    compile_query(state.store, soql, include_deleted=include_deleted, for_bulk=True)
+    compile_query(state.store, soql, include_deleted=include_deleted, for_bulk=True,
+                  user_id=user_id)
 
 
 def run_query(
@@ -98,7 +101,8 @@ def run_query(
 
     try:
         columns, rows = state.store.query_rows(
-            job.query, include_deleted=job.operation == "queryAll"
+            job.query, include_deleted=job.operation == "queryAll",
+            user_id=job.created_by_id,
         )
         count = write_rows(folder, formatter.header(columns), rows, formatter, stopped,
                            progress)

@@ -158,6 +158,7 @@ class SoqlQuery:
     from_pos: int = 0
     from_alias: str | None = None
     using_scope: str | None = None
+    using_scope_pos: int = 0
     where: Condition | None = None
     with_clauses: list[str] = field(default_factory=list)
     group_by: list[Expr] = field(default_factory=list)

@@ -158,10 +158,13 @@ class Compiler:
                  include_deleted: bool, for_bulk: bool,
                  aliases: itertools.count[int] | None = None,
                  obj: SObjectDef | None = None,
-                 rolled: frozenset[str] | None = None) -> None:
+                 rolled: frozenset[str] | None = None,
+                 user_id: str | None = None) -> None:
         self.catalog = catalog
         self.query = query
         self.today = today
+        # The user running the query: `USING SCOPE mine` keeps the records they own.
+        self.user_id = user_id
         self.include_deleted = include_deleted or query.all_rows
         self.for_bulk = for_bulk
         self.aliases = aliases or itertools.count()
@@ -507,7 +510,7 @@ class Compiler:
                             "Id or reference field")
         inner = Compiler(self.catalog, sub, today=self.today,
                          include_deleted=self.include_deleted, for_bulk=True,
-                         aliases=self.aliases)
+                         aliases=self.aliases, user_id=self.user_id)
         r = inner.resolve(sub.select[0].expr)
         if r.fdef.type not in ID_TYPES:
             raise malformed(self.query.text, pos,
@@ -522,11 +525,36 @@ class Compiler:
             return f"({sql} IN ({inner_sql}))"
         return f"({sql} IS NULL OR {sql} NOT IN ({inner_sql}))"
 
+    def _scope_sql(self, params: list[Any]) -> str:
+        """`USING SCOPE`: everything, or mine (records the running user owns).
+
+        Teams, territories, queues and delegation are not modelled here, so those scopes are
+        refused rather than answered as if they were `everything`.
+        """
+        q = self.query
+        if q.using_scope is None:
+            return ""
+        scope = q.using_scope.lower()
+        if scope == "everything":
+            return ""
+        if scope == "mine" and self.obj.field("OwnerId") is not None:
+            if self.user_id is None:
+                raise malformed(q.text, q.using_scope_pos,
+                                "USING SCOPE mine needs the user running the query")
+            params.append(self.user_id)
+            return f'{self.base}."OwnerId" = ?'
+        raise malformed(q.text, q.using_scope_pos,
+                        f"Invalid scope:{q.using_scope}, only everything and mine (on objects "
+                        "with an owner) are supported")
+
     def where_sql(self, params: list[Any]) -> str:
         """The WHERE clause: live rows only (unless queryAll) and the condition."""
         parts = []
         if not self.include_deleted:
             parts.append(f'{self.base}."IsDeleted" = 0')
+        scope = self._scope_sql(params)
+        if scope:
+            parts.append(scope)
         if self.query.where is not None:
             parts.append(self.condition(self.query.where, params))
         return " AND ".join(parts) or "1"
@@ -667,7 +695,8 @@ class Compiler:
             raise malformed(q.text, q.from_pos, f"GROUP BY {q.group_by_kind} takes one to "
                             "three fields and aggregate functions")
         scratch = Compiler(self.catalog, q, today=self.today,
-                           include_deleted=self.include_deleted, for_bulk=self.for_bulk)
+                           include_deleted=self.include_deleted, for_bulk=self.for_bulk,
+                           user_id=self.user_id)
         group_sql = [scratch.expr_sql(g)[0] for g in q.group_by]
         if q.group_by_kind == "ROLLUP":
             sets = [frozenset(group_sql[k:]) for k in range(len(group_sql) + 1)]
@@ -676,7 +705,7 @@ class Compiler:
                     for mask in range(1 << len(group_sql))]
         branches = [
             Compiler(self.catalog, q, today=self.today, include_deleted=self.include_deleted,
-                     for_bulk=self.for_bulk, rolled=rolled).compile()
+                     for_bulk=self.for_bulk, rolled=rolled, user_id=self.user_id).compile()
             for rolled in sets
         ]
         first = branches[0]
@@ -689,6 +718,14 @@ class Compiler:
                 sql += f" OFFSET {int(q.offset)}"
         return Plan(q, self.obj, sql, params, first.shape, None, first.columns,
                     first.bulk_cols, True, False, [], q.limit, None, first.select_cols)
+
+    def _aggregates_rows(self) -> bool:
+        """True when the select list or HAVING holds an aggregate function."""
+        q = self.query
+        if any(isinstance(i, SelectExpr) and isinstance(i.expr, FuncCall)
+               and i.expr.is_aggregate for i in q.select):
+            return True
+        return q.having is not None
 
     def _branch_plan(self, shape: Shape, columns: list[str],
                      bulk_cols: list[tuple[int, FieldDef | None]], where: str,
@@ -714,6 +751,10 @@ class Compiler:
                + " ".join(self.join_sql) + f" WHERE {where}")
         if kept:
             sql += " GROUP BY " + ", ".join(kept)
+        elif not self._aggregates_rows():
+            # The grand-total row of a select list without aggregates: SQLite only folds
+            # rows into one when an aggregate or a GROUP BY asks it to.
+            sql += " GROUP BY ''"
         sql += having
         plan = Plan(self.query, self.obj, sql, params + having_params, shape, None, columns,
                     bulk_cols, True, False, [], self.query.limit, None, list(self.cols))
@@ -825,7 +866,7 @@ class Compiler:
         child_obj = self.catalog.get(rel.child_sobject)
         inner = Compiler(self.catalog, sub, today=self.today,
                          include_deleted=self.include_deleted, for_bulk=False,
-                         obj=child_obj)
+                         obj=child_obj, user_id=self.user_id)
         plan = inner.compile(child_fk=rel.field)
         return ChildOut(rel.relationship_name or sub.from_object, plan, rel.field)
 

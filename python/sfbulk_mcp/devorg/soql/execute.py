@@ -31,18 +31,21 @@ _ADDRESS_KEYS = ["street", "city", "state", "postalCode", "country", "latitude",
 
 
 def compile_query(store: Store, soql: str, *, include_deleted: bool,
-                  for_bulk: bool) -> Plan:
-    """Parse and compile SOQL against the store's catalog."""
+                  for_bulk: bool, user_id: str | None = None) -> Plan:
+    """Parse and compile SOQL against the store's catalog, run as `user_id` (the admin
+    user by default, as for writes)."""
     query = parse_soql(soql)
     compiler = Compiler(store.catalog, query, today=store.now().date(),
-                        include_deleted=include_deleted, for_bulk=for_bulk)
+                        include_deleted=include_deleted, for_bulk=for_bulk,
+                        user_id=user_id or store.admin_user_id)
     return compiler.compile()
 
 
 def run_query(store: Store, soql: str, *, include_deleted: bool,
-              api_version: str) -> QueryResult:
+              api_version: str, user_id: str | None = None) -> QueryResult:
     """Run SOQL and build REST-shaped records."""
-    plan = compile_query(store, soql, include_deleted=include_deleted, for_bulk=False)
+    plan = compile_query(store, soql, include_deleted=include_deleted, for_bulk=False,
+                         user_id=user_id)
     conn = store._conn()
     if plan.count_only:
         total = int(conn.execute(plan.sql, plan.params).fetchone()[0])
@@ -199,10 +202,11 @@ class _Builder:
         return obj.name if obj is not None else "Name"
 
 
-def stream_rows(store: Store, soql: str, *, include_deleted: bool
-                ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+def stream_rows(store: Store, soql: str, *, include_deleted: bool,
+                user_id: str | None = None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
     """Compile a plain SELECT for Bulk and stream its rows as tuples of Python values."""
-    plan = compile_query(store, soql, include_deleted=include_deleted, for_bulk=True)
+    plan = compile_query(store, soql, include_deleted=include_deleted, for_bulk=True,
+                         user_id=user_id)
     q = plan.query
     if plan.aggregate or plan.count_only or plan.children or q.uses_typeof:
         raise malformed(q.text, q.from_pos, "Aggregate, child-relationship and TYPEOF queries "

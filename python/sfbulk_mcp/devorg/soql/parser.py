@@ -223,7 +223,10 @@ class Parser:
             query.from_alias = self.advance().text
         if self.accept_kw("USING"):
             self.expect_kw("SCOPE")
-            query.using_scope = self.advance().text
+            scope_tok = self.advance()
+            if scope_tok.kind != "ident":
+                raise self.error(scope_tok)
+            query.using_scope, query.using_scope_pos = scope_tok.text, scope_tok.pos
         if self.accept_kw("WHERE"):
             query.where = self.condition()
         while self.is_kw("WITH"):
