@@ -185,6 +185,22 @@ def test_duplicate_external_ids_in_one_job_fail_both_rows(api: httpx2.Client,
     assert failed.count("DUPLICATE_EXTERNAL_ID:Duplicate external id specified: D-1") == 2
 
 
+def test_upsert_matching_several_records_fails_that_row_as_duplicate_external_id(
+        api: httpx2.Client) -> None:
+    api_rest = "/services/data/v52.0/sobjects/Account"
+    first = api.post(api_rest, json={"Name": "Twin A", "External_Id__c": "TWIN"}).json()["id"]
+    second = api.post(api_rest, json={"Name": "Twin B", "External_Id__c": "TWIN"}).json()["id"]
+    job = run_job(api, "External_Id__c,Name\nTWIN,Which one\nSOLO,Fine\n", object="Account",
+                  operation="upsert", externalIdFieldName="External_Id__c")
+    assert (job["numberRecordsProcessed"], job["numberRecordsFailed"]) == (2, 1)
+    failed = results(api, job["id"], "failedResults").splitlines()
+    assert len(failed) == 2
+    cell = failed[1].split('","')[1]
+    assert cell.startswith("DUPLICATE_EXTERNAL_ID:External Id: more than one record found for "
+                           "external id field: [")
+    assert first in cell and second in cell and cell.endswith(":External_Id__c --")
+
+
 def test_delete_and_hard_delete(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     ids = insert_accounts(api, ["Del A", "Del B"])
     deleted = run_job(api, f"Id\n{ids[0]}\n", object="Account", operation="delete")

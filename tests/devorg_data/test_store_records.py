@@ -178,7 +178,10 @@ def test_upsert_with_several_matches_is_300(store: Store) -> None:
     b = store.create("Account", {"Name": "B", "External_Id__c": "DUP"})
     with pytest.raises(MultipleMatchesError) as err:
         store.upsert("Account", "External_Id__c", "DUP", {"Name": "C"})
-    assert err.value.status == 300 and err.value.error_code == "MULTIPLE_CHOICES"
+    assert err.value.status == 300 and err.value.error_code == "DUPLICATE_EXTERNAL_ID"
+    assert err.value.message.startswith(
+        "External Id: more than one record found for external id field: [")
+    assert err.value.fields == ["External_Id__c"]
     assert set(err.value.record_ids) == {a, b}
 
 

@@ -39,15 +39,22 @@ _TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z)?$")
 
 
 class MultipleMatchesError(DevOrgError):
-    """An upsert whose external id matched several records (HTTP 300)."""
+    """An upsert whose external id matched several records.
 
-    def __init__(self, sobject: str, field: str, record_ids: list[str]) -> None:
+    REST answers HTTP 300 with the matching record URLs; row-level results (Bulk, sObject
+    collections) carry Salesforce's DUPLICATE_EXTERNAL_ID error.
+    """
+
+    def __init__(self, sobject: str, field: str, record_ids: list[str], *,
+                 label: str | None = None) -> None:
         super().__init__(
-            "MULTIPLE_CHOICES",
-            f"The value provided for {field} matches more than one {sobject} record: "
-            + ", ".join(record_ids),
+            "DUPLICATE_EXTERNAL_ID",
+            f"{label or field}: more than one record found for external id field: "
+            f"[{', '.join(record_ids)}]",
             status=300,
+            fields=[field],
         )
+        self.sobject = sobject
         self.record_ids = record_ids
 
 
@@ -666,7 +673,7 @@ class Store:
                values: dict[str, Any], *, user_id: str | None = None) -> tuple[str, bool]:
         """Insert or update by external id; returns (id, created).
 
-        Several matches raise MultipleMatchesError (MULTIPLE_CHOICES, HTTP 300).
+        Several matches raise MultipleMatchesError (DUPLICATE_EXTERNAL_ID, HTTP 300).
         """
         obj = self.catalog.get(sobject)
         f = obj.field(external_field)
@@ -698,7 +705,8 @@ class Store:
                 (key,),
             ).fetchall()
             if len(rows) > 1:
-                raise MultipleMatchesError(obj.name, f.name, [r[0] for r in rows])
+                raise MultipleMatchesError(obj.name, f.name, [r[0] for r in rows],
+                                           label=f.label)
             if rows:
                 self.update(obj.name, rows[0][0], body, user_id=user_id)
                 return str(rows[0][0]), False
