@@ -107,6 +107,7 @@ class Decoder:
         batch_size: int = 8192,
         gzip: bool | None = None,
         on_error: str = "raise",
+        na_as_null: bool = False,
     ) -> Decoder: ...
     def feed(self, data: bytes | bytearray) -> list[RecordBatch]:
         """Parses ``data``; returns the batches it completed."""
@@ -200,6 +201,7 @@ def decode_body(
     batch_size: int = 8192,
     gzip: bool | None = None,
     on_error: str = "raise",
+    na_as_null: bool = False,
 ) -> tuple[list[RecordBatch], Schema | None, int]:
     """Decodes one whole body in one call: (batches, schema, nulled)."""
 

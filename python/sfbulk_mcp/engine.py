@@ -177,6 +177,7 @@ def decode_batches(
     gzip: bool | None = None,
     on_error: OnError = "raise",
     pages: bool = False,
+    na_as_null: bool = False,
 ) -> Iterator[RecordBatch]:
     """Decodes a result stream lazily, yielding Arrow record batches of ``batch_size`` rows.
 
@@ -193,6 +194,7 @@ def decode_batches(
         batch_size=batch_size,
         gzip=gzip,
         on_error=on_error,
+        na_as_null=na_as_null,
     )
     for chunk in _iter_chunks(chunks):
         yield from dec.feed(chunk)
@@ -213,6 +215,7 @@ def decode(
     gzip: bool | None = None,
     on_error: OnError = "raise",
     pages: bool = False,
+    na_as_null: bool = False,
 ) -> pl.DataFrame:
     """Decodes Bulk API 2.0 result CSV into a typed Polars frame.
 
@@ -220,7 +223,8 @@ def decode(
     ``schema`` maps column names to Salesforce field types; other columns stay strings and
     ``""`` is null. ``gzip=None`` detects gzip bodies by their magic number. Bad values raise a
     :class:`TypeConversionError` naming the row, column and byte offset, unless
-    ``on_error="null"``. A result with no data rows gives an empty frame with typed columns.
+    ``on_error="null"``. ``na_as_null=True`` reads ``#N/A`` as null (ingest result files echo
+    uploads that used it). A result with no data rows gives an empty frame with typed columns.
     """
     dec = Decoder(
         schema=_types(schema),
@@ -231,6 +235,7 @@ def decode(
         batch_size=batch_size,
         gzip=gzip,
         on_error=on_error,
+        na_as_null=na_as_null,
     )
     batches: list[RecordBatch] = []
     for chunk in _iter_chunks(chunks):
@@ -425,7 +430,8 @@ def _results(
     line_ending: LineEnding,
 ) -> pl.DataFrame:
     types = {**(_types(schema) or {}), **fixed}
-    return decode(body, schema=types, delimiter=delimiter, line_ending=line_ending)
+    # Result files echo the uploaded values: `#N/A` (null the field) reads as null.
+    return decode(body, schema=types, delimiter=delimiter, line_ending=line_ending, na_as_null=True)
 
 
 def parse_successful_results(

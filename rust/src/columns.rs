@@ -28,6 +28,8 @@ pub struct BatchFields<'a> {
     pub first_row: u64,
     /// False when some field may hold invalid UTF-8 (checked per field then).
     pub all_utf8: bool,
+    /// `#N/A` is a null too.
+    pub na_as_null: bool,
 }
 
 impl BatchFields<'_> {
@@ -35,6 +37,13 @@ impl BatchFields<'_> {
     fn span(&self, r: usize, c: usize) -> (usize, usize) {
         let i = r * self.ncols + c;
         (self.bounds[i] as usize, self.bounds[i + 1] as usize)
+    }
+
+    /// Whether `value` stands for null: empty (Salesforce has no empty string), or `#N/A`
+    /// when asked.
+    #[inline(always)]
+    fn is_null(&self, value: &[u8]) -> bool {
+        value.is_empty() || (self.na_as_null && value == b"#N/A")
     }
 
     fn error(&self, kind: ErrorKind, r: usize, column: &str, message: String) -> EngineError {
@@ -182,7 +191,7 @@ fn build_strings(
     for r in 0..f.nrows {
         let (s, e) = f.span(r, c);
         let value = &f.buf[s..e];
-        if value.is_empty() {
+        if f.is_null(value) {
             views.push(0);
             validity.set_null(r);
             continue;
@@ -262,7 +271,7 @@ fn build_booleans(
     for r in 0..f.nrows {
         let (s, e) = f.span(r, c);
         let value = &f.buf[s..e];
-        if value.is_empty() {
+        if f.is_null(value) {
             values.append(false);
             validity.set_null(r);
             continue;
@@ -296,7 +305,7 @@ fn build_primitive<T: ArrowPrimitiveType>(
     for r in 0..f.nrows {
         let (s, e) = f.span(r, c);
         let value = &f.buf[s..e];
-        if value.is_empty() {
+        if f.is_null(value) {
             values.push(T::Native::default());
             validity.set_null(r);
             continue;

@@ -56,6 +56,9 @@ pub struct DecoderOptions {
     pub batch_size: usize,
     pub on_error: OnError,
     pub gzip: GzipMode,
+    /// Read `#N/A` as null, as ingest result files echo the uploads that used it to null a
+    /// field (query results never contain it).
+    pub na_as_null: bool,
 }
 
 impl Default for DecoderOptions {
@@ -69,6 +72,7 @@ impl Default for DecoderOptions {
             batch_size: 8192,
             on_error: OnError::Raise,
             gzip: GzipMode::Auto,
+            na_as_null: false,
         }
     }
 }
@@ -584,6 +588,7 @@ impl Parser {
             row_offsets: &row_offsets,
             first_row,
             all_utf8,
+            na_as_null: self.opts.na_as_null,
         };
         let schema = self.schema.clone().expect("rows imply a header");
         let header = self.header.as_ref().expect("rows imply a header");

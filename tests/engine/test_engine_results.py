@@ -42,6 +42,21 @@ def test_failed_results_split_the_error() -> None:
     assert df["NumberOfEmployees"].to_list() == [5, 6, 7]
 
 
+def test_results_of_uploads_that_nulled_fields_with_na_read_as_null() -> None:
+    body = (
+        b'"sf__Id","sf__Error",Id,NumberOfEmployees,Phone\n'
+        b'"","INVALID_FIELD:bad:Phone --","001000000000001AAA","#N/A","#N/A"\n'
+    )
+    df = engine.parse_failed_results(body, schema={"NumberOfEmployees": "int"})
+    assert df.row(0, named=True)["NumberOfEmployees"] is None
+    assert df.row(0, named=True)["Phone"] is None
+    ok = engine.parse_successful_results(
+        b'"sf__Id","sf__Created",Id,AnnualRevenue\n"001000000000001AAA","false","001000000000001AAA","#N/A"\n',
+        schema={"AnnualRevenue": "currency"},
+    )
+    assert ok["AnnualRevenue"].to_list() == [None]
+
+
 def test_recorded_empty_failed_and_unprocessed_results() -> None:
     failed = engine.parse_failed_results(b'"sf__Id","sf__Error",Id,Phone\n')
     assert failed.height == 0

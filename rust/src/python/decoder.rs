@@ -34,6 +34,7 @@ pub fn build_options(
     batch_size: usize,
     gzip: Option<bool>,
     on_error: &str,
+    na_as_null: bool,
 ) -> PyResult<DecoderOptions> {
     Ok(DecoderOptions {
         delimiter: options::delimiter(delimiter)?,
@@ -44,6 +45,7 @@ pub fn build_options(
         batch_size,
         on_error: options::on_error(on_error)?,
         gzip: options::gzip(gzip),
+        na_as_null,
     })
 }
 
@@ -51,7 +53,8 @@ pub fn build_options(
 impl PyDecoder {
     #[new]
     #[pyo3(signature = (*, schema=None, columns=None, has_header=true, delimiter="COMMA",
-                        line_ending="LF", batch_size=8192, gzip=None, on_error="raise"))]
+                        line_ending="LF", batch_size=8192, gzip=None, on_error="raise",
+                        na_as_null=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         schema: Option<&Bound<'_, PyDict>>,
@@ -62,6 +65,7 @@ impl PyDecoder {
         batch_size: usize,
         gzip: Option<bool>,
         on_error: &str,
+        na_as_null: bool,
     ) -> PyResult<Self> {
         let opts = build_options(
             schema,
@@ -72,6 +76,7 @@ impl PyDecoder {
             batch_size,
             gzip,
             on_error,
+            na_as_null,
         )?;
         Ok(PyDecoder {
             inner: Decoder::new(opts).map_err(to_py)?,
@@ -133,7 +138,8 @@ impl PyDecoder {
 /// Decodes one complete body in a single call (one GIL release): feed, then finish.
 #[pyfunction]
 #[pyo3(signature = (data, *, schema=None, columns=None, has_header=true, delimiter="COMMA",
-                    line_ending="LF", batch_size=8192, gzip=None, on_error="raise"))]
+                    line_ending="LF", batch_size=8192, gzip=None, on_error="raise",
+                    na_as_null=false))]
 #[allow(clippy::too_many_arguments)]
 fn decode_body(
     py: Python<'_>,
@@ -146,6 +152,7 @@ fn decode_body(
     batch_size: usize,
     gzip: Option<bool>,
     on_error: &str,
+    na_as_null: bool,
 ) -> PyResult<(Vec<PyRecordBatch>, Option<PySchema>, u64)> {
     let opts = build_options(
         schema,
@@ -156,6 +163,7 @@ fn decode_body(
         batch_size,
         gzip,
         on_error,
+        na_as_null,
     )?;
     let (batches, schema, nulled) = py
         .detach(|| {
@@ -198,6 +206,7 @@ fn csv_file_to_parquet(
         batch_size,
         gzip,
         on_error,
+        false,
     )?;
     let codec = crate::parquet_sink::compression(compression).map_err(to_py)?;
     py.detach(|| crate::pipeline::csv_file_to_parquet(&source, &path, opts, codec))

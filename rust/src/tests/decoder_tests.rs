@@ -301,3 +301,17 @@ fn a_crlf_body_declared_lf_loses_no_data_to_stray_carriage_returns() {
         ]
     );
 }
+
+#[test]
+fn na_reads_as_null_only_when_asked() {
+    let data = b"\"N\",\"S\"\n\"#N/A\",\"#N/A\"\n\"4\",\"x\"\n";
+    let mut opts = typed(&[("N", SfType::Int)]);
+    assert_eq!(
+        decode(opts.clone(), &[data]).unwrap_err().kind,
+        ErrorKind::TypeConversion
+    );
+    opts.na_as_null = true;
+    let b = &decode(opts, &[data]).unwrap()[0];
+    assert!(b.column(0).is_null(0) && b.column(1).is_null(0));
+    assert_eq!(b.column(0).as_primitive::<Int64Type>().value(1), 4);
+}
