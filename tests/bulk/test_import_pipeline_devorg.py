@@ -193,3 +193,56 @@ def test_transient_failures_are_retried_until_they_succeed(small_org: DevOrg) ->
     assert set(no_retry.failures["error_code"]) == {"UNABLE_TO_LOCK_ROW"}
     assert retried.succeeded == 3 and retried.failed == 0 and retried.retried == 3
     assert sorted(names_in_org(small_org).values()) == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"Name,Phone\nGood,1\nBad,\xff\xfe\n", b"Name,Phone\nGood,1\nRagged,2,3\n"],
+    ids=["bad-utf8", "ragged-line"],
+)
+def test_unreadable_csv_is_refused_before_any_job(
+    small_org: DevOrg, tmp_path: Path, text: bytes
+) -> None:
+    from sfbulk_mcp.bulk.errors import ImportInputError
+
+    source = tmp_path / "accounts.csv"
+    source.write_bytes(text)
+    with pytest.raises(ImportInputError, match="nothing was imported"):
+        run_with_client(small_org, lambda c: import_data(c, "Account", source))
+    assert names_in_org(small_org) == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["accounts.csv"]
+
+
+def test_a_job_that_cannot_be_created_midway_keeps_every_row_accounted_for(
+    small_org: DevOrg, tmp_path: Path
+) -> None:
+    import asyncio
+
+    source = tmp_path / "accounts.parquet"
+    pl.DataFrame({"Name": [f"N{i}" for i in range(6)]}).write_parquet(source)
+
+    class OutageAfterFirstJob(SalesforceClient):
+        created = 0
+
+        async def bulk_create_ingest_job(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            self.created += 1
+            if self.created == 2:  # the org answers 503 from the second job on
+                small_org.faults.fail_requests(503, 1, path="/jobs/ingest")
+            return await super().bulk_create_ingest_job(*args, **kwargs)
+
+    async def main() -> Any:
+        async with OutageAfterFirstJob(provider_for(small_org), retry=FAST_RETRY) as client:
+            return await import_data(
+                client, "Account", source, max_rows=2, parallel=1, retries=2, poll_interval=0.05
+            )
+
+    result = asyncio.run(main())
+    assert (result.rows, result.succeeded, result.failed, result.unprocessed) == (6, 2, 0, 4)
+    assert len(result.jobs) == 1
+    success = pl.read_parquet(tmp_path / "accounts.success.parquet")
+    unprocessed = pl.read_parquet(tmp_path / "accounts.unprocessed.parquet")
+    assert success["sf__Row"].to_list() == [0, 1]
+    assert sorted(names_in_org(small_org).values()) == ["N0", "N1"]
+    assert unprocessed["sf__Row"].to_list() == [2, 3, 4, 5]
+    assert unprocessed["Name"].to_list() == ["N2", "N3", "N4", "N5"]
+    assert all(e.startswith("not sent:") and "503" in e for e in unprocessed["sf__Error"])

@@ -169,10 +169,25 @@ def read_input(data: str | Path | pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     if suffix in (".parquet", ".pq"):
         return pl.scan_parquet(path)
     if suffix in (".csv", ".txt"):
-        return pl.scan_csv(path, infer_schema=False, empty_string_is_null=False)
+        return _checked(path, pl.scan_csv(path, infer_schema=False, empty_string_is_null=False))
     if suffix in (".jsonl", ".ndjson"):
-        return pl.scan_ndjson(path)
+        return _checked(path, pl.scan_ndjson(path))
     raise ImportInputError(f"cannot import {path.name}: use a .parquet, .csv or .jsonl file")
+
+
+def _checked(path: Path, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """`frame` after one streaming pass over the whole file, so that text Polars cannot read
+    (bad UTF-8, ragged or badly quoted lines) stops the import before any job is created,
+    rather than after some rows were already loaded."""
+    try:
+        frame.select(pl.all().is_null().sum()).collect(engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImportInputError(
+            f"cannot read {path.name}: {detail}; nothing was imported (fix the file, e.g. "
+            "save it as UTF-8 CSV with one value per column on every line)"
+        ) from None
+    return frame
 
 
 def result_paths(source: Path) -> dict[str, Path]:
@@ -250,6 +265,8 @@ class _Runner:
         self.progress = progress
         self.total_rows = total_rows
         self.jobs: list[str] = []
+        # Set when a job could not be created after others were: no further batch is sent.
+        self.halt: SalesforceError | None = None
         self.jobs_done = 0
         self.done_rows = 0
         self.failed_rows = 0
@@ -334,11 +351,21 @@ class _Runner:
                     frames[kind] = matching.result_keys(None, header, kind)
         except SalesforceError as exc:
             if job_id is None:
-                raise
-            # The job could not finish (e.g. it timed out and was aborted): its rows stay
-            # unprocessed, with the reason.
-            job_error = str(exc)
+                if not self.jobs:
+                    raise  # nothing was sent yet: the import fails as a whole
+                # A later job could not be created (org unavailable, session revoked...):
+                # stop here, and account for the rows already loaded by earlier jobs.
+                self.halt = self.halt or exc
+                job_error = f"not sent: {exc}"
+            else:
+                # The job could not finish (e.g. it timed out and was aborted): rows it
+                # processed before that keep their outcome; the others stay unprocessed.
+                job_error = str(exc)
             frames = {kind: matching.result_keys(None, header, kind) for kind in _RESULT_NAMES}
+            if job_id is not None:
+                for kind in ("success", "failed"):
+                    with contextlib.suppress(SalesforceError, OSError):
+                        frames[kind] = await self._results(job_id, kind, header)
         outcomes = matching.match_keys(uploaded, [frames[kind] for kind in _RESULT_NAMES])
         if job_error:
             outcomes = outcomes.with_columns(
@@ -376,18 +403,20 @@ class _Runner:
             finally:
                 slots.release()
 
+        sent = 0  # rows handed to jobs so far
         try:
             batches = codec.build_batches(
                 frame, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
             )
             while True:
                 await slots.acquire()  # a slot first, then the next batch is built
-                batch = next(batches, None)
+                batch = None if self.halt is not None else next(batches, None)
                 if batch is None:
                     slots.release()
                     break
                 # The job task owns the bytes (and drops them once uploaded).
                 upload, start, stop = [batch.data], batch.start, batch.stop
+                sent = stop
                 del batch
                 tasks.append(asyncio.create_task(one(upload, start, stop)))
                 failed = [
@@ -403,11 +432,27 @@ class _Runner:
                 with contextlib.suppress(BaseException):
                     await task
             raise
+        if self.halt is not None and sent < height:
+            results.append(_not_sent(sent, height, f"not sent: {self.halt}"))
         results.sort(key=lambda r: r.start)
         covered = sum(r.stop - r.start for r in results)
         if covered != height:  # pragma: no cover - the batch builder guarantees it
             raise ImportInputError(f"batches covered {covered} of {height} rows")
         return pl.concat([r.outcomes for r in results], how="vertical")
+
+
+def _not_sent(start: int, stop: int, reason: str) -> _BatchOutcome:
+    """Rows `start:stop` as unprocessed: no job was created for them."""
+    count = stop - start
+    outcomes = pl.DataFrame(
+        {
+            "outcome": [matching.UNPROCESSED] * count,
+            "sf__Id": pl.Series([None] * count, dtype=pl.String),
+            "sf__Created": pl.Series([None] * count, dtype=pl.String),
+            "sf__Error": [reason] * count,
+        }
+    )
+    return _BatchOutcome(start, stop, outcomes, None)
 
 
 def _empty_outcomes() -> pl.DataFrame:
@@ -481,10 +526,15 @@ async def import_data(
         )
 
     outcomes = await run_rows(upload, height)
+    if runner.halt is not None:
+        logger.warning(
+            "the import stopped early (%s): rows not sent are in the unprocessed results",
+            runner.halt,
+        )
 
     retried = 0
     wanted = frozenset(retry_errors)
-    for attempt in range(retries):
+    for attempt in range(retries if runner.halt is None else 0):
         transient = outcomes.with_row_index("__i").filter(
             (pl.col("outcome") == matching.FAILED) & _error_code(pl.col("sf__Error")).is_in(wanted)
         )
