@@ -354,12 +354,13 @@ def _report(result: LoginResult, as_json: bool) -> None:
 
 
 def _show_login_url(url: str, *, open_browser: bool) -> None:
+    # Prompts go to stderr: stdout holds only the result (`--json` stays parseable).
     if open_browser and webbrowser.open(url):
-        click.echo("Opened the login page in your browser. If it did not appear, open:")
+        click.echo("Opened the login page in your browser. If it did not appear, open:", err=True)
     else:
-        click.echo("Open this URL in a browser to log in:")
-    click.echo(url)
-    click.echo("Waiting for the login to complete...")
+        click.echo("Open this URL in a browser to log in:", err=True)
+    click.echo(url, err=True)
+    click.echo("Waiting for the login to complete...", err=True)
 
 
 @click.command("logout")
