@@ -12,7 +12,7 @@ use csv_core::{ReadRecordResult, Reader, ReaderBuilder, Terminator};
 use crate::columns::{build_column, BatchFields, OnError};
 use crate::error::{EngineError, ErrorKind, Result};
 use crate::gzip::{GzipMode, PageInput};
-use crate::types::{arrow_schema, SfType, TypeMap};
+use crate::types::{arrow_schema, repeated_column, SfType, TypeMap};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// A batch buffer never grows past this: view offsets are 32-bit.
@@ -140,6 +140,12 @@ impl Decoder {
             return Err(EngineError::new(
                 ErrorKind::Invalid,
                 "a stream without a header row needs its column names: pass columns=[...]",
+            ));
+        }
+        if let Some(name) = opts.columns.as_deref().and_then(repeated_column) {
+            return Err(EngineError::new(
+                ErrorKind::Invalid,
+                format!("columns names {name:?} more than once; column names must be unique"),
             ));
         }
         let mut parser = Parser {
@@ -285,9 +291,9 @@ impl Parser {
         self.col_types.len()
     }
 
-    /// Entry point for CSV bytes: strips a byte-order mark at the start of a page.
+    /// Entry point for CSV bytes: strips byte-order marks at the start of a page.
     fn push(&mut self, mut bytes: &[u8], out: &mut Vec<RecordBatch>) -> Result<()> {
-        if self.bom_check {
+        while self.bom_check && !bytes.is_empty() {
             let take = (BOM.len() - self.bom_held.len()).min(bytes.len());
             self.bom_held.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
@@ -300,13 +306,15 @@ impl Parser {
     }
 
     fn release_bom_held(&mut self, out: &mut Vec<RecordBatch>) -> Result<()> {
-        self.bom_check = false;
         let held = std::mem::take(&mut self.bom_held);
-        if held.starts_with(BOM) {
+        if held == BOM {
+            // Keep looking: csv-core strips a mark at the start of its input by itself, but
+            // only when it arrives whole, so a second one must never reach it.
             self.consumed += BOM.len() as u64;
             self.rec_offset = self.consumed;
-            self.parse(&held[BOM.len()..], out)
+            Ok(())
         } else {
+            self.bom_check = false;
             self.parse(&held, out)
         }
     }
@@ -539,6 +547,17 @@ impl Parser {
                 )
                 .at(0, offset));
             }
+        }
+        if let Some(name) = repeated_column(&names) {
+            return Err(EngineError::new(
+                ErrorKind::CsvFormat,
+                format!(
+                    "the header row (byte offset {offset}) names the column {name:?} more than \
+                     once; a result's columns must be unique. Check that the delimiter matches \
+                     the job's columnDelimiter"
+                ),
+            )
+            .at(0, offset));
         }
         self.set_columns(names);
         Ok(())

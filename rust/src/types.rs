@@ -120,6 +120,15 @@ impl TypeMap {
     }
 }
 
+/// A column name that appears more than once, if any: a frame needs unique names.
+pub fn repeated_column(columns: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(columns.len());
+    columns
+        .iter()
+        .find(|c| !seen.insert(c.as_str()))
+        .map(String::as_str)
+}
+
 /// The Arrow schema for `columns` typed by `types` (every field nullable).
 pub fn arrow_schema(columns: &[String], types: &TypeMap) -> SchemaRef {
     let fields: Vec<Field> = columns

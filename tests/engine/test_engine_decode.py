@@ -196,6 +196,12 @@ def test_wrong_field_count_is_a_csv_format_error() -> None:
     assert info.value.byte_offset == 16
 
 
+def test_header_naming_a_column_twice_is_a_csv_format_error() -> None:
+    with pytest.raises(CsvFormatError, match="more than once") as info:
+        engine.decode(b'"A","",""\n"1","2","3"\n')
+    assert (info.value.row, info.value.byte_offset) == (0, 0)
+
+
 def test_unterminated_quote_at_end_of_stream_is_an_error() -> None:
     with pytest.raises(CsvFormatError, match="never closed") as info:
         engine.decode([b'"A"\n"1"\n"trunc', b"ated"])

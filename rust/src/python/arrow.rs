@@ -318,6 +318,11 @@ pub fn import_schema(obj: &Bound<'_, PyAny>) -> PyResult<SchemaRef> {
 #[pyfunction]
 #[pyo3(signature = (columns, types=None))]
 fn schema_for(columns: Vec<String>, types: Option<&Bound<'_, PyDict>>) -> PyResult<PySchema> {
+    if let Some(name) = crate::types::repeated_column(&columns) {
+        return Err(PyValueError::new_err(format!(
+            "columns names {name:?} more than once; column names must be unique"
+        )));
+    }
     let types = options::type_map(types)?;
     Ok(PySchema {
         schema: arrow_schema(&columns, &types),

@@ -315,3 +315,33 @@ fn na_reads_as_null_only_when_asked() {
     assert!(b.column(0).is_null(0) && b.column(1).is_null(0));
     assert_eq!(b.column(0).as_primitive::<Int64Type>().value(1), 4);
 }
+
+#[test]
+fn a_header_naming_a_column_twice_is_an_error() {
+    let err = decode(
+        DecoderOptions::default(),
+        &[b"\"A\",\"\",\"\"\n\"1\",\"2\",\"3\"\n"],
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::CsvFormat);
+    assert_eq!(err.row, Some(0));
+    assert!(err.message.contains("more than once"), "{}", err.message);
+    let opts = DecoderOptions {
+        has_header: false,
+        columns: Some(vec!["A".into(), "A".into()]),
+        ..Default::default()
+    };
+    assert_eq!(Decoder::new(opts).err().unwrap().kind, ErrorKind::Invalid);
+}
+
+#[test]
+fn repeated_byte_order_marks_split_anywhere_give_one_outcome() {
+    let data = b"\xEF\xBB\xBF\xEF\xBB\xBF\"A\"\n\"1\"\n";
+    let whole = cells(&decode(DecoderOptions::default(), &[data]).unwrap());
+    assert_eq!(whole, vec![vec![Some("1".to_string())]]);
+    for cut in 0..=data.len() {
+        let batches = decode(DecoderOptions::default(), &[&data[..cut], &data[cut..]]).unwrap();
+        assert_eq!(batches[0].schema().field(0).name(), "A", "cut at {cut}");
+        assert_eq!(cells(&batches), whole, "cut at {cut}");
+    }
+}
