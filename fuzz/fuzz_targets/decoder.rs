@@ -4,6 +4,7 @@
 
 use _engine::columns::OnError;
 use _engine::decoder::{Decoder, DecoderOptions};
+use _engine::error::{EngineError, ErrorKind};
 use _engine::gzip::GzipMode;
 use _engine::types::{SfType, TypeMap};
 use libfuzzer_sys::fuzz_target;
@@ -19,13 +20,16 @@ const TYPES: [SfType; 7] = [
     SfType::Time,
 ];
 
-fn run(opts: &DecoderOptions, pieces: &[&[u8]]) -> Result<Vec<String>, String> {
-    let mut d = Decoder::new(opts.clone()).map_err(|e| e.message)?;
+type Outcome = Result<Vec<String>, (ErrorKind, String)>;
+
+fn run(opts: &DecoderOptions, pieces: &[&[u8]]) -> Outcome {
+    let err = |e: EngineError| (e.kind, e.message);
+    let mut d = Decoder::new(opts.clone()).map_err(err)?;
     let mut out = Vec::new();
     for p in pieces {
-        out.extend(d.feed(p).map_err(|e| e.message)?);
+        out.extend(d.feed(p).map_err(err)?);
     }
-    out.extend(d.finish().map_err(|e| e.message)?);
+    out.extend(d.finish().map_err(err)?);
     // Compare contents, not batch boundaries.
     Ok(out
         .iter()
@@ -68,5 +72,13 @@ fuzz_target!(|input: &[u8]| {
     let whole = run(&opts, &[data]);
     let cut = head[2] as usize % (data.len() + 1);
     let split = run(&opts, &[&data[..cut], &data[cut..]]);
+    if let (Err(a), Err(b)) = (&whole, &split) {
+        // In a corrupt gzip body, how much of the inflated prefix reaches the parser before
+        // inflation fails depends on where the compressed bytes were cut, so an error in that
+        // prefix may be reported instead of the gzip error. Either way the stream fails.
+        if a.0 == ErrorKind::Gzip || b.0 == ErrorKind::Gzip {
+            return;
+        }
+    }
     assert_eq!(whole, split, "splitting at {cut} changed the result");
 });
