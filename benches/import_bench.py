@@ -12,7 +12,8 @@ receives both inserts; each side runs in its own subprocess, so peak RSS and CPU
 - simple-salesforce: `sf.bulk2.Account.insert(csv_file="rows.csv")`, which returns counts
   only (no per-row outcome).
 
-Printed: wall time, peak RSS, client CPU seconds per million rows, and the ratios.
+Printed: wall time, the client's own time (wall less the devorg's job processing), peak RSS,
+client CPU seconds per million rows, and the ratios.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from export_bench import _usage, best_of, print_report, run_order, run_side
+from export_bench import ServerClock, _usage, best_of, print_report, run_order, run_side
 
 
 def make_rows(n: int, parquet: Path, csv: Path) -> None:
@@ -128,6 +129,7 @@ def main() -> None:
                 "REQUESTS_CA_BUNDLE": str(org.ca_certificate),
             }
             reports: dict[str, dict[str, Any]] = {}
+            clock = ServerClock(org, "ingest")
             sources = {"sfbulk": parquet, "simple-salesforce": csv}
             for name in run_order(args.repeat):
                 source = sources[name]
@@ -145,7 +147,7 @@ def main() -> None:
                 ]
                 print(f"running {name} ...", file=sys.stderr)
                 reports[name] = best_of(
-                    reports.get(name), run_side(name, common, env, script=__file__)
+                    reports.get(name), run_side(name, common, env, script=__file__, clock=clock)
                 )
         print_report(reports, "insert", args.rows)
 
