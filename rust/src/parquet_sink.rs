@@ -11,10 +11,11 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::{EngineError, ErrorKind, Result};
 
-/// A row group is closed once its encoded data reaches this size, so memory stays bounded
-/// however many rows arrive.
-const ROW_GROUP_BYTES: usize = 64 << 20;
-const ROW_GROUP_ROWS: usize = 1 << 20;
+/// A row group is closed once its encoded data reaches this size, or at this many rows (the
+/// order of DuckDB's row groups), so memory stays bounded however many rows arrive: the
+/// writer holds the whole open row group, encoded, until it is flushed.
+const ROW_GROUP_BYTES: usize = 8 << 20;
+const ROW_GROUP_ROWS: usize = 1 << 17;
 
 /// Parses a compression name: `zstd` (default level 1, or `zstd:N`), `snappy`, `none`.
 pub fn compression(name: &str) -> Result<Compression> {

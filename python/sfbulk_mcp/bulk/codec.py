@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import polars as pl
 
@@ -28,6 +28,10 @@ _DELIMITER_CHARS = {
 # Salesforce field type → Polars type, for the Polars path (the engine has its own table).
 _FLOAT_TYPES = frozenset({"double", "currency", "percent"})
 _INT_TYPES = frozenset({"int", "long"})
+
+
+# Stored pages are read in pieces of this size.
+_FILE_CHUNK = 1 << 20
 
 
 def _engine() -> ModuleType | None:
@@ -235,6 +239,49 @@ class PageWriter:
         return pl.DataFrame(engine.RecordBatchStream(self._batches, schema))
 
 
+def _file_header(fh: IO[bytes], delimiter: str) -> list[str]:
+    """The header row of a stored result page; leaves `fh` at the start of the file."""
+    from .schema import DELIMITERS, parse_header_line
+
+    head = fh.read(1 << 16)
+    header = parse_header_line(head, DELIMITERS.get(delimiter, ","))
+    if header is None:
+        head += fh.read()
+        header = parse_header_line(head + b"\n", DELIMITERS.get(delimiter, ",")) or []
+    fh.seek(0)
+    return header
+
+
+def decode_file_batches(
+    path: Path,
+    resolved: dict[str, str],
+    *,
+    delimiter: str = "COMMA",
+    line_ending: str = "LF",
+) -> tuple[Any, int, dict[str, str]] | None:
+    """A stored result page as an Arrow stream of typed batches, its row count and the schema
+    used; None without the engine, or for a page with no rows.
+
+    No Polars frame is built: a Parquet output takes the engine's batches as they are, which
+    saves converting every string column twice.
+    """
+    from .schema import schema_for_header
+
+    if not engine_has("Decoder"):
+        return None
+    module: Any = _engine()
+    with open(path, "rb") as fh:
+        schema = schema_for_header(_file_header(fh, delimiter), resolved)
+        decoder = module.Decoder(schema=schema, delimiter=delimiter, line_ending=line_ending)
+        batches: list[Any] = []
+        while chunk := fh.read(_FILE_CHUNK):
+            batches.extend(decoder.feed(chunk))
+        batches.extend(decoder.finish())
+    if not batches:
+        return None
+    return module.RecordBatchStream(batches, decoder.schema), decoder.rows, schema
+
+
 def decode_file(
     path: Path,
     resolved: dict[str, str],
@@ -243,16 +290,11 @@ def decode_file(
     line_ending: str = "LF",
 ) -> tuple[pl.DataFrame, dict[str, str]]:
     """A stored result page (CSV with its header) as a typed frame, and the schema used."""
-    from .schema import DELIMITERS, parse_header_line, schema_for_header
+    from .schema import schema_for_header
 
     with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-        header = parse_header_line(head, DELIMITERS.get(delimiter, ","))
-        if header is None:
-            head += fh.read()
-            header = parse_header_line(head + b"\n", DELIMITERS.get(delimiter, ",")) or []
+        header = _file_header(fh, delimiter)
         schema = schema_for_header(header, resolved)
-        fh.seek(0)
         engine = _engine()
         if engine is not None and hasattr(engine, "decode"):
             frame: pl.DataFrame = engine.decode(

@@ -18,9 +18,10 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import polars as pl
 
@@ -39,6 +40,7 @@ from . import state as states
 from .polling import wait_for_job
 
 logger = logging.getLogger("sfbulk_mcp.bulk")
+_T = TypeVar("_T")
 
 DEFAULT_PARALLEL = 4
 _PAGE_ATTEMPTS = 5
@@ -285,6 +287,33 @@ class _Page:
 _FEED_BYTES = 1 << 20  # hand the decoder ~1 MB at a time, off the event loop
 
 
+@dataclass
+class _Part:
+    """A committed part, decoded: an Arrow stream for a Parquet output, else a frame."""
+
+    rows: int
+    schema: dict[str, str]
+    frame: pl.DataFrame | None = None
+    stream: Any = None
+
+    @classmethod
+    def read(cls, path: Path, resolved: dict[str, str], sink: writers.OutputSink) -> _Part:
+        if sink.takes_arrow():
+            decoded = codec.decode_file_batches(path, resolved)
+            if decoded is not None:
+                stream, rows, schema = decoded
+                return cls(rows=rows, schema=schema, stream=stream)
+        frame, schema = codec.decode_file(path, resolved)
+        return cls(rows=frame.height, schema=schema, frame=frame)
+
+    def append_to(self, sink: writers.OutputSink) -> None:
+        if self.stream is not None:
+            sink.append_arrow(self.stream, self.rows)
+        else:
+            assert self.frame is not None
+            sink.append(self.frame)
+
+
 class _Pipeline:
     """One export run: job, polling, page downloads, decoding, parts, resume state."""
 
@@ -326,6 +355,14 @@ class _Pipeline:
         self.total_rows: int | None = None
         self.job_id: str | None = None
         self.job_complete = False
+        # Output work (decoding parts, writing the file) runs on one thread of its own: pages
+        # are written in order anyway, and one thread keeps the allocator from holding a
+        # page's worth of freed memory in every worker thread's arena.
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfbulk-out")
+
+    async def _on_writer(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run `fn(*args)` on the output thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, fn, *args)
 
     # ---- job ------------------------------------------------------------------------------
 
@@ -525,24 +562,24 @@ class _Pipeline:
         """Decode a downloaded part into the output; returns its rows."""
         assert self.sink is not None
         for attempt in range(_PAGE_ATTEMPTS):
-            frame, schema = await asyncio.to_thread(
-                codec.decode_file, self._part(page.index), self.resolved
+            part = await self._on_writer(
+                _Part.read, self._part(page.index), self.resolved, self.sink
             )
-            if page.declared is None or page.declared == frame.height:
+            if page.declared is None or page.declared == part.rows:
                 break
             logger.warning(
                 "page %d held %d rows, Salesforce announced %d; fetching it again",
                 page.index + 1,
-                frame.height,
+                part.rows,
                 page.declared,
             )
             if attempt == _PAGE_ATTEMPTS - 1:
-                self._check_count(page.index, frame.height, page.declared)
+                self._check_count(page.index, part.rows, page.declared)
             page = await self._refetch(page.index, page.locator)
         if self.header_schema is None:
-            self.header_schema = schema
-        await asyncio.to_thread(self.sink.append, frame)
-        return frame.height
+            self.header_schema = part.schema
+        await self._on_writer(part.append_to, self.sink)
+        return part.rows
 
     async def _produce(
         self, first_index: int, first_locator: str | None, queue: asyncio.Queue[Any]
@@ -581,11 +618,11 @@ class _Pipeline:
             if self.state is not None:
                 # The output is rebuilt from the committed parts, then continues.
                 for record in self.state.pages:
-                    frame, schema = await asyncio.to_thread(
-                        codec.decode_file, self._part(record.index), self.resolved
+                    part = await self._on_writer(
+                        _Part.read, self._part(record.index), self.resolved, self.sink
                     )
-                    self.header_schema = self.header_schema or schema
-                    await asyncio.to_thread(self.sink.append, frame)
+                    self.header_schema = self.header_schema or part.schema
+                    await self._on_writer(part.append_to, self.sink)
         if done:
             return
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.parallel)
@@ -670,13 +707,19 @@ class _Pipeline:
         return False
 
     async def run(self) -> ExportResult:
+        try:
+            return await self._run()
+        finally:
+            self._writer_thread.shutdown(wait=False)
+
+    async def _run(self) -> ExportResult:
         resumed = await self._start_job()
         try:
             try:
                 await self._wait()
                 await self._download()
                 if self.out is not None:
-                    await asyncio.to_thread(self._finish_file)
+                    await self._on_writer(self._finish_file)
             except BaseException:
                 if self.sink is not None:
                     self.sink.discard()
@@ -693,7 +736,9 @@ class _Pipeline:
                 if self.out is not None:
                     states.clear_state(self.out)
             else:
-                exc.set_hint("the job still runs on the server: rerun the same command to resume it")
+                exc.set_hint(
+                    "the job still runs on the server: rerun the same command to resume it"
+                )
             raise
         except BaseException:
             if not self.resume:

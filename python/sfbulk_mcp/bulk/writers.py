@@ -76,6 +76,26 @@ class OutputSink:
         self._frames: list[pl.DataFrame] = []  # Parquet without the engine only
         self._fh: IO[bytes] | None = None
 
+    def _parquet_writer(self) -> Any:
+        """The engine's streaming Parquet writer (opened on first use), or None without it."""
+        if self._writer is None:
+            from .codec import _engine
+
+            engine = _engine()
+            if engine is None or not hasattr(engine, "ParquetWriter"):
+                return None
+            self._writer = engine.ParquetWriter(str(self.tmp), compression=self.compression)
+        return self._writer
+
+    def takes_arrow(self) -> bool:
+        """True when pages can be appended as Arrow streams (`append_arrow`)."""
+        return self.fmt == "parquet" and self._parquet_writer() is not None
+
+    def append_arrow(self, stream: Any, rows: int) -> None:
+        """Add one page's rows as an Arrow stream of record batches (Parquet only)."""
+        self._parquet_writer().write(stream)
+        self.rows += rows
+
     def append(self, frame: pl.DataFrame) -> None:
         """Add one page's rows (pages must come in order)."""
         if self._first is None:
@@ -84,15 +104,11 @@ class OutputSink:
         if self.fmt == "parquet":
             if not frame.height:
                 return
-            if self._writer is None:
-                from .codec import _engine
-
-                engine = _engine()
-                if engine is None or not hasattr(engine, "ParquetWriter"):
-                    self._frames.append(frame)
-                    return
-                self._writer = engine.ParquetWriter(str(self.tmp), compression=self.compression)
-            self._writer.write(frame)
+            writer = self._parquet_writer()
+            if writer is None:
+                self._frames.append(frame)
+                return
+            writer.write(frame)
             return
         if self._fh is None:
             self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed by commit/discard
