@@ -299,6 +299,16 @@ async def connect_async(
     return AsyncOrg(client, stack)
 
 
+def _settle(future: Future[T], task: asyncio.Task[T]) -> None:
+    """Hand the outcome of `task` (on the loop thread) to `future` (for the caller's thread)."""
+    if task.cancelled():
+        future.cancel()
+    elif (error := task.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(task.result())
+
+
 class _LoopThread:
     """An event loop on a daemon thread, so blocking code can drive async code."""
 
@@ -308,14 +318,23 @@ class _LoopThread:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future: Future[T] = Future()
+        tasks: list[asyncio.Task[T]] = []
+
+        def start() -> None:
+            tasks.append(self.loop.create_task(coro))
+            tasks[0].add_done_callback(lambda task: _settle(future, task))
+
+        self.loop.call_soon_threadsafe(start)
         try:
             return future.result()
         except KeyboardInterrupt:
-            # Ctrl-C in the caller: cancel the work so jobs are aborted / state saved.
-            future.cancel()
+            # Ctrl-C in the caller: cancel the work and wait while it winds up (jobs aborted,
+            # export state saved, import outcomes written); a second Ctrl-C stops waiting.
+            # (`start` runs first: the loop runs its callbacks in order.)
+            self.loop.call_soon_threadsafe(lambda: tasks[0].cancel())
             with contextlib.suppress(BaseException):
-                future.result(timeout=30)
+                future.result()
             raise
 
     def stop(self) -> None:

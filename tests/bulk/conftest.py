@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -40,6 +42,22 @@ def run_with_client(org: DevOrg, scenario: Callable[[SalesforceClient], Awaitabl
 def make_accounts(org: DevOrg, names: list[str], **fields: Any) -> list[str]:
     """Create Accounts straight in the store; returns their Ids in order."""
     return [org.store.create("Account", {"Name": name, **fields}) for name in names]
+
+
+def hang_jobs_after_the_first(org: DevOrg, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Every Bulk job after the first stays InProgress until aborted; the event is set once one
+    hangs (the first job has completed by then when jobs run one at a time)."""
+    hanging = threading.Event()
+    started = itertools.count()
+
+    def take_job_hang() -> bool:
+        if next(started) == 0:
+            return False
+        hanging.set()
+        return True
+
+    monkeypatch.setattr(org.faults, "take_job_hang", take_job_hang)
+    return hanging
 
 
 @pytest.fixture

@@ -10,11 +10,17 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sfbulk_mcp.bulk.ingest import import_data
+from sfbulk_mcp.bulk.ingest import ImportInterrupted, ImportResult, import_data
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.salesforce import SalesforceClient
 
-from .conftest import FAST_RETRY, make_accounts, provider_for, run_with_client
+from .conftest import (
+    FAST_RETRY,
+    hang_jobs_after_the_first,
+    make_accounts,
+    provider_for,
+    run_with_client,
+)
 
 
 def names_in_org(org: DevOrg) -> dict[str, str]:
@@ -246,3 +252,95 @@ def test_a_job_that_cannot_be_created_midway_keeps_every_row_accounted_for(
     assert unprocessed["sf__Row"].to_list() == [2, 3, 4, 5]
     assert unprocessed["Name"].to_list() == ["N2", "N3", "N4", "N5"]
     assert all(e.startswith("not sent:") and "503" in e for e in unprocessed["sf__Error"])
+
+
+def test_an_interrupted_import_still_accounts_for_every_row(
+    small_org: DevOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    source = tmp_path / "accounts.parquet"
+    pl.DataFrame({"Name": [f"N{i}" for i in range(6)]}).write_parquet(source)
+    hanging = hang_jobs_after_the_first(small_org, monkeypatch)
+
+    async def main() -> tuple[ImportResult, list[str]]:
+        async with SalesforceClient(provider_for(small_org), retry=FAST_RETRY) as client:
+            task = asyncio.create_task(
+                import_data(
+                    client,
+                    "Account",
+                    source,
+                    max_rows=2,
+                    parallel=1,
+                    retries=2,
+                    poll_interval=0.05,
+                )
+            )
+            assert await asyncio.to_thread(hanging.wait, 30)
+            task.cancel()  # what Ctrl-C does to the CLI's import
+            with pytest.raises(ImportInterrupted) as stopped:
+                await task
+            result = stopped.value.result
+            states = [str((await client.bulk_get_job("ingest", j))["state"]) for j in result.jobs]
+            return result, states
+
+    result, states = asyncio.run(main())
+    assert result.interrupted and "interrupted" in result.summary()
+    assert (result.rows, result.succeeded, result.failed, result.unprocessed) == (6, 2, 0, 4)
+    assert states == ["JobComplete", "Aborted"]  # the running job was stopped on the server
+    success = pl.read_parquet(tmp_path / "accounts.success.parquet")
+    failed = pl.read_parquet(tmp_path / "accounts.failed.parquet")
+    unprocessed = pl.read_parquet(tmp_path / "accounts.unprocessed.parquet")
+    rows = sorted([*success["sf__Row"], *failed["sf__Row"], *unprocessed["sf__Row"]])
+    assert rows == list(range(6))
+    # The rows Salesforce created are reported, so a rerun of the rest makes no duplicates.
+    assert dict(zip(success["sf__Id"], success["Name"], strict=True)) == names_in_org(small_org)
+    assert unprocessed.select("sf__Row", "sf__Error").rows() == [
+        (2, "job aborted: interrupted"),
+        (3, "job aborted: interrupted"),
+        (4, "not sent: interrupted"),
+        (5, "not sent: interrupted"),
+    ]
+
+
+def test_rows_a_job_processed_before_an_interrupt_keep_their_outcome(
+    small_org: DevOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+    import time
+
+    from sfbulk_mcp.devorg.bulk import ingest as devorg_ingest
+
+    # The org applies one row at a time and stalls after the first until the job is aborted.
+    monkeypatch.setattr(devorg_ingest, "CHUNK_ROWS", 1)
+    apply, stalled = devorg_ingest._apply_chunk, threading.Event()
+
+    def apply_then_stall(*args: Any) -> None:
+        apply(*args)
+        job = args[1].job
+        stalled.set()
+        deadline = time.monotonic() + 30
+        while job.state != "Aborted" and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    monkeypatch.setattr(devorg_ingest, "_apply_chunk", apply_then_stall)
+    frame = pl.DataFrame({"Name": ["First", "Second", "Third"]})
+
+    async def main() -> ImportResult:
+        async with SalesforceClient(provider_for(small_org), retry=FAST_RETRY) as client:
+            task = asyncio.create_task(import_data(client, "Account", frame, poll_interval=0.05))
+            assert await asyncio.to_thread(stalled.wait, 30)
+            task.cancel()
+            with pytest.raises(ImportInterrupted) as stopped:
+                await task
+            return stopped.value.result
+
+    result = asyncio.run(main())
+    assert (result.succeeded, result.failed, result.unprocessed) == (1, 0, 2)
+    assert result.success is not None and result.unprocessed_rows is not None
+    assert result.success.select("sf__Id", "Name").rows() == list(names_in_org(small_org).items())
+    assert result.unprocessed_rows.select("sf__Row", "sf__Error").rows() == [
+        (1, "job aborted: interrupted"),
+        (2, "job aborted: interrupted"),
+    ]

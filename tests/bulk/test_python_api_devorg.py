@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -10,7 +12,7 @@ import pytest
 import sfbulk_mcp
 from sfbulk_mcp.devorg import DevOrg
 
-from .conftest import make_accounts, provider_for
+from .conftest import hang_jobs_after_the_first, make_accounts, provider_for
 
 
 @pytest.fixture
@@ -72,3 +74,33 @@ def test_connect_with_a_session_id(org: DevOrg) -> None:
         assert sf.export("Account", fields=["Id"]).height == 30
     with pytest.raises(ValueError):
         sfbulk_mcp.connect(instance_url=org.instance_url)
+
+
+def test_ctrl_c_in_a_blocking_import_returns_once_the_outcome_files_are_written(
+    org: DevOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "new.parquet"
+    pl.DataFrame({"Name": [f"New {i}" for i in range(6)]}).write_parquet(source)
+    hanging = hang_jobs_after_the_first(org, monkeypatch)
+    caller = threading.main_thread().ident
+    assert caller is not None
+
+    def press_ctrl_c() -> None:
+        if hanging.wait(30):
+            signal.pthread_kill(caller, signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    with sfbulk_mcp.connect(org="devorg") as sf:
+        with pytest.raises(KeyboardInterrupt):
+            sf.import_("Account", source, max_rows=2, parallel=1)
+        # The files are complete when Ctrl-C reaches the caller; the connection still works.
+        success = pl.read_parquet(tmp_path / "new.success.parquet")
+        unprocessed = pl.read_parquet(tmp_path / "new.unprocessed.parquet")
+        assert pl.read_parquet(tmp_path / "new.failed.parquet").height == 0
+        assert sorted([*success["sf__Row"], *unprocessed["sf__Row"]]) == list(range(6))
+        created = sf.query("SELECT Id, Name FROM Account WHERE Name LIKE 'New %'", as_dicts=True)
+        assert isinstance(created, list)
+        assert {(r["Id"], r["Name"]) for r in created} == set(
+            success.select("sf__Id", "Name").rows()
+        )
+        assert sorted(j["state"] for j in sf.jobs("ingest")) == ["Aborted", "JobComplete"]

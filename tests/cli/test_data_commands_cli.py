@@ -3,11 +3,16 @@ messages on stderr, documented exit codes."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import polars as pl
@@ -337,3 +342,109 @@ def test_ctrl_c_aborts_the_job_only_without_resume(
     else:
         assert job["state"] == "Aborted"
         assert not (tmp_path / "a.parquet.sfbulk-state.json").exists()
+
+
+def _hang_jobs_after_the_first(org: DevOrg, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Bulk jobs after the first stay InProgress until aborted; the event is set once one does."""
+    hanging = threading.Event()
+    started = itertools.count()
+
+    def take_job_hang() -> bool:
+        hang = next(started) > 0
+        if hang:
+            hanging.set()
+        return hang
+
+    monkeypatch.setattr(org.faults, "take_job_hang", take_job_hang)
+    return hanging
+
+
+def _start_import(env: dict[str, str], source: Path) -> subprocess.Popen[str]:
+    """`sfbulk import` of `source` in 3 jobs of 2 rows, one at a time, as a real process."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from sfbulk_mcp.cli.main import main; main()",
+            "import",
+            "Account",
+            "--file",
+            str(source),
+            "--org",
+            "devorg",
+            "--batch-rows",
+            "2",
+            "--parallel",
+            "1",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_ctrl_c_during_import_writes_every_outcome_and_exits_130(
+    org: DevOrg, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "new.csv"
+    source.write_text("Name\n" + "".join(f"Ctrl {i}\n" for i in range(6)))
+    hanging = _hang_jobs_after_the_first(org, monkeypatch)
+    proc = _start_import(env, source)
+    try:
+        assert hanging.wait(60)  # the first job is done, the second runs
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stdout == ""
+    assert "6 rows — 2 succeeded, 0 failed, 4 unprocessed" in stderr and "interrupted" in stderr
+    success = pl.read_parquet(tmp_path / "new.success.parquet")
+    failed = pl.read_parquet(tmp_path / "new.failed.parquet")
+    unprocessed = pl.read_parquet(tmp_path / "new.unprocessed.parquet")
+    rows = sorted([*success["sf__Row"], *failed["sf__Row"], *unprocessed["sf__Row"]])
+    assert rows == list(range(6))
+    created = org.store.query("SELECT Id, Name FROM Account WHERE Name LIKE 'Ctrl %'").records
+    assert {(r["Id"], r["Name"]) for r in created} == set(success.select("sf__Id", "Name").rows())
+    assert unprocessed["sf__Error"].to_list() == [
+        "job aborted: interrupted",
+        "job aborted: interrupted",
+        "not sent: interrupted",
+        "not sent: interrupted",
+    ]
+
+
+def test_a_second_ctrl_c_cuts_the_import_clean_up_short(
+    org: DevOrg, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfbulk_mcp.devorg.bulk.manager import BulkJobs
+
+    source = tmp_path / "new.csv"
+    source.write_text("Name\n" + "".join(f"Ctrl {i}\n" for i in range(6)))
+    hanging = _hang_jobs_after_the_first(org, monkeypatch)
+    jobs = BulkJobs.of(org.state)
+    abort, aborting, answer = jobs.abort, threading.Event(), threading.Event()
+
+    def slow_abort(job: Any) -> dict[str, Any]:
+        aborting.set()
+        answer.wait(60)  # the org takes its time to answer the abort
+        return abort(job)
+
+    monkeypatch.setattr(jobs, "abort", slow_abort)
+    proc = _start_import(env, source)
+    try:
+        assert hanging.wait(60)
+        proc.send_signal(signal.SIGINT)
+        assert aborting.wait(60)
+        proc.send_signal(signal.SIGINT)
+        pressed = time.monotonic()
+        _, stderr = proc.communicate(timeout=60)
+        waited = time.monotonic() - pressed
+    finally:
+        answer.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert waited < 10 and "interrupted" in stderr

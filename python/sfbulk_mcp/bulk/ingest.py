@@ -6,6 +6,10 @@
 
 Rows that failed for a transient reason (`UNABLE_TO_LOCK_ROW`, ...) can be sent again in a new
 job; their last outcome is the one reported.
+
+Cancelled (Ctrl-C) midway, an import still accounts for every row: jobs still running are
+aborted, rows that finished or aborted jobs processed keep their outcome, the rest are
+unprocessed, the files are written, and then `ImportInterrupted` (a `CancelledError`) is raised.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ TRANSIENT_ERRORS = frozenset(
 )
 ROW_COLUMN = "sf__Row"
 _RESULT_NAMES = ("success", "failed", "unprocessed")
+INTERRUPTED = "interrupted"
 
 
 IngestClient = SalesforceClient
@@ -79,6 +84,7 @@ class ImportResult:
     seconds: float
     jobs: list[str] = field(default_factory=list)
     retried: int = 0
+    interrupted: bool = False
     success_path: Path | None = None
     failed_path: Path | None = None
     unprocessed_path: Path | None = None
@@ -121,6 +127,8 @@ class ImportResult:
         )
         if self.retried:
             text += f"; {self.retried:,} row(s) retried"
+        if self.interrupted:
+            text += "; interrupted: jobs still running were aborted"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +142,7 @@ class ImportResult:
             "failed": self.failed,
             "unprocessed": self.unprocessed,
             "retried": self.retried,
+            "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3),
             "jobs": list(self.jobs),
             "files": {
@@ -142,6 +151,15 @@ class ImportResult:
                 "unprocessed": str(self.unprocessed_path) if self.unprocessed_path else None,
             },
         }
+
+
+class ImportInterrupted(asyncio.CancelledError):
+    """The import was cancelled (Ctrl-C); `result` still accounts for every row, and its files
+    are written. Rows not loaded are unprocessed, with the reason."""
+
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__(f"import interrupted: {result.summary()}")
+        self.result = result
 
 
 def normalize_operation(operation: str) -> str:
@@ -267,6 +285,9 @@ class _Runner:
         self.jobs: list[str] = []
         # Set when a job could not be created after others were: no further batch is sent.
         self.halt: SalesforceError | None = None
+        # Set when the import was cancelled: likewise, and running jobs are aborted.
+        self.interrupted = False
+        self.job_of: dict[int, str] = {}  # first row of a batch of this round → its job
         self.jobs_done = 0
         self.done_rows = 0
         self.failed_rows = 0
@@ -303,10 +324,30 @@ class _Runner:
                 lambda: matching.result_keys(matching.scan_csv_file(path), header, kind)
             )
 
+    async def _abort(self, job_id: str) -> bool:
+        """Stop a server job that may still run; False when the org did not take the abort
+        (unreachable, or the job had just ended)."""
+        try:
+            await asyncio.shield(self.client.bulk_abort_job("ingest", job_id))
+        except (SalesforceError, OSError):
+            return False
+        return True
+
+    async def _processed(self, job_id: str | None, header: list[str]) -> dict[str, pl.DataFrame]:
+        """The results of a job that did not finish normally: rows it processed (Salesforce
+        keeps them for aborted and failed jobs too); every other row is unprocessed."""
+        frames = {kind: matching.result_keys(None, header, kind) for kind in _RESULT_NAMES}
+        if job_id is not None:
+            for kind in ("success", "failed"):
+                with contextlib.suppress(SalesforceError, OSError):
+                    frames[kind] = await self._results(job_id, kind, header)
+        return frames
+
     async def _run_job(self, upload: list[bytes], start: int, stop: int) -> _BatchOutcome:
         """One ingest job for one batch; the caller holds a job slot for it."""
         job_id: str | None = None
         job_error: str | None = None
+        finished = False
         frames: dict[str, pl.DataFrame] = {}
         # The upload is kept only as digests once sent (see matching.row_keys).
         text = matching.scan_csv_text(upload[0])
@@ -319,6 +360,7 @@ class _Runner:
             )
             job_id = str(info["id"])
             self.jobs.append(job_id)
+            self.job_of[start] = job_id
             try:
                 await self.client.bulk_upload(job_id, upload.pop())
                 await self.client.bulk_close_job(job_id)
@@ -336,10 +378,12 @@ class _Runner:
                 except BulkJobError as exc:
                     job_error = exc.error_message or str(exc)
                     logger.warning("ingest job %s ended %s: %s", job_id, exc.state, job_error)
+                finished = True
+            except asyncio.CancelledError:
+                raise  # the job is aborted below, where a second cancel is not caught again
             except BaseException:
-                # Cancelled or broken mid-way: stop the server job, leave nothing running.
-                with contextlib.suppress(SalesforceError, OSError):
-                    await asyncio.shield(self.client.bulk_abort_job("ingest", job_id))
+                # Broken mid-way: stop the server job, leave nothing running.
+                await self._abort(job_id)
                 raise
             for kind in _RESULT_NAMES:
                 try:
@@ -361,11 +405,16 @@ class _Runner:
                 # The job could not finish (e.g. it timed out and was aborted): rows it
                 # processed before that keep their outcome; the others stay unprocessed.
                 job_error = str(exc)
-            frames = {kind: matching.result_keys(None, header, kind) for kind in _RESULT_NAMES}
-            if job_id is not None:
-                for kind in ("success", "failed"):
-                    with contextlib.suppress(SalesforceError, OSError):
-                        frames[kind] = await self._results(job_id, kind, header)
+            frames = await self._processed(job_id, header)
+        except asyncio.CancelledError:
+            # Interrupted (Ctrl-C): the same as a job that could not finish. A second
+            # cancel during this clean-up is not caught: it stops the import at once.
+            if job_id is None:
+                job_error = f"not sent: {INTERRUPTED}"
+            elif not finished:
+                aborted = await self._abort(job_id)
+                job_error = f"job aborted: {INTERRUPTED}" if aborted else _unsure(job_id)
+            frames = await self._processed(job_id, header)
         outcomes = matching.match_keys(uploaded, [frames[kind] for kind in _RESULT_NAMES])
         if job_error:
             outcomes = outcomes.with_columns(
@@ -392,8 +441,8 @@ class _Runner:
         """Outcomes for every row of `frame` (`height` rows), in input order."""
         if height == 0:
             return _empty_outcomes()
-        await self._emit("uploading")
-        tasks: list[asyncio.Task[_BatchOutcome]] = []
+        self.job_of = {}
+        tasks: dict[asyncio.Task[_BatchOutcome], tuple[int, int]] = {}  # job task → its rows
         # Batches are built as job slots free up: at most `parallel` uploads exist at once.
         slots = asyncio.Semaphore(self.parallel)
 
@@ -403,8 +452,15 @@ class _Runner:
             finally:
                 slots.release()
 
+        def failure() -> asyncio.Task[_BatchOutcome] | None:
+            return next(
+                (t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None),
+                None,
+            )
+
         sent = 0  # rows handed to jobs so far
         try:
+            await self._emit("uploading")
             batches = codec.build_batches(
                 frame, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
             )
@@ -418,13 +474,20 @@ class _Runner:
                 upload, start, stop = [batch.data], batch.start, batch.stop
                 sent = stop
                 del batch
-                tasks.append(asyncio.create_task(one(upload, start, stop)))
-                failed = [
-                    t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None
-                ]
-                if failed:
-                    await failed[0]
-            results = list(await asyncio.gather(*tasks))
+                tasks[asyncio.create_task(one(upload, start, stop))] = (start, stop)
+                if (failed := failure()) is not None:
+                    await failed
+            if tasks:
+                # Not gather, which would cancel the jobs with it: _wind_up cancels each once,
+                # so that a second cancel cuts their clean-up short.
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            if (failed := failure()) is not None:
+                await failed
+            results = [task.result() for task in tasks]
+        except asyncio.CancelledError:
+            # Interrupted: no further batch is sent, and each job winds itself up (see _run_job).
+            self.interrupted = True
+            results = await self._wind_up(tasks)
         except BaseException:
             for task in tasks:
                 task.cancel()
@@ -432,17 +495,51 @@ class _Runner:
                 with contextlib.suppress(BaseException):
                     await task
             raise
-        if self.halt is not None and sent < height:
-            results.append(_not_sent(sent, height, f"not sent: {self.halt}"))
+        stopped = INTERRUPTED if self.interrupted else self.halt
+        if stopped is not None and sent < height:
+            results.append(_not_sent(sent, height, f"not sent: {stopped}"))
         results.sort(key=lambda r: r.start)
         covered = sum(r.stop - r.start for r in results)
         if covered != height:  # pragma: no cover - the batch builder guarantees it
             raise ImportInputError(f"batches covered {covered} of {height} rows")
         return pl.concat([r.outcomes for r in results], how="vertical")
 
+    async def _wind_up(
+        self, tasks: dict[asyncio.Task[_BatchOutcome], tuple[int, int]]
+    ) -> list[_BatchOutcome]:
+        """The outcomes of the job tasks, cancelled: each aborts its job and reads the results
+        of the rows it processed. A second cancel stops waiting for them."""
+        for task in tasks:
+            task.cancel()
+        try:
+            if tasks:
+                await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            raise
+        results = []
+        for task, (start, stop) in tasks.items():
+            if not task.cancelled() and task.exception() is None:
+                results.append(task.result())
+                continue
+            # Stopped before it could account for its rows (e.g. cancelled before it started).
+            job_id = self.job_of.get(start)
+            reason = f"not sent: {INTERRUPTED}" if job_id is None else _unsure(job_id)
+            results.append(_not_sent(start, stop, reason))
+        return results
+
+
+def _unsure(job_id: str) -> str:
+    """Why rows are unprocessed when the import stopped without knowing what `job_id` did."""
+    return (
+        f"{INTERRUPTED}; job {job_id} may have loaded some of these rows: check "
+        f"`sfbulk jobs status {job_id}` before sending them again"
+    )
+
 
 def _not_sent(start: int, stop: int, reason: str) -> _BatchOutcome:
-    """Rows `start:stop` as unprocessed: no job was created for them."""
+    """Rows `start:stop` as unprocessed, no job having accounted for them, with `reason`."""
     count = stop - start
     outcomes = pl.DataFrame(
         {
@@ -500,6 +597,10 @@ async def import_data(
     is the input row number (from 0). `retries` sends rows that failed with a transient error
     again, up to that many times. `null_as_na` sends nulls as `#N/A` (set the field to null)
     instead of leaving the field unchanged.
+
+    Cancelled (Ctrl-C), it aborts the jobs still running, keeps the outcomes of the rows jobs
+    already processed, marks the others unprocessed ("not sent: interrupted", "job aborted:
+    interrupted"), writes the files, and raises `ImportInterrupted` carrying the result.
     """
     started = time.perf_counter()
     op = normalize_operation(operation)
@@ -535,6 +636,8 @@ async def import_data(
     retried = 0
     wanted = frozenset(retry_errors)
     for attempt in range(retries if runner.halt is None else 0):
+        if runner.interrupted:
+            break
         transient = outcomes.with_row_index("__i").filter(
             (pl.col("outcome") == matching.FAILED) & _error_code(pl.col("sf__Error")).is_in(wanted)
         )
@@ -544,7 +647,11 @@ async def import_data(
         logger.info(
             "retrying %d row(s) that failed transiently (round %d)", rows.len(), attempt + 1
         )
-        await asyncio.sleep(min(retry_delay * 2**attempt, 60.0))
+        try:
+            await asyncio.sleep(min(retry_delay * 2**attempt, 60.0))
+        except asyncio.CancelledError:
+            runner.interrupted = True  # between rounds: the outcomes so far stand
+            break
         subset = (
             upload.with_row_index("__i").filter(pl.col("__i").is_in(rows.implode())).drop("__i")
         )
@@ -560,18 +667,32 @@ async def import_data(
             folder = Path(results_dir)
             folder.mkdir(parents=True, exist_ok=True)
             paths = {k: folder / p.name for k, p in paths.items()}
-    result = await asyncio.to_thread(
-        _assemble,
-        frame,
-        outcomes,
-        paths,
-        object_name=object_name,
-        operation=op,
-        jobs=runner.jobs,
-        retried=retried,
-        keep_frames=in_memory,
+    writing = asyncio.ensure_future(
+        asyncio.to_thread(
+            _assemble,
+            frame,
+            outcomes,
+            paths,
+            object_name=object_name,
+            operation=op,
+            jobs=runner.jobs,
+            retried=retried,
+            keep_frames=in_memory,
+        )
     )
+    try:
+        result = await asyncio.shield(writing)
+    except asyncio.CancelledError:
+        if runner.interrupted:
+            raise  # a second cancel: the files still land, but nothing waits for them
+        # Every row has its outcome already: finish writing them, then stop.
+        runner.interrupted = True
+        result = await writing
     result.seconds = time.perf_counter() - started
+    result.interrupted = runner.interrupted
+    if result.interrupted:
+        logger.info("import interrupted: %s", result.summary())
+        raise ImportInterrupted(result)
     await runner._emit("done")
     return result
 

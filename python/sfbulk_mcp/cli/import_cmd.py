@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from ..bulk.ingest import ImportProgress, ImportResult, import_data
+from ..bulk.ingest import ImportInterrupted, ImportProgress, ImportResult, import_data
 from .options import org_option
 from .output import (
+    EXIT_INTERRUPTED,
     EXIT_PARTIAL,
     Progress,
     emit_json,
@@ -96,6 +97,8 @@ def import_command(
     Writes NAME.success.parquet, NAME.failed.parquet (error_code, error_message,
     error_fields) and NAME.unprocessed.parquet beside the input: every input row lands in
     exactly one of them (sf__Row is its row number, from 0). Exits 6 when any row failed.
+    Ctrl-C aborts the jobs still running, writes the files all the same (rows not loaded are
+    unprocessed) and exits 130.
 
     \b
     sfbulk import Account --file accounts.csv --operation insert --org devorg
@@ -124,7 +127,8 @@ def import_command(
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:
-        click.echo(result.summary())
+        # Interrupted, the summary is a message rather than a result: stderr.
+        click.echo(result.summary(), err=result.interrupted)
         for name, path in (
             ("failed", result.failed_path),
             ("unprocessed", result.unprocessed_path),
@@ -132,6 +136,8 @@ def import_command(
             count = result.failed if name == "failed" else result.unprocessed
             if count and path is not None:
                 click.echo(f"{count:,} {name} row(s) are in {path}", err=True)
+    if result.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
     if not result.ok:
         sys.exit(EXIT_PARTIAL)
 
@@ -150,4 +156,8 @@ async def _run(org: str | None, *, show_progress: bool, **kwargs: Any) -> Import
                     status=f"{event.jobs_done}/{event.jobs} jobs",
                 )
 
-            return await import_data(client, progress=on_progress, **kwargs)
+            try:
+                return await import_data(client, progress=on_progress, **kwargs)
+            except ImportInterrupted as stopped:
+                # Ctrl-C: the outcomes are written; report them like a finished import.
+                return stopped.result
