@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 from pathlib import Path
 
 import polars as pl
@@ -104,6 +105,35 @@ def test_a_stored_page_decodes_with_its_header_names(tmp_path: Path) -> None:
     frame, schema = codec.decode_file(page, {"id": "id", "n": "int", "flag": "boolean"})
     assert schema["N"] == "int" and schema["Flag"] == "boolean"
     assert frame.schema["N"] == pl.Int64 and frame.height == 2
+
+
+def test_a_part_stored_as_it_travelled_gzip_decodes_like_the_plain_page(tmp_path: Path) -> None:
+    plain, packed = tmp_path / "plain.csv", tmp_path / writers.part_name(1)
+    plain.write_bytes(PAGE)
+    packed.write_bytes(gzip.compress(PAGE))
+    expected, _ = codec.decode_file(plain, SCHEMA)
+    frame, schema = codec.decode_file(packed, SCHEMA)
+    assert schema == SCHEMA and frame.equals(expected)
+    decoded = codec.decode_file_batches(packed, SCHEMA)
+    assert decoded is not None
+    stream, rows, _ = decoded
+    assert rows == 2 and pl.DataFrame(stream).equals(expected)
+
+
+def test_parquet_output_from_arrow_parts_reads_back_typed(tmp_path: Path) -> None:
+    part = tmp_path / writers.part_name(0)
+    part.write_bytes(gzip.compress(PAGE))
+    out = tmp_path / "out.parquet"
+    sink = writers.OutputSink(out, "parquet")
+    assert sink.takes_arrow()
+    for _ in range(2):
+        decoded = codec.decode_file_batches(part, SCHEMA)
+        assert decoded is not None
+        sink.append_arrow(decoded[0], decoded[1])
+    sink.commit()
+    expected, _ = codec.decode_file(part, SCHEMA)
+    assert sink.rows == 4
+    assert pl.read_parquet(out).equals(pl.concat([expected, expected]))
 
 
 def test_resume_state_round_trips_and_names_the_next_page(tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ Polars does the same job (slower, same types), so the pipelines work with any en
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ _INT_TYPES = frozenset({"int", "long"})
 
 # Stored pages are read in pieces of this size.
 _FILE_CHUNK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _engine() -> ModuleType | None:
@@ -240,15 +243,21 @@ class PageWriter:
 
 
 def _file_header(fh: IO[bytes], delimiter: str) -> list[str]:
-    """The header row of a stored result page; leaves `fh` at the start of the file."""
+    """The header row of a stored result page, plain or gzip (parts keep the body as it
+    travelled); leaves `fh` at the start of the file."""
     from .schema import DELIMITERS, parse_header_line
 
-    head = fh.read(1 << 16)
-    header = parse_header_line(head, DELIMITERS.get(delimiter, ","))
-    if header is None:
-        head += fh.read()
-        header = parse_header_line(head + b"\n", DELIMITERS.get(delimiter, ",")) or []
+    separator = DELIMITERS.get(delimiter, ",")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if fh.read(2) == _GZIP_MAGIC else None
     fh.seek(0)
+    head = b""
+    header: list[str] | None = None
+    while header is None and (chunk := fh.read(1 << 16)):
+        head += inflater.decompress(chunk) if inflater is not None else chunk
+        header = parse_header_line(head, separator)
+    fh.seek(0)
+    if header is None:
+        header = parse_header_line(head + b"\n", separator) or []
     return header
 
 
@@ -303,7 +312,10 @@ def decode_file(
             if not frame.width and header:
                 frame = engine.empty_frame(schema, header)
             return frame, schema
-        return _decode_with_polars([fh.read()], schema, delimiter, line_ending), schema
+        body = fh.read()
+        if body.startswith(_GZIP_MAGIC):
+            body = gzip.decompress(body)
+        return _decode_with_polars([body], schema, delimiter, line_ending), schema
 
 
 @dataclass(frozen=True)

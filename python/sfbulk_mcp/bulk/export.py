@@ -492,7 +492,11 @@ class _Pipeline:
                         next_known.set_result(stream.next_locator)
                     pending: list[bytes] = []
                     size = nbytes = 0
-                    async for chunk in stream.aiter_bytes():
+                    # A part keeps the body as it travelled (gzip, mostly: a fifth of the
+                    # bytes to write); the engine inflates it when the part is decoded, off
+                    # the event loop. A frame result is decoded as the CSV arrives.
+                    body = stream.aiter_raw() if sink is not None else stream.aiter_bytes()
+                    async for chunk in body:
                         pending.append(chunk)
                         size += len(chunk)
                         if size >= _FEED_BYTES:

@@ -1,8 +1,8 @@
 """Output files of an export: Parquet, CSV or JSON Lines, written page by page into a temp
 file and moved into place atomically.
 
-Each downloaded page is first committed as a part (its CSV as Salesforce sent it, written to a
-temp name and renamed, so a part that exists is complete): that is what makes an export
+Each downloaded page is first committed as a part (its body as Salesforce sent it, gzip or
+plain CSV, written to a temp name and renamed, so a part that exists is complete): that is what makes an export
 resumable. Committed parts are decoded in page order into the output.
 """
 
@@ -36,7 +36,8 @@ def format_for(path: Path, fmt: str | None) -> str:
 
 
 def part_name(index: int) -> str:
-    """File name of page `index`'s part: the page's CSV exactly as Salesforce sent it."""
+    """File name of page `index`'s part: the page's body exactly as Salesforce sent it (CSV,
+    gzip-compressed when it travelled that way)."""
     return f"page-{index:06d}.csv"
 
 
