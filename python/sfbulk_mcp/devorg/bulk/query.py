@@ -9,7 +9,8 @@ from typing import Any
 from sfbulk_mcp.devorg.bulk import errors
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
 from sfbulk_mcp.devorg.bulk.model import Job, Outcome
-from sfbulk_mcp.devorg.bulk.resultfile import write_rows
+from sfbulk_mcp.devorg.bulk.resultfile import write_blocks
+from sfbulk_mcp.devorg.bulk.sqlcsv import BulkLines
 from sfbulk_mcp.devorg.catalog import SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.state import OrgState
@@ -100,12 +101,11 @@ def run_query(
         job.records_processed = written
 
     try:
-        columns, rows = state.store.query_rows(
-            job.query, include_deleted=job.operation == "queryAll",
-            user_id=job.created_by_id,
-        )
-        count = write_rows(folder, formatter.header(columns), rows, formatter, stopped,
-                           progress)
+        lines = BulkLines(state.store, job.query, formatter,
+                          include_deleted=job.operation == "queryAll",
+                          user_id=job.created_by_id)
+        count = write_blocks(folder, formatter.header(lines.columns), lines.blocks(), stopped,
+                             progress)
     except DevOrgError as exc:
         return Outcome(processed=0, error_message=f"{exc.error_code} : {exc.message}")
     return Outcome(processed=count)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import itertools
 import os
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,27 +92,46 @@ def write_lines(
     progress: Callable[[int], None] = lambda rows: None,
 ) -> int:
     """Write a header and formatted lines as a paged result set; returns the row count."""
+    blocks = (
+        [line.encode("utf-8") for line in block] for block in batched(lines, _BLOCK_ROWS)
+    )
+    return write_blocks(directory, header_line, blocks, should_stop, progress)
+
+
+def write_blocks(
+    directory: Path,
+    header_line: str,
+    blocks: Iterable[Sequence[bytes]],
+    should_stop: Callable[[], bool] = lambda: False,
+    progress: Callable[[int], None] = lambda rows: None,
+) -> int:
+    """Write a header and blocks of encoded lines as a paged result set; returns the row count.
+
+    `should_stop` is polled after each block so that an abort stops a long write; `progress`
+    hears the number of rows written so far.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / HEADER_FILE).write_bytes(header_line.encode("utf-8"))
     offsets = array("q", [0])
-    position = 0
     with open(directory / DATA_FILE, "wb") as data:
-        block: list[str] = []
-        for text in lines:
-            block.append(text)
-            position += len(text) if text.isascii() else len(text.encode("utf-8"))
-            offsets.append(position)
-            if len(block) >= _BLOCK_ROWS:
-                data.write("".join(block).encode("utf-8"))
-                block.clear()
-                progress(len(offsets) - 1)
-                if should_stop():
-                    raise JobStopped
-        if block:
-            data.write("".join(block).encode("utf-8"))
+        for block in blocks:
+            data.write(b"".join(block))
+            offsets.extend(itertools.accumulate(map(len, block), initial=offsets[-1]))
+            # accumulate() repeats its initial value: drop that copy.
+            del offsets[-len(block) - 1]
+            progress(len(offsets) - 1)
+            if should_stop():
+                raise JobStopped
     with open(directory / OFFSETS_FILE, "wb") as out:
         offsets.tofile(out)
     return len(offsets) - 1
+
+
+def batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Consecutive lists of `size` items (the last one shorter)."""
+    iterator = iter(items)
+    while block := list(itertools.islice(iterator, size)):
+        yield block
 
 
 class ResultSet:

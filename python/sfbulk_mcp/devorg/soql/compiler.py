@@ -134,6 +134,10 @@ class Plan:
     fk_col: int | None = None
     select_cols: list[str] = field(default_factory=list)
     order_terms: list[str] = field(default_factory=list)
+    # `FROM table alias LEFT JOIN …` without WHERE, and the base table's alias: enough to
+    # select one result row again by the base table's rid.
+    from_sql: str = ""
+    base: str = ""
 
 
 @dataclass
@@ -670,8 +674,8 @@ class Compiler:
             select_sql = "1"
         else:
             select_sql = ", ".join(self.cols) or "1"
-        sql = (f"SELECT {select_sql} FROM {_q(self.obj.table)} {self.base} "
-               + " ".join(self.join_sql) + f" WHERE {where}")
+        from_sql = f"FROM {_q(self.obj.table)} {self.base} " + " ".join(self.join_sql)
+        sql = f"SELECT {select_sql} {from_sql} WHERE {where}"
         if group_sql:
             sql += " GROUP BY " + ", ".join(group_sql)
         sql += having
@@ -686,7 +690,7 @@ class Compiler:
             sql = f"SELECT COUNT(*) FROM ({sql})"
         return Plan(q, self.obj, sql, params + having_params, shape, id_col, columns,
                     bulk_cols, aggregate, count_only, children, limit, fk_col,
-                    list(self.cols))
+                    list(self.cols), from_sql=from_sql, base=self.base)
 
     def _compile_rollup(self) -> Plan:
         """GROUP BY ROLLUP / CUBE: one GROUP BY per grouping set, joined by UNION ALL."""

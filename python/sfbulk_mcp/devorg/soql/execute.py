@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
 from ..store import QueryResult, rest_value
@@ -21,6 +22,7 @@ from .formats import format_value
 from .parser import malformed, parse_soql
 
 if TYPE_CHECKING:
+    from ..catalog import FieldDef
     from ..store import Store
 
 _CHILD_BATCH = 500
@@ -202,28 +204,63 @@ class _Builder:
         return obj.name if obj is not None else "Name"
 
 
-def stream_rows(store: Store, soql: str, *, include_deleted: bool,
-                user_id: str | None = None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-    """Compile a plain SELECT for Bulk and stream its rows as tuples of Python values."""
+@dataclass(frozen=True)
+class BulkSelect:
+    """A plain SELECT compiled for Bulk: its columns and the SQL pieces around them."""
+
+    columns: list[str]  # dotted names, in SELECT order
+    cells: list[tuple[str, FieldDef | None]]  # each column's SQL expression and field
+    tail: str  # `FROM … WHERE … ORDER BY … LIMIT …`
+    params: list[Any]
+    from_sql: str  # `FROM … LEFT JOIN …`, without the WHERE
+    row_key: str  # the base table's rid: one result row per value
+
+    @property
+    def select_list(self) -> str:
+        """The cells' expressions, comma-separated (``1`` when there are none)."""
+        return ", ".join(sql for sql, _ in self.cells) or "1"
+
+
+def compile_bulk_select(store: Store, soql: str, *, include_deleted: bool,
+                        user_id: str | None = None) -> BulkSelect:
+    """Compile a plain SELECT for Bulk; MALFORMED_QUERY for what Bulk does not run."""
     plan = compile_query(store, soql, include_deleted=include_deleted, for_bulk=True,
                          user_id=user_id)
     q = plan.query
     if plan.aggregate or plan.count_only or plan.children or q.uses_typeof:
         raise malformed(q.text, q.from_pos, "Aggregate, child-relationship and TYPEOF queries "
                         "are not supported in Bulk Query")
-    positions = [index for index, _ in plan.bulk_cols]
-    booleans = [i for i, (_, f) in enumerate(plan.bulk_cols)
-                if f is not None and f.type == "boolean"]
-    # Select exactly the visible columns, in SELECT order, so rows need no reshaping.
-    select = ", ".join(plan.select_cols[p] for p in positions) or "1"
-    sql = "SELECT " + select + plan.sql[plan.sql.index(" FROM "):]
+    # Exactly the visible columns, in SELECT order, so rows need no reshaping.
+    cells = [(plan.select_cols[index], fdef) for index, fdef in plan.bulk_cols]
+    return BulkSelect(list(plan.columns), cells, plan.sql[plan.sql.index(" FROM ") + 1:],
+                      plan.params, plan.from_sql, f"{plan.base}.rid")
+
+
+def stream_rows(store: Store, soql: str, *, include_deleted: bool,
+                user_id: str | None = None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """Compile a plain SELECT for Bulk and stream its rows as tuples of Python values."""
+    select = compile_bulk_select(store, soql, include_deleted=include_deleted,
+                                 user_id=user_id)
     conn = store.connect()
     try:
-        cursor = conn.execute(sql, plan.params)
+        cursor = conn.execute(f"SELECT {select.select_list} {select.tail}", select.params)
     except Exception:
         conn.close()
         raise
-    return list(plan.columns), _iterate(conn, cursor, booleans)
+    return select.columns, _iterate(conn, cursor, boolean_columns(select))
+
+
+def boolean_columns(select: BulkSelect) -> list[int]:
+    """Positions of the boolean fields, stored as 0/1 and written as false/true."""
+    return [i for i, (_, fdef) in enumerate(select.cells)
+            if fdef is not None and fdef.type == "boolean"]
+
+
+def as_booleans(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    """The row with its boolean columns as Python bools (None stays None)."""
+    for convert in map(_bool_converter, positions):
+        row = convert(row)
+    return row
 
 
 def _bool_converter(index: int) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:

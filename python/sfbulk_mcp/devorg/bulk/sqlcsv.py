@@ -1,0 +1,142 @@
+"""Result lines written by SQLite itself: one `printf` per row instead of Python per value.
+
+A Bulk query's rows are mostly text stored exactly as Bulk writes it (ids, dates, datetimes,
+picklists), so SQLite can quote them (`%w` doubles `"`) and join a whole line in C, handing
+Python one bytes object per row. The bytes are the ones `RowFormatter` writes:
+
+- text cells: `"%w"` of the value, `""` for null;
+- booleans: `true` when the value equals 1, else `false`, as `_bool_converter` decides;
+- integers: their decimal digits; doubles that are whole numbers below 1e15: digits and `.0`;
+  any other number, and any value of an unexpected type, goes through `format_value` in a
+  Python callback.
+
+`printf` stops at a NUL byte, so a row holding one in a text cell (or a blob, which no write
+path stores in a text column) is not formatted in SQL: the query yields the row's rid instead,
+and that row is read again and written by the Python formatter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sfbulk_mcp.devorg.bulk.csvout import RowFormatter, format_value
+from sfbulk_mcp.devorg.catalog import NUMBER_TYPES, FieldDef
+from sfbulk_mcp.devorg.soql.execute import (
+    BulkSelect,
+    as_booleans,
+    boolean_columns,
+    compile_bulk_select,
+)
+
+if TYPE_CHECKING:
+    from sfbulk_mcp.devorg.store import Store
+
+# Rows fetched (and written) per block.
+BLOCK_ROWS = 4096
+# SQLite caps a function's arguments at 127: long select lists use several printf calls.
+_PRINTF_ARGS = 100
+_CELL_FUNCTION = "sf_csv_cell"
+
+
+class BulkLines:
+    """The CSV lines of a Bulk query, in blocks of UTF-8 bytes, written by SQLite."""
+
+    def __init__(self, store: Store, soql: str, formatter: RowFormatter, *,
+                 include_deleted: bool, user_id: str | None = None) -> None:
+        self.select = compile_bulk_select(store, soql, include_deleted=include_deleted,
+                                          user_id=user_id)
+        self.formatter = formatter
+        self._store = store
+        self._booleans = boolean_columns(self.select)
+
+    @property
+    def columns(self) -> list[str]:
+        """The dotted column names, in SELECT order."""
+        return self.select.columns
+
+    def blocks(self) -> Iterator[list[bytes]]:
+        """Every result line, terminator included, in blocks of up to BLOCK_ROWS."""
+        conn = self._store.connect()
+        try:
+            conn.create_function(_CELL_FUNCTION, 1, _cell_text, deterministic=True)
+            cursor = conn.execute(line_query(self.select, self.formatter), self.select.params)
+            while rows := cursor.fetchmany(BLOCK_ROWS):
+                yield [line if type(line) is bytes else self._python_line(conn, line)
+                       for (line,) in rows]
+        finally:
+            conn.close()
+
+    def _python_line(self, conn: sqlite3.Connection, row_key: int) -> bytes:
+        # Read on the same connection, so inside the same snapshot as the main query.
+        select = self.select
+        row = conn.execute(f"SELECT {select.select_list} {select.from_sql} "
+                           f"WHERE {select.row_key} = ?", (row_key,)).fetchone()
+        return self.formatter.line(as_booleans(row, self._booleans)).encode("utf-8")
+
+
+def line_query(select: BulkSelect, formatter: RowFormatter) -> str:
+    """The SELECT yielding each row's line as a blob, or its rid when Python must write it."""
+    specs: list[str] = []
+    args: list[str] = []
+    guards: list[str] = []
+    for sql, fdef in select.cells:
+        spec, arg = _cell(sql, fdef)
+        specs.append(spec)
+        args.append(arg)
+        if _stored_as_text(fdef):
+            guards.append(f"instr({sql}, char(0)) OR {sql} >= x''")
+    delimiter = formatter.delimiter.replace("%", "%%")
+    parts = []
+    for start in range(0, len(specs), _PRINTF_ARGS):
+        chunk = slice(start, start + _PRINTF_ARGS)
+        text = delimiter.join(specs[chunk])
+        if start > 0:
+            text = delimiter + text
+        if start + _PRINTF_ARGS >= len(specs):
+            text += formatter.newline
+        parts.append(f"printf({_literal(text)}, {', '.join(args[chunk])})" if args[chunk]
+                     else _literal(text))
+    line = "CAST(" + " || ".join(parts or [_literal(formatter.newline)]) + " AS BLOB)"
+    if guards:
+        line = f"CASE WHEN {' OR '.join(guards)} THEN {select.row_key} ELSE {line} END"
+    return f"SELECT {line} {select.tail}"
+
+
+def _cell(sql: str, fdef: FieldDef | None) -> tuple[str, str]:
+    """The printf conversion and argument writing one cell."""
+    if _stored_as_text(fdef):
+        return '"%w"', f"ifnull({sql}, '')"
+    assert fdef is None or fdef.type in NUMBER_TYPES or fdef.type == "boolean"
+    if fdef is not None and fdef.type == "boolean":
+        # Python compares the stored value with 1; so does SQL, for every storage class.
+        return '"%s"', f"CASE WHEN {sql} IS NULL THEN '' WHEN {sql} = 1 THEN 'true' ELSE 'false' END"
+    if fdef is not None and fdef.type == "int":
+        return '"%w"', (f"CASE typeof({sql}) WHEN 'integer' THEN {sql} WHEN 'null' THEN '' "
+                        f"ELSE {_CELL_FUNCTION}({sql}) END")
+    if fdef is not None and fdef.type in NUMBER_TYPES:
+        # Whole doubles print as `str(int(value)) + ".0"`; Python's shortest repr of the rest
+        # is not something SQLite's printf can promise, so those take the callback.
+        return '"%w"', (f"CASE WHEN {sql} IS NULL THEN '' WHEN {sql} = CAST({sql} AS INTEGER) "
+                        f"AND abs({sql}) < 1e15 THEN printf('%d.0', {sql}) "
+                        f"ELSE {_CELL_FUNCTION}({sql}) END")
+    return '"%w"', f"{_CELL_FUNCTION}({sql})"
+
+
+def _stored_as_text(fdef: FieldDef | None) -> bool:
+    """True for fields kept in TEXT columns (everything but numbers and booleans)."""
+    return fdef is not None and not (fdef.type in NUMBER_TYPES or fdef.type == "boolean")
+
+
+def _cell_text(value: Any) -> str:
+    text = format_value(value)
+    if "\x00" in text:
+        # Only text in a number column could get here, and no write path stores that; failing
+        # the job beats serving a line cut short at the NUL.
+        raise ValueError("a NUL byte in a number column cannot be written by SQLite")
+    return text
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
