@@ -17,15 +17,16 @@ _ID18 = re.compile(r"[A-Za-z0-9]{18}")
 _POD = "Dv"
 
 
+# Each character of an Id → "1" for an upper-case letter, else "0".
+_UPPER_FLAGS = str.maketrans({chr(c): "1" if "A" <= chr(c) <= "Z" else "0" for c in range(128)})
+
+
 def _checksum(id15: str) -> str:
-    out = []
-    for chunk in (id15[0:5], id15[5:10], id15[10:15]):
-        bits = 0
-        for i, ch in enumerate(chunk):
-            if "A" <= ch <= "Z":
-                bits |= 1 << i
-        out.append(_CHECKSUM_ALPHABET[bits])
-    return "".join(out)
+    # Bit i of a 5-character chunk is set where character i is upper case: the flags of a
+    # chunk, read backwards, are that number in binary.
+    flags = id15.translate(_UPPER_FLAGS)
+    return (_CHECKSUM_ALPHABET[int(flags[4::-1], 2)] + _CHECKSUM_ALPHABET[int(flags[9:4:-1], 2)]
+            + _CHECKSUM_ALPHABET[int(flags[14:9:-1], 2)])
 
 
 def to_18(id15: str) -> str:

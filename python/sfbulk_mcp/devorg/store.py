@@ -1033,6 +1033,17 @@ def coerce_value(f: FieldDef, value: Any) -> Any:
 _FAST_TEXT = frozenset({"string", "textarea", "phone", "url", "combobox", "picklist"})
 
 
+def plain_text_rule(f: FieldDef) -> tuple[int, frozenset[str] | None] | None:
+    """When `coerce_value` keeps a string for `f` as it is: (max length, allowed values or
+    None for any); None for fields whose values always get the full checks.
+
+    A non-empty string within the length (and among the allowed values) is stored unchanged.
+    """
+    if f.type not in _FAST_TEXT:
+        return None
+    return f.length, frozenset(f.picklist) if f.restricted_picklist else None
+
+
 def _bad_picklist(f: FieldDef, value: str) -> DevOrgError:
     return DevOrgError(
         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
