@@ -14,6 +14,7 @@ __all__ = [
     "Decoder",
     "EngineError",
     "GzipError",
+    "ParquetReader",
     "ParquetWriter",
     "RecordBatch",
     "RecordBatchStream",
@@ -125,6 +126,19 @@ class Decoder:
     def bytes_consumed(self) -> int: ...
     @property
     def pages(self) -> int: ...
+
+@final
+class ParquetReader:
+    """Reads a Parquet file as record batches of at most ``batch_rows`` rows, one at a time
+    (memory holds one row group's column chunks and one batch)."""
+
+    def __new__(cls, path: str | PathLike[str], *, batch_rows: int = 65_536) -> ParquetReader: ...
+    def __iter__(self) -> ParquetReader: ...
+    def __next__(self) -> RecordBatch: ...
+    @property
+    def schema(self) -> Schema: ...
+    @property
+    def rows(self) -> int: ...
 
 @final
 class ParquetWriter:

@@ -8,6 +8,7 @@ pub mod decoder;
 pub mod error;
 pub mod gzip;
 pub mod parquet_sink;
+pub mod parquet_source;
 pub mod pipeline;
 pub mod types;
 

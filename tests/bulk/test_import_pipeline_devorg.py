@@ -61,6 +61,34 @@ def test_insert_from_parquet_accounts_for_every_row(small_org: DevOrg, tmp_path:
     assert success["sf__Created"].all()
 
 
+def test_input_read_in_pieces_keeps_every_row_in_its_own_outcome(
+    small_org: DevOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfbulk_mcp.bulk import codec
+
+    # Input pieces and jobs that do not line up: each job's outcomes meet several pieces.
+    monkeypatch.setattr(codec, "INPUT_BATCH_ROWS", 3)
+    source = tmp_path / "accounts.parquet"
+    frame = pl.DataFrame(
+        {
+            "Name": [f"Piece {i}" if i % 4 else None for i in range(11)],
+            "NumberOfEmployees": list(range(11)),
+        }
+    )
+    frame.write_parquet(source, row_group_size=4)
+    result = run_with_client(
+        small_org, lambda c: import_data(c, "Account", source, max_rows=5, poll_interval=0.05)
+    )
+    assert (result.rows, result.succeeded, result.failed, len(result.jobs)) == (11, 8, 3, 3)
+    success = pl.read_parquet(tmp_path / "accounts.success.parquet")
+    failed = pl.read_parquet(tmp_path / "accounts.failed.parquet")
+    assert failed["sf__Row"].to_list() == [0, 4, 8]
+    assert success["sf__Row"].to_list() == [i for i in range(11) if i % 4]
+    assert success["Name"].to_list() == [f"Piece {i}" for i in success["sf__Row"]]
+    org_names = names_in_org(small_org)
+    assert all(org_names[r["sf__Id"]] == r["Name"] for r in success.iter_rows(named=True))
+
+
 def test_update_upsert_delete_and_hard_delete(small_org: DevOrg, tmp_path: Path) -> None:
     ids = make_accounts(small_org, ["One", "Two", "Three"])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -318,6 +318,32 @@ def decode_file(
         return _decode_with_polars([body], schema, delimiter, line_ending), schema
 
 
+# Rows per frame when an input is read in pieces.
+INPUT_BATCH_ROWS = 65_536
+
+
+def input_frames(
+    frame: pl.DataFrame | pl.LazyFrame, source: Path | None = None
+) -> Iterator[pl.DataFrame]:
+    """The rows of an input, in order, as frames of at most `INPUT_BATCH_ROWS` rows.
+
+    A Parquet file is read by the engine a batch at a time: the Polars streaming engine reads
+    ahead and can hold most of a file in memory. Other inputs are streamed by Polars."""
+    suffix = source.suffix.lower() if source is not None else ""
+    if source is not None and suffix in (".parquet", ".pq") and engine_has("ParquetReader"):
+        module: Any = _engine()
+        schema = frame.collect_schema()
+        for batch in module.ParquetReader(str(source), batch_rows=INPUT_BATCH_ROWS):
+            rows = pl.DataFrame(batch)
+            # Polars' own reading of the file is the reference for the column types.
+            yield rows if rows.schema == schema else rows.cast(schema)
+        return
+    if isinstance(frame, pl.DataFrame):
+        yield from frame.iter_slices(INPUT_BATCH_ROWS)
+        return
+    yield from frame.collect_batches(chunk_size=INPUT_BATCH_ROWS)
+
+
 @dataclass(frozen=True)
 class UploadBatch:
     """One upload: CSV bytes (header included) holding input rows `start` to `stop`."""
@@ -356,7 +382,7 @@ def _upload_text(frame: pl.DataFrame, null_as_na: bool) -> pl.DataFrame:
 
 
 def build_batches(
-    frame: pl.DataFrame | pl.LazyFrame,
+    frame: pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame],
     *,
     max_bytes: int = 100_000_000,
     max_rows: int | None = None,
@@ -370,7 +396,12 @@ def build_batches(
         ):
             yield UploadBatch(data=bytes(chunk.data), start=int(chunk.start), stop=int(chunk.stop))
         return
-    eager = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+    if isinstance(frame, pl.LazyFrame):
+        eager = frame.collect()
+    elif isinstance(frame, pl.DataFrame):
+        eager = frame
+    else:
+        eager = pl.concat(list(frame), how="vertical")
     yield from _build_batches_with_polars(eager, max_bytes, max_rows, null_as_na)
 
 

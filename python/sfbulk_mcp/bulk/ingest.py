@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -37,6 +40,10 @@ logger = logging.getLogger("sfbulk_mcp.bulk")
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 DEFAULT_PARALLEL = 4
 MAX_UPLOAD_BYTES = 100_000_000
+# Uploads are kept well under Salesforce's 100 MB: client memory grows with the rows of the
+# jobs in flight (their upload, then matching their results), and Salesforce splits every
+# upload into batches of 10,000 records anyway, so smaller jobs cost no extra server batches.
+DEFAULT_UPLOAD_BYTES = 10_000_000
 # Errors that say "try again later" rather than "this row is wrong".
 TRANSIENT_ERRORS = frozenset(
     {
@@ -255,8 +262,13 @@ def upload_frame(
 class _BatchOutcome:
     start: int
     stop: int
-    outcomes: pl.DataFrame  # outcome, sf__Id, sf__Created, sf__Error — one row per input row
+    # outcome, sf__Id, sf__Created, sf__Error — one row per input row; a job's outcomes are
+    # spooled to a Parquet file, so that the rows of finished jobs do not stay in memory.
+    outcomes: pl.LazyFrame
     job_id: str | None
+
+
+_T = TypeVar("_T")
 
 
 class _Runner:
@@ -272,8 +284,15 @@ class _Runner:
         poll_interval: float,
         progress: ProgressFn | None,
         total_rows: int,
+        worker: ThreadPoolExecutor,
+        spool: Path,
     ) -> None:
         self.client = client
+        # Heavy steps (building uploads, digests, matching) run one after the other on one
+        # thread: each of asyncio's pool threads would keep its own malloc arena of freed memory.
+        self.worker = worker
+        self.spool = spool
+        self._spooled = 0
         self.object_name = object_name
         self.operation = operation
         self.external_id = external_id
@@ -291,6 +310,18 @@ class _Runner:
         self.jobs_done = 0
         self.done_rows = 0
         self.failed_rows = 0
+
+    async def _offload(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """`fn(*args)` on the worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.worker, functools.partial(fn, *args)
+        )
+
+    def _spool_outcomes(self, outcomes: pl.DataFrame) -> pl.LazyFrame:
+        self._spooled += 1
+        path = self.spool / f"outcomes-{self._spooled:06d}.parquet"
+        outcomes.write_parquet(path, compression="lz4", statistics=False)
+        return pl.scan_parquet(path)
 
     async def _emit(self, stage: str) -> None:
         if self.progress is None:
@@ -320,7 +351,7 @@ class _Runner:
                 async with self.client.bulk_ingest_results(job_id, resource) as stream:
                     async for chunk in stream.aiter_bytes():
                         sink.write(chunk)
-            return await asyncio.to_thread(
+            return await self._offload(
                 lambda: matching.result_keys(matching.scan_csv_file(path), header, kind)
             )
 
@@ -352,7 +383,7 @@ class _Runner:
         # The upload is kept only as digests once sent (see matching.row_keys).
         text = matching.scan_csv_text(upload[0])
         header = text.collect_schema().names() if text is not None else []
-        uploaded = await asyncio.to_thread(matching.row_keys, text, header)
+        uploaded = await self._offload(matching.row_keys, text, header)
         del text
         try:
             info = await self.client.bulk_create_ingest_job(
@@ -415,7 +446,21 @@ class _Runner:
                 aborted = await self._abort(job_id)
                 job_error = f"job aborted: {INTERRUPTED}" if aborted else _unsure(job_id)
             frames = await self._processed(job_id, header)
-        outcomes = matching.match_keys(uploaded, [frames[kind] for kind in _RESULT_NAMES])
+        outcomes, failed = await self._offload(
+            self._match, uploaded, [frames[kind] for kind in _RESULT_NAMES], job_error
+        )
+        del frames, uploaded
+        self.jobs_done += 1
+        self.done_rows += stop - start
+        self.failed_rows += failed
+        await self._emit("processing")
+        return _BatchOutcome(start, stop, outcomes, job_id)
+
+    def _match(
+        self, uploaded: pl.DataFrame, results: list[pl.DataFrame], job_error: str | None
+    ) -> tuple[pl.LazyFrame, int]:
+        """One job's outcomes, spooled, and how many rows did not succeed."""
+        outcomes = matching.match_keys(uploaded, results)
         if job_error:
             outcomes = outcomes.with_columns(
                 pl.when(pl.col("outcome") == matching.UNPROCESSED)
@@ -423,24 +468,22 @@ class _Runner:
                 .otherwise(pl.col("sf__Error"))
                 .alias("sf__Error")
             )
-        self.jobs_done += 1
-        self.done_rows += stop - start
-        self.failed_rows += int((outcomes["outcome"] != matching.SUCCESS).sum())
-        await self._emit("processing")
-        return _BatchOutcome(start, stop, outcomes, job_id)
+        failed = int((outcomes["outcome"] != matching.SUCCESS).sum())
+        return self._spool_outcomes(outcomes), failed
 
     async def run(
         self,
-        frame: pl.LazyFrame,
+        frame: pl.LazyFrame | Iterator[pl.DataFrame],
         height: int,
         *,
         max_bytes: int,
         max_rows: int | None,
         null_as_na: bool,
-    ) -> pl.DataFrame:
-        """Outcomes for every row of `frame` (`height` rows), in input order."""
+    ) -> list[_BatchOutcome]:
+        """Outcomes for every row of `frame` (`height` rows), in input order: parts covering
+        consecutive rows."""
         if height == 0:
-            return _empty_outcomes()
+            return [_BatchOutcome(0, 0, _empty_outcomes().lazy(), None)]
         self.job_of = {}
         tasks: dict[asyncio.Task[_BatchOutcome], tuple[int, int]] = {}  # job task → its rows
         # Batches are built as job slots free up: at most `parallel` uploads exist at once.
@@ -466,7 +509,7 @@ class _Runner:
             )
             while True:
                 await slots.acquire()  # a slot first, then the next batch is built
-                batch = None if self.halt is not None else next(batches, None)
+                batch = None if self.halt is not None else await self._offload(next, batches, None)
                 if batch is None:
                     slots.release()
                     break
@@ -502,7 +545,7 @@ class _Runner:
         covered = sum(r.stop - r.start for r in results)
         if covered != height:  # pragma: no cover - the batch builder guarantees it
             raise ImportInputError(f"batches covered {covered} of {height} rows")
-        return pl.concat([r.outcomes for r in results], how="vertical")
+        return results
 
     async def _wind_up(
         self, tasks: dict[asyncio.Task[_BatchOutcome], tuple[int, int]]
@@ -549,7 +592,7 @@ def _not_sent(start: int, stop: int, reason: str) -> _BatchOutcome:
             "sf__Error": [reason] * count,
         }
     )
-    return _BatchOutcome(start, stop, outcomes, None)
+    return _BatchOutcome(start, stop, outcomes.lazy(), None)
 
 
 def _empty_outcomes() -> pl.DataFrame:
@@ -574,7 +617,7 @@ async def import_data(
     *,
     operation: str = "insert",
     external_id: str | None = None,
-    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_bytes: int = DEFAULT_UPLOAD_BYTES,
     max_rows: int | None = None,
     parallel: int = DEFAULT_PARALLEL,
     retries: int = 0,
@@ -590,8 +633,9 @@ async def import_data(
     """Insert, update, upsert, delete or hard-delete rows with Bulk API 2.0.
 
     `data` is a Parquet/CSV/JSONL path or a Polars (lazy) frame; files are streamed. Rows are
-    split into uploads of at most `max_bytes` (and `max_rows`), run as up to `parallel`
-    concurrent jobs, and every input row gets one outcome. For a file, the outcomes are written
+    split into uploads of at most `max_bytes` (10 MB by default; Salesforce takes up to 100 MB)
+    and `max_rows`, run as up to `parallel` concurrent jobs, and every input row gets one
+    outcome. For a file, the outcomes are written
     beside it (or in `results_dir`) as `<name>.success.parquet`, `<name>.failed.parquet` (with
     `error_code`, `error_message`, `error_fields`) and `<name>.unprocessed.parquet`; `sf__Row`
     is the input row number (from 0). `retries` sends rows that failed with a transient error
@@ -602,6 +646,10 @@ async def import_data(
     already processed, marks the others unprocessed ("not sent: interrupted", "job aborted:
     interrupted"), writes the files, and raises `ImportInterrupted` carrying the result.
     """
+    if max_bytes > MAX_UPLOAD_BYTES:
+        raise ImportInputError(
+            f"max_bytes={max_bytes:,} is over the {MAX_UPLOAD_BYTES:,}-byte Bulk API 2.0 upload limit"
+        )
     started = time.perf_counter()
     op = normalize_operation(operation)
     in_memory = isinstance(data, pl.DataFrame | pl.LazyFrame)
@@ -609,6 +657,76 @@ async def import_data(
     frame = read_input(data)
     upload = upload_frame(frame, op, external_id)
     height = int(frame.select(pl.len()).collect().item())
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfbulk-import")
+    spool = Path(tempfile.mkdtemp(prefix="sfbulk-import-"))
+    finished = False
+    try:
+        result = await _import(
+            client,
+            object_name,
+            op,
+            external_id,
+            frame,
+            upload,
+            height,
+            source,
+            in_memory,
+            worker=worker,
+            spool=spool,
+            max_bytes=max_bytes,
+            max_rows=max_rows,
+            parallel=parallel,
+            retries=retries,
+            retry_errors=retry_errors,
+            retry_delay=retry_delay,
+            null_as_na=null_as_na,
+            results_dir=results_dir,
+            write_results=write_results,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            progress=progress,
+        )
+        finished = True
+    finally:
+        # Queued behind any work still on the worker (a second Ctrl-C leaves the result files
+        # being written): the spooled outcomes are removed once nothing reads them.
+        cleanup = worker.submit(shutil.rmtree, spool, True)
+        worker.shutdown(wait=False)
+        if finished:
+            await asyncio.wrap_future(cleanup)
+    result.seconds = time.perf_counter() - started
+    if result.interrupted:
+        logger.info("import interrupted: %s", result.summary())
+        raise ImportInterrupted(result)
+    return result
+
+
+async def _import(
+    client: IngestClient,
+    object_name: str,
+    op: str,
+    external_id: str | None,
+    frame: pl.LazyFrame,
+    upload: pl.LazyFrame,
+    height: int,
+    source: Path | None,
+    in_memory: bool,
+    *,
+    worker: ThreadPoolExecutor,
+    spool: Path,
+    max_bytes: int,
+    max_rows: int | None,
+    parallel: int,
+    retries: int,
+    retry_errors: Sequence[str],
+    retry_delay: float,
+    null_as_na: bool,
+    results_dir: str | Path | None,
+    write_results: bool,
+    timeout: float | None,
+    poll_interval: float,
+    progress: ProgressFn | None,
+) -> ImportResult:
     runner = _Runner(
         client,
         object_name,
@@ -619,14 +737,23 @@ async def import_data(
         poll_interval=poll_interval,
         progress=progress,
         total_rows=height,
+        worker=worker,
+        spool=spool,
     )
 
-    async def run_rows(rows: pl.LazyFrame, count: int) -> pl.DataFrame:
+    async def run_rows(
+        rows: pl.LazyFrame | Iterator[pl.DataFrame], count: int
+    ) -> list[_BatchOutcome]:
         return await runner.run(
             rows, count, max_bytes=max_bytes, max_rows=max_rows, null_as_na=null_as_na
         )
 
-    outcomes = await run_rows(upload, height)
+    def upload_rows() -> Iterator[pl.DataFrame]:
+        # The input read a batch at a time (see codec.input_frames), as upload columns.
+        for rows in codec.input_frames(frame, source):
+            yield upload_frame(rows, op, external_id).collect()
+
+    parts = await run_rows(upload_rows(), height)
     if runner.halt is not None:
         logger.warning(
             "the import stopped early (%s): rows not sent are in the unprocessed results",
@@ -638,12 +765,9 @@ async def import_data(
     for attempt in range(retries if runner.halt is None else 0):
         if runner.interrupted:
             break
-        transient = outcomes.with_row_index("__i").filter(
-            (pl.col("outcome") == matching.FAILED) & _error_code(pl.col("sf__Error")).is_in(wanted)
-        )
-        if transient.height == 0:
+        rows = await runner._offload(_transient_rows, parts, wanted)
+        if rows.len() == 0:
             break
-        rows = transient.get_column("__i")
         logger.info(
             "retrying %d row(s) that failed transiently (round %d)", rows.len(), attempt + 1
         )
@@ -657,7 +781,7 @@ async def import_data(
         )
         again = await run_rows(subset, rows.len())
         retried += rows.len()
-        outcomes = _replace_rows(outcomes, rows, again)
+        parts = await runner._offload(_replace_rows, runner, parts, rows, again)
 
     paths: dict[str, Path] | None = None
     if write_results and (source is not None or results_dir is not None):
@@ -668,16 +792,19 @@ async def import_data(
             folder.mkdir(parents=True, exist_ok=True)
             paths = {k: folder / p.name for k, p in paths.items()}
     writing = asyncio.ensure_future(
-        asyncio.to_thread(
-            _assemble,
-            frame,
-            outcomes,
-            paths,
-            object_name=object_name,
-            operation=op,
-            jobs=runner.jobs,
-            retried=retried,
-            keep_frames=in_memory,
+        runner._offload(
+            functools.partial(
+                _assemble,
+                codec.input_frames(frame, source),
+                frame.select(_input_columns(frame.collect_schema().names())).collect_schema(),
+                parts,
+                paths,
+                object_name=object_name,
+                operation=op,
+                jobs=runner.jobs,
+                retried=retried,
+                keep_frames=in_memory,
+            )
         )
     )
     try:
@@ -688,31 +815,139 @@ async def import_data(
         # Every row has its outcome already: finish writing them, then stop.
         runner.interrupted = True
         result = await writing
-    result.seconds = time.perf_counter() - started
     result.interrupted = runner.interrupted
-    if result.interrupted:
-        logger.info("import interrupted: %s", result.summary())
-        raise ImportInterrupted(result)
-    await runner._emit("done")
+    if not result.interrupted:
+        await runner._emit("done")
     return result
 
 
-def _replace_rows(outcomes: pl.DataFrame, rows: pl.Series, again: pl.DataFrame) -> pl.DataFrame:
-    """`outcomes` with the rows at positions `rows` replaced by `again` (same order)."""
-    patch = again.with_columns(rows.cast(pl.UInt32).alias("__i"))
-    joined = outcomes.with_row_index("__i").join(patch, on="__i", how="left", suffix="__new")
-    retried = pl.col("outcome__new").is_not_null()
-    return joined.select(
-        [
-            pl.when(retried).then(pl.col(f"{c}__new")).otherwise(pl.col(c)).alias(c)
-            for c in outcomes.columns
-        ]
+def _transient_rows(parts: list[_BatchOutcome], wanted: frozenset[str]) -> pl.Series:
+    """Positions of the rows that failed for one of the `wanted` error codes."""
+    outcomes = pl.concat([p.outcomes for p in parts], how="vertical")
+    return (
+        outcomes.with_row_index("__i")
+        .filter(
+            (pl.col("outcome") == matching.FAILED) & _error_code(pl.col("sf__Error")).is_in(wanted)
+        )
+        .select("__i")
+        .collect()
+        .get_column("__i")
     )
 
 
+def _replace_rows(
+    runner: _Runner, parts: list[_BatchOutcome], rows: pl.Series, again: list[_BatchOutcome]
+) -> list[_BatchOutcome]:
+    """`parts` with the rows at positions `rows` replaced by the outcomes `again` (same order)."""
+    patch = (
+        pl.concat([p.outcomes for p in again], how="vertical")
+        .collect()
+        .with_columns(rows.cast(pl.Int64).alias("__i"))
+    )
+    replaced = []
+    for part in parts:
+        mine = patch.filter((pl.col("__i") >= part.start) & (pl.col("__i") < part.stop))
+        if mine.height == 0:
+            replaced.append(part)
+            continue
+        outcomes = part.outcomes.collect()
+        joined = (
+            outcomes.with_row_index("__i", offset=part.start)
+            .with_columns(pl.col("__i").cast(pl.Int64))
+            .join(mine, on="__i", how="left", suffix="__new", maintain_order="left")
+        )
+        retried = pl.col("outcome__new").is_not_null()
+        outcomes = joined.select(
+            [
+                pl.when(retried).then(pl.col(f"{c}__new")).otherwise(pl.col(c)).alias(c)
+                for c in outcomes.columns
+            ]
+        )
+        replaced.append(
+            _BatchOutcome(part.start, part.stop, runner._spool_outcomes(outcomes), part.job_id)
+        )
+    return replaced
+
+
+def _aligned(parts: list[_BatchOutcome]) -> Callable[[int], pl.DataFrame]:
+    """A reader of the outcomes in row order: each call returns the next `n` rows' outcomes.
+    One part (one job's rows) is in memory at a time."""
+    pending = iter(parts)
+    held: list[pl.DataFrame] = []
+    offset = 0
+
+    def take(n: int) -> pl.DataFrame:
+        nonlocal offset
+        pieces = []
+        while n > 0:
+            if not held:
+                part = next(pending)
+                held.append(part.outcomes.collect())
+                offset = 0
+            current = held[0]
+            piece = current.slice(offset, n)
+            pieces.append(piece)
+            n -= piece.height
+            offset += piece.height
+            if offset >= current.height:
+                held.clear()
+        return pl.concat(pieces, how="vertical") if len(pieces) != 1 else pieces[0]
+
+    return take
+
+
+class _ResultFile:
+    """One outcome file, written a batch at a time into a temp name and moved into place."""
+
+    def __init__(self, path: Path | None, keep: bool) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp") if path is not None else None
+        self.keep = keep
+        self.frames: list[pl.DataFrame] = []
+        self.empty: pl.DataFrame | None = None
+        self.writer: Any = None
+        self.engine = codec.engine_has("ParquetWriter")
+
+    def add(self, rows: pl.DataFrame) -> None:
+        if self.empty is None:
+            self.empty = rows.head(0)
+        if rows.height == 0:
+            return
+        if self.keep or self.tmp is None or not self.engine:
+            self.frames.append(rows)
+        if self.tmp is not None and self.engine:
+            if self.writer is None:
+                module: Any = codec._engine()
+                self.writer = module.ParquetWriter(str(self.tmp), compression="zstd")
+            self.writer.write(rows)
+
+    def close(self) -> pl.DataFrame | None:
+        """Moves the file into place; the rows when they were kept."""
+        whole = (
+            pl.concat(self.frames, how="vertical")
+            if self.frames
+            else (self.empty if self.empty is not None else pl.DataFrame())
+        )
+        if self.tmp is not None and self.path is not None:
+            if self.writer is not None:
+                self.writer.close()
+            else:
+                whole.write_parquet(self.tmp)
+            self.tmp.replace(self.path)
+        return whole if self.keep or self.path is None else None
+
+    def abandon(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.close()
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
 def _assemble(
-    frame: pl.LazyFrame,
-    outcomes: pl.DataFrame,
+    inputs: Iterator[pl.DataFrame],
+    schema: pl.Schema,
+    parts: list[_BatchOutcome],
     paths: dict[str, Path] | None,
     *,
     object_name: str,
@@ -721,25 +956,73 @@ def _assemble(
     retried: int,
     keep_frames: bool,
 ) -> ImportResult:
-    """Split the input rows by outcome: written to `paths` (streamed from the input, never
-    loaded whole) and/or kept as frames."""
-    columns = _input_columns(frame.collect_schema().names())
-    combined = pl.concat(
-        [
-            frame.select(columns),
-            outcomes.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW_COLUMN)).lazy(),
-        ],
-        how="horizontal",
+    """Split the input rows by outcome: written to `paths` a batch at a time (the input is read
+    again in pieces, never loaded whole) and/or kept as frames."""
+    columns = schema.names()
+    keep = keep_frames or paths is None
+    files = {
+        name: _ResultFile(paths[name] if paths is not None else None, keep)
+        for name in _RESULT_NAMES
+    }
+    count = dict.fromkeys(_RESULT_NAMES, 0)
+    take = _aligned(parts)
+    row = 0
+    try:
+        for rows in inputs:
+            outcomes = take(rows.height).with_columns(
+                pl.int_range(row, row + rows.height, dtype=pl.Int64).alias(ROW_COLUMN)
+            )
+            row += rows.height
+            combined = pl.concat([rows.select(columns), outcomes], how="horizontal")
+            for name, part in _split(combined, columns).items():
+                files[name].add(part)
+                count[name] += part.height
+        if row == 0:  # no input rows: the files still get their columns
+            combined = pl.concat(
+                [
+                    pl.DataFrame(schema=schema),
+                    _empty_outcomes().with_columns(pl.lit(0, pl.Int64).alias(ROW_COLUMN)),
+                ],
+                how="horizontal",
+            )
+            for name, part in _split(combined, columns).items():
+                files[name].add(part)
+        frames = {name: file.close() for name, file in files.items()}
+    except BaseException:
+        for file in files.values():
+            file.abandon()
+        raise
+    result = ImportResult(
+        object=object_name,
+        operation=operation,
+        rows=row,
+        succeeded=count[matching.SUCCESS],
+        failed=count[matching.FAILED],
+        unprocessed=count[matching.UNPROCESSED],
+        seconds=0.0,
+        jobs=list(jobs),
+        retried=retried,
     )
-    success = combined.filter(pl.col("outcome") == matching.SUCCESS).select(
+    if paths is not None:
+        result.success_path = paths["success"]
+        result.failed_path = paths["failed"]
+        result.unprocessed_path = paths["unprocessed"]
+    if keep:
+        result.frames = {name: frame for name, frame in frames.items() if frame is not None}
+    return result
+
+
+def _split(combined: pl.DataFrame, columns: list[str]) -> dict[str, pl.DataFrame]:
+    """One batch of input rows with their outcomes, as the rows of each result file."""
+    outcome = pl.col("outcome")
+    success = combined.filter(outcome == matching.SUCCESS).select(
         pl.col(ROW_COLUMN),
         pl.col("sf__Id"),
         pl.col("sf__Created").str.to_lowercase().eq("true").alias("sf__Created"),
         *columns,
     )
-    # Failures are usually few: their error text is split on the collected rows.
-    failed_rows = combined.filter(pl.col("outcome") == matching.FAILED).collect()
-    errors = matching.error_columns(failed_rows.get_column("sf__Error"))
+    # Failures are usually few: their error text is split row by row.
+    failed_rows = combined.filter(outcome == matching.FAILED)
     failures = pl.concat(
         [
             failed_rows.select(
@@ -747,37 +1030,12 @@ def _assemble(
                 pl.col("sf__Id").replace("", None),
                 pl.col("sf__Error"),
             ),
-            errors,
+            matching.error_columns(failed_rows.get_column("sf__Error")),
             failed_rows.select(columns),
         ],
         how="horizontal",
     )
-    unprocessed = combined.filter(pl.col("outcome") == matching.UNPROCESSED).select(
+    unprocessed = combined.filter(outcome == matching.UNPROCESSED).select(
         pl.col(ROW_COLUMN), pl.col("sf__Error"), *columns
     )
-    counts = outcomes.get_column("outcome").value_counts()
-    count = dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True))
-    result = ImportResult(
-        object=object_name,
-        operation=operation,
-        rows=outcomes.height,
-        succeeded=int(count.get(matching.SUCCESS, 0)),
-        failed=int(count.get(matching.FAILED, 0)),
-        unprocessed=int(count.get(matching.UNPROCESSED, 0)),
-        seconds=0.0,
-        jobs=list(jobs),
-        retried=retried,
-    )
-    lazy = {"success": success, "failed": failures.lazy(), "unprocessed": unprocessed}
-    if paths is not None:
-        for name, rows in lazy.items():
-            path = paths[name]
-            tmp = path.with_name(path.name + ".tmp")
-            rows.sink_parquet(tmp)
-            tmp.replace(path)
-        result.success_path = paths["success"]
-        result.failed_path = paths["failed"]
-        result.unprocessed_path = paths["unprocessed"]
-    if keep_frames or paths is None:
-        result.frames = {name: rows.collect() for name, rows in lazy.items()}
-    return result
+    return {"success": success, "failed": failures, "unprocessed": unprocessed}

@@ -6,9 +6,10 @@ use arrow_array::RecordBatch;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::arrow::{import_reader, import_schema};
+use super::arrow::{import_reader, import_schema, PyRecordBatch, PySchema};
 use super::errors::to_py;
 use crate::parquet_sink::{compression, ParquetSink};
+use crate::parquet_source::ParquetSource;
 use parquet::basic::Compression;
 
 /// Writes Arrow batches to one Parquet file, incrementally and in bounded memory.
@@ -130,7 +131,68 @@ impl PyParquetWriter {
     }
 }
 
+/// Reads a Parquet file as Arrow record batches of at most `batch_rows` rows, one at a time.
+#[pyclass(name = "ParquetReader", module = "sfbulk_mcp._engine")]
+pub struct PyParquetReader {
+    source: Mutex<Option<ParquetSource>>,
+    schema: PySchema,
+    rows: u64,
+}
+
+#[pymethods]
+impl PyParquetReader {
+    #[new]
+    #[pyo3(signature = (path, *, batch_rows=65_536))]
+    fn new(py: Python<'_>, path: PathBuf, batch_rows: usize) -> PyResult<Self> {
+        let source = py
+            .detach(|| ParquetSource::open(&path, batch_rows))
+            .map_err(to_py)?;
+        Ok(PyParquetReader {
+            schema: PySchema {
+                schema: source.schema().clone(),
+            },
+            rows: source.rows(),
+            source: Mutex::new(Some(source)),
+        })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<PyRecordBatch>> {
+        let slot = self.source.get_mut().unwrap_or_else(|p| p.into_inner());
+        let Some(source) = slot.as_mut() else {
+            return Ok(None);
+        };
+        match py.detach(|| source.next_batch()) {
+            Some(Ok(batch)) => Ok(Some(PyRecordBatch { batch })),
+            Some(Err(e)) => {
+                *slot = None;
+                Err(to_py(e))
+            }
+            None => {
+                *slot = None;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The file's Arrow schema.
+    #[getter]
+    fn schema(&self) -> PySchema {
+        self.schema.clone()
+    }
+
+    /// Rows in the file (from its footer).
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyParquetWriter>()?;
+    m.add_class::<PyParquetReader>()?;
     Ok(())
 }
