@@ -52,7 +52,15 @@ OPERATIONS = ["insert", "update", "upsert", "delete", "hard-delete"]
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),
-    help="At most this many rows per job (uploads are also capped at 100 MB).",
+    help="At most this many rows per job.",
+)
+@click.option(
+    "--batch-mb",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="At most this many MB of CSV per job (Salesforce takes up to 100; bigger uploads "
+    "mean fewer jobs, and more memory while they run).",
 )
 @click.option(
     "--parallel",
@@ -83,6 +91,7 @@ def import_command(
     external_id: str | None,
     retries: int,
     batch_rows: int | None,
+    batch_mb: int,
     parallel: int,
     null_as_na: bool,
     results_dir: Path | None,
@@ -117,6 +126,7 @@ def import_command(
                 external_id=external_id,
                 retries=retries,
                 max_rows=batch_rows,
+                max_bytes=batch_mb * 1_000_000,
                 parallel=parallel,
                 null_as_na=null_as_na,
                 results_dir=results_dir,
