@@ -352,3 +352,16 @@ async def test_query_job_creation_rides_out_a_503_but_ingest_job_creation_is_not
         with pytest.raises(ServerUnavailableError):
             await client.bulk_create_ingest_job("Account", "insert")
         assert len(await client.bulk_list_jobs("ingest")) == before
+
+
+@run_async
+async def test_describing_a_misspelt_object_suggests_the_names_it_may_mean(org: DevOrg) -> None:
+    client, _ = client_for(org)
+    async with client:
+        with pytest.raises(NotFoundError) as info:
+            await client.describe("Acount")
+        with pytest.raises(NotFoundError) as nothing_close:
+            await client.describe("Zzzz")
+    assert info.value.status == 404 and info.value.error_code == "NOT_FOUND"
+    assert "no object named 'Acount'" in str(info.value) and "did you mean Account?" in str(info.value)
+    assert "did you mean" not in str(nothing_close.value)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from ._api import ApiBase, decode_json
-from .errors import NotFoundError
+from .errors import NotFoundError, SalesforceError
 
 
 def _seg(value: str) -> str:
@@ -44,8 +45,26 @@ class RestApi(ApiBase):
         key = sobject.lower()
         if key not in self._describe_cache or refresh:
             path = await self._data_path(f"sobjects/{_seg(sobject)}/describe/")
-            self._describe_cache[key] = dict(await self._json("GET", path))
+            try:
+                self._describe_cache[key] = dict(await self._json("GET", path))
+            except NotFoundError as exc:
+                exc.set_hint(await self._unknown_object_hint(sobject))
+                raise
         return self._describe_cache[key]
+
+    async def _unknown_object_hint(self, sobject: str) -> str:
+        """Advice for a describe that found nothing: the object names this user can see that
+        look like `sobject`."""
+        hint = f"no object named {sobject!r} is visible to this user"
+        try:
+            names = [str(o["name"]) for o in (await self.describe_global())["sobjects"]]
+        except (SalesforceError, KeyError, TypeError):
+            return hint
+        by_lower = {name.lower(): name for name in names}
+        close = difflib.get_close_matches(sobject.lower(), list(by_lower), n=3, cutoff=0.75)
+        if close:
+            hint += " (did you mean " + " or ".join(by_lower[c] for c in close) + "?)"
+        return hint
 
     async def query(
         self, soql: str, *, include_deleted: bool = False, batch_size: int | None = None
