@@ -89,3 +89,14 @@ def test_diff_matches_a_plain_comparison(
         if before[rid][i] != after[rid][i]
     }
     assert set(result.changes.select("Id", "field").rows()) == expected
+
+
+def test_a_side_with_no_rows_and_no_columns_counts_every_record_of_the_other() -> None:
+    rows = pl.LazyFrame({"Id": ["a", "b"], "Name": ["n", "m"]})
+    nothing = pl.LazyFrame()  # what an export of an object with no rows may leave
+    gone = diff_frames("Account", rows, nothing)
+    assert sorted(gone.deleted["Id"]) == ["a", "b"] and gone.added.height == 0
+    assert gone.columns_removed == [] and gone.changes.height == 0
+    new = diff_frames("Account", nothing, rows, ids=["a"])
+    assert new.added["Id"].to_list() == ["a"] and new.deleted.height == 0
+    assert diff_frames("Account", nothing, nothing).empty

@@ -165,6 +165,13 @@ def diff_frames(
     ignore: Iterable[str] = VOLATILE_FIELDS,
 ) -> ObjectDiff:
     """Compare two states of one object, row by Id and field by field."""
+    # An export of an object with no rows may hold no columns at all: read such a side as
+    # the other side with no rows, so that every record of the other side is added/deleted.
+    empty = pl.LazyFrame(schema={"Id": pl.String})
+    if "Id" not in old.collect_schema():
+        old = new.head(0) if "Id" in new.collect_schema() else empty
+    if "Id" not in new.collect_schema():
+        new = old.head(0)
     if ids:
         wanted = [id18(i) for i in ids]
         old = old.filter(pl.col("Id").is_in(wanted))
