@@ -11,11 +11,14 @@ import asyncio
 import base64
 import re
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2
 import pytest
+from click.testing import CliRunner, Result
 from sfbulk_mcp.auth.providers import PasswordProvider
+from sfbulk_mcp.cli.main import cli
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.salesforce import RetryPolicy, SalesforceClient
 
@@ -81,6 +84,12 @@ def run(
             return await scenario(client)
 
     return asyncio.run(main())
+
+
+def sfbulk(org: DevOrg, tmp_path: Path, *args: str) -> Result:
+    """`sfbulk ARGS` in-process, with the `devorg` alias pointing at `org`."""
+    env = {"SFBULK_DEVORG_URL": org.instance_url, "SFBULK_CONFIG_DIR": str(tmp_path / "cfg")}
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
 def make_family(org: DevOrg, name: str, contacts: int = 2, **fields: Any) -> tuple[str, list[str]]:

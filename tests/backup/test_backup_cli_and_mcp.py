@@ -11,21 +11,14 @@ import anyio
 import orjson
 import polars as pl
 import pytest
-from click.testing import CliRunner, Result
 from mcp.client import Client
-from sfbulk_mcp.cli.main import cli
 from sfbulk_mcp.devorg import DevOrg
 from sfbulk_mcp.mcp.config import ServerConfig, parse_toolsets
 from sfbulk_mcp.mcp.orgs import SingleOrg
 from sfbulk_mcp.mcp.server import build_server
 from sfbulk_mcp.salesforce.client import SalesforceClient
 
-from .conftest import ids
-
-
-def sfbulk(org: DevOrg, tmp_path: Path, *args: str) -> Result:
-    env = {"SFBULK_DEVORG_URL": org.instance_url, "SFBULK_CONFIG_DIR": str(tmp_path / "cfg")}
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+from .conftest import ids, sfbulk
 
 
 def test_cli_backup_list_diff_and_restore(org: DevOrg, tmp_path: Path) -> None:

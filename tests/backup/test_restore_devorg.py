@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import polars as pl
 from sfbulk_mcp.backup import backup, diff_live, diff_snapshots
 from sfbulk_mcp.backup.restore import OLD_ID, plan_restore, run_restore
 from sfbulk_mcp.devorg import DevOrg
 
-from .conftest import ids, make_family, run
+from .conftest import ids, make_family, run, sfbulk
 
 OBJECTS = ["Account", "Contact"]
 
@@ -132,3 +133,45 @@ def test_restore_says_why_rows_failed_and_names_the_recycle_bin_clash(
     errors = step["errors"]
     assert errors[0].startswith("1 × DUPLICATE_VALUE")
     assert "still in the recycle bin" in errors[-1]
+
+
+def test_restore_in_two_runs_relinks_children_to_parents_an_earlier_run_recreated(
+    org: DevOrg, tmp_path: Path
+) -> None:
+    doomed, kids = make_family(org, "Doomed Co", contacts=2)
+    root = str(tmp_path / "backups")
+    taken = sfbulk(org, tmp_path, "backup", "--dir", root, "--objects", "Account,Contact",
+                   "--org", "devorg", "--json")
+    assert taken.exit_code == 0, taken.stderr
+    snapshot = Path(orjson.loads(taken.stdout)["path"])
+    org.store.delete("Account", doomed)  # and its two Contacts
+
+    def restore(*args: str) -> dict[str, object]:
+        done = sfbulk(org, tmp_path, "restore", "latest", "--dir", root, "--org", "devorg",
+                      "--json", *args)
+        assert done.exit_code == 0, done.stdout + done.stderr
+        outcome: dict[str, object] = orjson.loads(done.stdout)
+        return outcome
+
+    # A dry run records no mapping: nothing was re-created.
+    restore("--object", "Account", "--dry-run")
+    assert not (snapshot / "id-maps").exists()
+
+    first = restore("--object", "Account")
+    assert first["ok"] and first["recreated"] == 1
+    [new_account] = ids(org, "SELECT Id FROM Account WHERE Name = 'Doomed Co'")
+
+    planned = restore("--object", "Contact", "--dry-run")
+    assert planned["earlier_ids"] == 1
+    [step] = planned["steps"]  # type: ignore[misc]
+    assert step["references"]["AccountId"] == ["Account"]
+
+    second = restore("--object", "Contact")
+    assert second["ok"] and second["recreated"] == 2 and second["relinked"] == 2
+    back = _records(org, f"SELECT LastName, AccountId FROM Contact WHERE AccountId = '{new_account}'")
+    assert sorted(r["LastName"] for r in back) == ["Doomed Co kid 0", "Doomed Co kid 1"]
+
+    recorded = pl.read_parquet(str(second["id_map_recorded"]))
+    assert dict(zip(recorded["old_id"], recorded["object"], strict=True)) == {
+        doomed: "Account", kids[0]: "Contact", kids[1]: "Contact"
+    }

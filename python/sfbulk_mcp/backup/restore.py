@@ -12,6 +12,11 @@ re-created record (`Contact.AccountId`, `Task.WhatId`, a self-lookup like `Accou
 is re-linked to the new Id: before the upload when the parent already exists, or by a final
 update when it is created later in the same run (cycles, self-references).
 
+A restore may come in several runs (`--object Account`, later `--object Contact`). Every run
+records the Ids it re-created in the snapshot's id map for that org
+(`<snapshot>/id-maps/<org id>.parquet`), and a later restore from the same snapshot to the
+same org re-links references to them as well. Dry runs record nothing.
+
 `plan_restore` writes the import-ready files and says what would happen (the dry run);
 `run_restore` then sends them.
 """
@@ -19,6 +24,8 @@ update when it is created later in the same run (cycles, self-references).
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +39,8 @@ from .diff import DiffResult
 logger = logging.getLogger("sfbulk_mcp.backup")
 
 OLD_ID = "sf__OldId"  # the import pipeline never sends `sf__` columns
+ID_MAPS_DIR = "id-maps"
+_ID_MAP_SCHEMA = {"object": pl.String, "old_id": pl.String, "new_id": pl.String}
 _NOT_WRITABLE_TYPES = frozenset({"id", "base64", "address", "location"})
 
 
@@ -72,12 +81,21 @@ class RestorePlan:
     folder: Path
     steps: list[RestoreStep]
     left_alone: dict[str, int] = field(default_factory=dict)  # records added since, per object
+    # The snapshot's id map for the org the restore writes to (None: none read or recorded),
+    # and the old → new Ids earlier restores recorded in it.
+    id_map_file: Path | None = None
+    earlier_ids: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The dry run, in words."""
         if not self.steps:
             return [f"Nothing to restore: {self.against} matches {self.snapshot} for these records."]
         out = [f"Restore to {self.snapshot} (compared with {self.against}):"]
+        if self.earlier_ids:
+            out.append(
+                f"  {len(self.earlier_ids)} record(s) re-created by earlier restores of this "
+                "snapshot: references to their old Ids are re-linked to the new ones"
+            )
         for step in self.steps:
             verb = "re-create" if step.action == "recreate" else "revert"
             how = f"{step.operation}" + (f" on {step.external_id}" if step.external_id else "")
@@ -106,7 +124,44 @@ class RestorePlan:
             "folder": str(self.folder),
             "steps": [s.to_dict() for s in self.steps],
             "left_alone": self.left_alone,
+            "id_map_file": str(self.id_map_file) if self.id_map_file else None,
+            "earlier_ids": len(self.earlier_ids),
         }
+
+
+async def org_key(client: Any) -> str:
+    """The key of the client's org in a snapshot's id maps: its org Id, else its instance URL."""
+    from .run import org_id_of_session
+
+    token = await client.provider.token()
+    return str(token.org_id or org_id_of_session(token.access_token) or token.instance_url)
+
+
+def id_map_file(snapshot: Path, org: str) -> Path:
+    """Where restores from `snapshot` to `org` record the Ids they re-created."""
+    return snapshot / ID_MAPS_DIR / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', org)}.parquet"
+
+
+def read_id_map(path: Path) -> pl.DataFrame:
+    """Every `object, old_id, new_id` recorded so far in the id map at `path`."""
+    if not path.is_file():
+        return pl.DataFrame(schema=_ID_MAP_SCHEMA)
+    return pl.read_parquet(path).select(list(_ID_MAP_SCHEMA))
+
+
+def record_id_map(path: Path, object_name: str, ids: Mapping[str, str]) -> None:
+    """Add re-created records of `object_name` to the id map at `path` (a later mapping wins)."""
+    added = pl.DataFrame(
+        {"object": [object_name] * len(ids), "old_id": list(ids), "new_id": list(ids.values())},
+        schema=_ID_MAP_SCHEMA,
+    )
+    merged = pl.concat([read_id_map(path), added]).unique(
+        "old_id", keep="last", maintain_order=True
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    merged.write_parquet(tmp)
+    os.replace(tmp, path)  # a crash never leaves half a map
 
 
 def _describe_along_chain(snapshot: Path, object_name: str) -> dict[str, Any] | None:
@@ -193,18 +248,24 @@ def plan_restore(
     external_ids: Mapping[str, str] | None = None,
     recreate: bool = True,
     revert: bool = True,
+    org: str | None = None,
 ) -> RestorePlan:
     """Write import-ready files for the records of `diff` and say what restoring would do.
 
     `diff` compares `snapshot` (old) with the org or a later snapshot (new). `external_ids`
     maps an object to an external id field: its deleted records are upserted on that field
-    (records with no value in it are inserted) instead of being inserted.
+    (records with no value in it are inserted) instead of being inserted. With `org` (see
+    `org_key`), references to records earlier restores from `snapshot` re-created in that org
+    are re-linked too, and `run_restore` records the Ids this restore re-creates.
     """
     if any(not d.empty for d in diff.objects.values()):
         folder.mkdir(parents=True, exist_ok=True)
     external_ids = {k.lower(): v for k, v in (external_ids or {}).items()}
     describes = {name: _fields(_describe_along_chain(snapshot, name)) for name in diff.objects}
+    map_file = id_map_file(snapshot, org) if org is not None else None
+    earlier = read_id_map(map_file) if map_file is not None else pl.DataFrame(schema=_ID_MAP_SCHEMA)
     recreated = {name for name, d in diff.objects.items() if recreate and d.deleted.height}
+    recreated |= set(earlier.get_column("object").unique().to_list())
     steps: list[RestoreStep] = []
     left_alone: dict[str, int] = {}
     for name in _order(list(diff.objects), describes):
@@ -261,7 +322,13 @@ def plan_restore(
                 )
             )
     return RestorePlan(
-        snapshot=diff.old, against=diff.new, folder=folder, steps=steps, left_alone=left_alone
+        snapshot=diff.old,
+        against=diff.new,
+        folder=folder,
+        steps=steps,
+        left_alone=left_alone,
+        id_map_file=map_file,
+        earlier_ids=dict(earlier.select("old_id", "new_id").iter_rows()),
     )
 
 
@@ -310,6 +377,7 @@ class RestoreResult:
             "relinked": self.relinked,
             "failed": self.failed,
             "id_map": str(self.plan.folder / "id_map.parquet"),
+            "id_map_recorded": str(self.plan.id_map_file) if self.plan.id_map_file else None,
         }
 
 
@@ -364,10 +432,15 @@ async def run_restore(
     parallel: int = 4,
     poll_interval: float = 0.2,
 ) -> RestoreResult:
-    """Send the plan's files through the import pipeline, re-linking references as it goes."""
+    """Send the plan's files through the import pipeline, re-linking references as it goes.
+
+    When the plan has an id map file (`plan_restore(..., org=...)`), the Ids re-created are
+    added to it after each step, so that a later restore (or one run again after a crash) re-links to them.
+    """
     from ..bulk.ingest import import_data
 
-    id_map: dict[str, str] = {}
+    id_map: dict[str, str] = {}  # this run's
+    known = dict(plan.earlier_ids)  # this run's and earlier runs'
     pending_ids = {
         old
         for step in plan.steps
@@ -383,7 +456,7 @@ async def run_restore(
         frame = pl.read_parquet(step.path)
         ref_columns = list(step.references)
         before = frame
-        frame = _relink(frame, ref_columns, id_map)
+        frame = _relink(frame, ref_columns, known)
         relinked += sum(
             int((before.get_column(c) != frame.get_column(c)).fill_null(False).sum())
             for c in ref_columns
@@ -416,8 +489,14 @@ async def run_restore(
         imports.append(entry)
         if step.action == "recreate" and result.success is not None:
             old_ids = frame.get_column(OLD_ID)
-            for row, new_id in result.success.select("sf__Row", "sf__Id").iter_rows():
-                id_map[str(old_ids[int(row)])] = str(new_id)
+            step_ids = {
+                str(old_ids[int(row)]): str(new_id)
+                for row, new_id in result.success.select("sf__Row", "sf__Id").iter_rows()
+            }
+            id_map.update(step_ids)
+            known.update(step_ids)
+            if plan.id_map_file is not None and step_ids:
+                record_id_map(plan.id_map_file, step.object, step_ids)
     if deferred:
         updates: dict[str, list[dict[str, str]]] = {}
         for object_name, old_child, column, parent in deferred:
@@ -439,4 +518,6 @@ async def run_restore(
         {"old_id": list(id_map), "new_id": list(id_map.values())},
         schema={"old_id": pl.String, "new_id": pl.String},
     ).write_parquet(plan.folder / "id_map.parquet")
-    return RestoreResult(plan=plan, imports=imports, id_map=id_map, relinked=relinked, failed=failed)
+    return RestoreResult(
+        plan=plan, imports=imports, id_map=id_map, relinked=relinked, failed=failed
+    )

@@ -346,7 +346,9 @@ def restore_command(
 
     The records are those that differ between SNAPSHOT and AGAINST (`live`, the default, or a
     later snapshot); the changes are written to the org given by --org. Re-created records get
-    new Ids and every reference to them is re-linked. Run with --dry-run first.
+    new Ids and every reference to them is re-linked, also in later restores from SNAPSHOT to
+    the same org (`sfbulk restore … --object Account`, then `--object Contact`): the Ids are
+    recorded in <snapshot>/id-maps/. Run with --dry-run first.
 
     \b
     sfbulk restore latest --object Account,Contact --dry-run --org devorg
@@ -399,6 +401,8 @@ def restore_command(
                 f"{len(result.id_map)} record(s) re-created, {result.relinked} reference(s) "
                 f"re-linked; results and id_map.parquet in {plan.folder}"
             )
+            if result.id_map and plan.id_map_file is not None:
+                click.echo(f"Re-created Ids recorded for later restores in {plan.id_map_file}")
     if result is not None and not result.ok:
         sys.exit(EXIT_PARTIAL)
 
@@ -420,7 +424,7 @@ async def _restore(
     from ..api import open_client
     from ..backup.diff import diff_live, diff_snapshots
     from ..backup.layout import iso, resolve_snapshot, utc_now
-    from ..backup.restore import plan_restore, run_restore
+    from ..backup.restore import org_key, plan_restore, run_restore
 
     old = resolve_snapshot(snapshot, root)
     folder = out or old / f"restore-{iso(utc_now()).replace(':', '-')}"
@@ -432,7 +436,13 @@ async def _restore(
                 old, resolve_snapshot(against, root), objects=objects or None, ids=ids or None
             )
         plan = plan_restore(
-            old, diff, folder, external_ids=external_ids, recreate=recreate, revert=revert
+            old,
+            diff,
+            folder,
+            external_ids=external_ids,
+            recreate=recreate,
+            revert=revert,
+            org=await org_key(client),
         )
         if dry_run:
             return plan, None
