@@ -50,6 +50,17 @@ def test_export_to_parquet_is_typed_and_complete(org: DevOrg, tmp_path: Path) ->
     assert "120 rows" in result.summary()
 
 
+def test_an_empty_result_still_gets_its_typed_columns(org: DevOrg, tmp_path: Path) -> None:
+    out = tmp_path / "none.parquet"
+    soql = "SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account WHERE Name = 'nobody'"
+    result = run_with_client(org, lambda c: export(c, soql, out=out, poll_interval=0.05))
+    frame = pl.read_parquet(out)
+    assert result.rows == 0 == frame.height
+    assert frame.columns == ["Id", "Name", "AnnualRevenue", "CreatedDate"]
+    assert frame.schema["AnnualRevenue"] == pl.Float64
+    assert isinstance(frame.schema["CreatedDate"], pl.Datetime)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_export_writes_csv_and_jsonl(org: DevOrg, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"accounts.{fmt}"

@@ -90,7 +90,11 @@ class OutputSink:
 
     def takes_arrow(self) -> bool:
         """True when pages can be appended as Arrow streams (`append_arrow`)."""
-        return self.fmt == "parquet" and self._parquet_writer() is not None
+        from .codec import engine_has
+
+        # Only asks: the writer opens with the first rows, so an empty result still gets
+        # its typed columns at `commit`.
+        return self.fmt == "parquet" and engine_has("ParquetWriter")
 
     def append_arrow(self, stream: Any, rows: int) -> None:
         """Add one page's rows as an Arrow stream of record batches (Parquet only)."""
