@@ -109,6 +109,7 @@ class Decoder:
         gzip: bool | None = None,
         on_error: str = "raise",
         na_as_null: bool = False,
+        skip_repeated_headers: bool = True,
     ) -> Decoder: ...
     def feed(self, data: bytes | bytearray) -> list[RecordBatch]:
         """Parses ``data``; returns the batches it completed."""

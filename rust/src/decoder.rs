@@ -59,6 +59,9 @@ pub struct DecoderOptions {
     /// Read `#N/A` as null, as ingest result files echo the uploads that used it to null a
     /// field (query results never contain it).
     pub na_as_null: bool,
+    /// Skip data rows that spell the header again (pages joined into one stream). Off for a
+    /// single CSV document, where such a row is data: every row must come out.
+    pub skip_repeated_headers: bool,
 }
 
 impl Default for DecoderOptions {
@@ -73,6 +76,7 @@ impl Default for DecoderOptions {
             on_error: OnError::Raise,
             gzip: GzipMode::Auto,
             na_as_null: false,
+            skip_repeated_headers: true,
         }
     }
 }
@@ -478,7 +482,7 @@ impl Parser {
         let Some(header) = &self.header else {
             return false;
         };
-        if !self.opts.has_header || header.len() != nfields {
+        if !self.opts.has_header || !self.opts.skip_repeated_headers || header.len() != nfields {
             return false;
         }
         header

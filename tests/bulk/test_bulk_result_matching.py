@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sfbulk_mcp.bulk.matching import match_outcomes, parse_row_error, read_csv_text
+from sfbulk_mcp.bulk.matching import (
+    SUCCESS,
+    UNPROCESSED,
+    match_keys,
+    match_outcomes,
+    parse_row_error,
+    read_csv_text,
+    result_file_keys,
+    row_keys,
+    upload_keys,
+)
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> bytes:
@@ -105,3 +116,60 @@ def test_any_split_of_any_rows_is_matched_exactly(rows: list[tuple[str, str]], s
     assert {k: sorted(v) for k, v in by_content.items()} == {
         k: sorted(v) for k, v in expected.items()
     }
+
+
+def _outcomes_of(upload: bytes, success: bytes, tmp_path: Path) -> list[str]:
+    """Outcomes as the import computes them: the upload and a success file decoded in pieces."""
+    header, uploaded = upload_keys(upload)
+    path = tmp_path / "success.csv"
+    path.write_bytes(success)
+    results = [result_file_keys(path, header, SUCCESS)]
+    outcomes = match_keys(uploaded, results)
+    assert outcomes.height == uploaded.height
+    return list(outcomes["outcome"])
+
+
+def test_an_echoed_row_matches_its_upload_whatever_the_bom_or_line_ending(tmp_path: Path) -> None:
+    upload = _csv(["Name", "Phone"], [["a,b", ""], ['Zo"ë', "2"], ["Name", "Phone"], ["x", "9"]])
+    echo = b"\xef\xbb\xbf" + _csv(
+        ["sf__Id", "sf__Created", "Name", "Phone"],
+        [["1", "true", "Name", "Phone"], ["2", "true", "a,b", ""], ["3", "true", 'Zo"ë', "2"]],
+    ).replace(b"\n", b"\r\n")
+    assert _outcomes_of(upload, echo, tmp_path) == [SUCCESS, SUCCESS, SUCCESS, UNPROCESSED]
+    header, keys = upload_keys(upload)
+    assert header == ["Name", "Phone"] and keys.height == 4
+
+
+def test_a_row_spelling_the_header_keeps_its_place(tmp_path: Path) -> None:
+    upload = _csv(["Name"], [["Name"], ["B"]])
+    echo = _csv(["sf__Id", "sf__Created", "Name"], [["2", "true", "B"], ["1", "true", "Name"]])
+    assert _outcomes_of(upload, echo, tmp_path) == [SUCCESS, SUCCESS]
+
+
+def test_a_ragged_result_file_still_gives_every_row_one_outcome(tmp_path: Path) -> None:
+    upload = _csv(["Name", "Phone"], [["A", "1"], ["B", "2"], ["C", "3"]])
+    echo = b"sf__Id,sf__Created,Name,Phone\n1,true,A,1\n2,true,B,2,extra\n3,true\n"
+    # Read leniently: extra fields are dropped, missing ones are empty.
+    assert _outcomes_of(upload, echo, tmp_path) == [SUCCESS, SUCCESS, UNPROCESSED]
+
+
+def test_empty_bodies_and_a_header_alone_have_no_rows(tmp_path: Path) -> None:
+    for body in (b"", b"\r\n", b"\xef\xbb\xbf"):
+        assert upload_keys(body)[1].height == 0
+        path = tmp_path / "empty.csv"
+        path.write_bytes(body)
+        assert result_file_keys(path, ["Name"], SUCCESS).height == 0
+    header, keys = upload_keys(b"Name,Phone\n")
+    assert header == ["Name", "Phone"] and keys.height == 0
+    assert _outcomes_of(_csv(["Name"], [["A"]]), b"sf__Id,sf__Created,Name\n", tmp_path) == [
+        UNPROCESSED
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.tuples(names, st.sampled_from(["1", "2", ""])), min_size=1, max_size=30))
+def test_decoded_and_scanned_digests_agree(rows: list[tuple[str, str]]) -> None:
+    body = _csv(["Name", "Code"], [list(r) for r in rows])
+    header, decoded = upload_keys(body)
+    scanned = row_keys(read_csv_text(body), header)
+    assert decoded.equals(scanned)

@@ -342,8 +342,8 @@ class _Runner:
     async def _results(self, job_id: str, kind: str, header: list[str]) -> pl.DataFrame:
         """One result set reduced to digests and `sf__` columns (see matching).
 
-        The body is streamed to a temp file and scanned from there, so a 100 MB result set
-        never sits in memory."""
+        The body is streamed to a temp file and decoded from there a batch at a time, so a
+        100 MB result set never sits in memory."""
         resource = "successful" if kind == "success" else kind
         with tempfile.TemporaryDirectory(prefix="sfbulk-results-") as folder:
             path = Path(folder) / f"{kind}.csv"
@@ -351,9 +351,7 @@ class _Runner:
                 async with self.client.bulk_ingest_results(job_id, resource) as stream:
                     async for chunk in stream.aiter_bytes():
                         sink.write(chunk)
-            return await self._offload(
-                lambda: matching.result_keys(matching.scan_csv_file(path), header, kind)
-            )
+            return await self._offload(matching.result_file_keys, path, header, kind)
 
     async def _abort(self, job_id: str) -> bool:
         """Stop a server job that may still run; False when the org did not take the abort
@@ -380,11 +378,8 @@ class _Runner:
         job_error: str | None = None
         finished = False
         frames: dict[str, pl.DataFrame] = {}
-        # The upload is kept only as digests once sent (see matching.row_keys).
-        text = matching.scan_csv_text(upload[0])
-        header = text.collect_schema().names() if text is not None else []
-        uploaded = await self._offload(matching.row_keys, text, header)
-        del text
+        # The upload is kept only as digests once sent (see matching.upload_keys).
+        header, uploaded = await self._offload(matching.upload_keys, upload[0])
         try:
             info = await self.client.bulk_create_ingest_job(
                 self.object_name, self.operation, external_id_field=self.external_id

@@ -13,11 +13,13 @@ unprocessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from ..engine import Decoder, EngineError
 
 SUCCESS = "success"
 FAILED = "failed"
@@ -108,12 +110,28 @@ def _collect(rows: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
     return rows.select(exprs).collect(engine="streaming")
 
 
+def _key_exprs(columns: Sequence[str], keys: Sequence[str], result: bool) -> list[pl.Expr]:
+    """`_digests`, and for a result set its `sf__Id`/`sf__Created`/`sf__Error` columns."""
+    exprs = _digests(columns, keys)
+    if result:
+        by_lower = {c.lower(): c for c in columns}
+        # Concatenated to copy the values out: a column of a decoded batch keeps the batch's
+        # whole text buffer alive (string views), which would hold every result file's text.
+        exprs += [
+            pl.concat_str([pl.col(by_lower[name.lower()]).cast(pl.String), pl.lit("")]).alias(name)
+            if name.lower() in by_lower
+            else pl.lit(None, dtype=pl.String).alias(name)
+            for name in _RESULT_COLUMNS
+        ]
+    return exprs
+
+
 def row_keys(text: pl.DataFrame | pl.LazyFrame | None, keys: Sequence[str]) -> pl.DataFrame:
     """Per row: the digests of its `keys` columns (four integers instead of every column)."""
     if text is None:
         return _empty_keys()
     rows = text.lazy()
-    return _collect(rows, _digests(rows.collect_schema().names(), keys))
+    return _collect(rows, _key_exprs(rows.collect_schema().names(), keys, result=False))
 
 
 def result_keys(
@@ -123,17 +141,84 @@ def result_keys(
     if result is None:
         return _empty_keys(_RESULT_COLUMNS).with_columns(pl.lit(outcome).alias(_OUTCOME))
     rows = result.lazy()
-    columns = rows.collect_schema().names()
-    by_lower = {c.lower(): c for c in columns}
-    extra = [
-        pl.col(by_lower[name.lower()]).cast(pl.String).alias(name)
-        if name.lower() in by_lower
-        else pl.lit(None, dtype=pl.String).alias(name)
-        for name in _RESULT_COLUMNS
-    ]
-    return _collect(rows, [*_digests(columns, keys), *extra]).with_columns(
-        pl.lit(outcome).alias(_OUTCOME)
-    )
+    exprs = _key_exprs(rows.collect_schema().names(), keys, result=True)
+    return _collect(rows, exprs).with_columns(pl.lit(outcome).alias(_OUTCOME))
+
+
+_PIECE = 1 << 20
+_BLANK = b"\xef\xbb\xbf \r\n\t"
+
+
+def upload_keys(body: bytes) -> tuple[list[str], pl.DataFrame]:
+    """The columns of an upload CSV, and `row_keys` of all of them for each of its rows."""
+
+    def pieces() -> Iterator[bytes]:
+        for at in range(0, len(body), _PIECE):
+            yield body[at : at + _PIECE]
+
+    if len(body) <= _PIECE and not body.strip(_BLANK):
+        return [], _empty_keys()
+    decoded = _decoded_keys(pieces, None, None)
+    if decoded is None:
+        text = scan_csv_text(body)
+        names = text.collect_schema().names() if text is not None else []
+        decoded = names, row_keys(text, names)
+    return decoded
+
+
+def result_file_keys(path: Path, keys: Sequence[str], outcome: str) -> pl.DataFrame:
+    """`result_keys` of a result CSV file."""
+
+    def pieces() -> Iterator[bytes]:
+        with open(path, "rb") as fh:
+            while piece := fh.read(_PIECE):
+                yield piece
+
+    with open(path, "rb") as fh:
+        blank = not fh.read(1 << 16).strip(_BLANK)
+    decoded = None if blank else _decoded_keys(pieces, keys, outcome)
+    if decoded is None:
+        return result_keys(None if blank else scan_csv_file(path), keys, outcome)
+    return decoded[1]
+
+
+def _decoded_keys(
+    pieces: Callable[[], Iterator[bytes]], keys: Sequence[str] | None, outcome: str | None
+) -> tuple[list[str], pl.DataFrame] | None:
+    """The columns of a CSV and the digests of its rows (`keys`: all columns), decoded by the
+    engine a batch at a time, so that only one batch of text is held at once. None when the
+    engine cannot read the text (e.g. a row with a wrong number of fields): the caller reads
+    it the lenient way instead.
+
+    Upload and results both go through here, so a row and its echo get the same digests."""
+    # A row that spells the header is data here, not the header of a joined page.
+    decoder = Decoder(gzip=False, skip_repeated_headers=False)
+    digests: list[pl.DataFrame] = []
+    exprs: list[pl.Expr] = []
+
+    def digest(rows: pl.DataFrame) -> None:
+        if not exprs:
+            names = rows.columns
+            exprs.extend(_key_exprs(names, names if keys is None else keys, outcome is not None))
+        digests.append(rows.select(exprs))
+
+    try:
+        for piece in pieces():
+            for batch in decoder.feed(piece):
+                digest(pl.DataFrame(batch))
+        for batch in decoder.finish():
+            digest(pl.DataFrame(batch))
+    except EngineError:
+        return None
+    if decoder.schema is None:  # not even a header
+        empty = _empty_keys(_RESULT_COLUMNS if outcome is not None else ())
+        return [], empty if outcome is None else empty.with_columns(pl.lit(outcome).alias(_OUTCOME))
+    if not digests:  # the header alone
+        digest(pl.DataFrame(decoder.schema))
+    keyed = pl.concat(digests, how="vertical")
+    if outcome is not None:
+        keyed = keyed.with_columns(pl.lit(outcome).alias(_OUTCOME))
+    return decoder.schema.names, keyed
 
 
 def match_keys(uploaded: pl.DataFrame, results: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -35,6 +35,7 @@ pub fn build_options(
     gzip: Option<bool>,
     on_error: &str,
     na_as_null: bool,
+    skip_repeated_headers: bool,
 ) -> PyResult<DecoderOptions> {
     Ok(DecoderOptions {
         delimiter: options::delimiter(delimiter)?,
@@ -46,6 +47,7 @@ pub fn build_options(
         on_error: options::on_error(on_error)?,
         gzip: options::gzip(gzip),
         na_as_null,
+        skip_repeated_headers,
     })
 }
 
@@ -54,7 +56,7 @@ impl PyDecoder {
     #[new]
     #[pyo3(signature = (*, schema=None, columns=None, has_header=true, delimiter="COMMA",
                         line_ending="LF", batch_size=8192, gzip=None, on_error="raise",
-                        na_as_null=false))]
+                        na_as_null=false, skip_repeated_headers=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         schema: Option<&Bound<'_, PyDict>>,
@@ -66,6 +68,7 @@ impl PyDecoder {
         gzip: Option<bool>,
         on_error: &str,
         na_as_null: bool,
+        skip_repeated_headers: bool,
     ) -> PyResult<Self> {
         let opts = build_options(
             schema,
@@ -77,6 +80,7 @@ impl PyDecoder {
             gzip,
             on_error,
             na_as_null,
+            skip_repeated_headers,
         )?;
         Ok(PyDecoder {
             inner: Decoder::new(opts).map_err(to_py)?,
@@ -164,6 +168,7 @@ fn decode_body(
         gzip,
         on_error,
         na_as_null,
+        true,
     )?;
     let (batches, schema, nulled) = py
         .detach(|| {
@@ -207,6 +212,7 @@ fn csv_file_to_parquet(
         gzip,
         on_error,
         false,
+        true,
     )?;
     let codec = crate::parquet_sink::compression(compression).map_err(to_py)?;
     py.detach(|| crate::pipeline::csv_file_to_parquet(&source, &path, opts, codec))

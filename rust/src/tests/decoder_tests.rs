@@ -345,3 +345,20 @@ fn repeated_byte_order_marks_split_anywhere_give_one_outcome() {
         assert_eq!(cells(&batches), whole, "cut at {cut}");
     }
 }
+
+#[test]
+fn a_row_spelling_the_header_is_data_when_asked() {
+    let data = b"\xEF\xBB\xBFName,Phone\nName,Phone\nA,1\n";
+    let opts = DecoderOptions {
+        skip_repeated_headers: false,
+        ..Default::default()
+    };
+    let rows = cells(&decode(opts, &[data]).unwrap());
+    assert_eq!(
+        rows,
+        vec![
+            vec![Some("Name".into()), Some("Phone".into())],
+            vec![Some("A".into()), Some("1".into())]
+        ]
+    );
+}
