@@ -135,13 +135,15 @@ def wait(url: str | None, timeout: float) -> None:
     base = (url or os.environ.get("SFBULK_DEVORG_URL") or DEFAULT_DEVORG_URL).rstrip("/")
     deadline = time.monotonic() + timeout
     while True:
-        # Not listening yet (or still starting): try again until the deadline.
-        with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
-            # The versions list needs no session: it answers as soon as the org serves.
-            with urllib.request.urlopen(f"{base}/services/data/", timeout=5) as response:
-                if response.status == 200:
-                    click.echo(f"devorg is up at {base}", err=True)
-                    return
+        # Not listening yet (or still starting): try again until the deadline. The versions
+        # list needs no session: it answers as soon as the org serves.
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError, ValueError),
+            urllib.request.urlopen(f"{base}/services/data/", timeout=5) as response,
+        ):
+            if response.status == 200:
+                click.echo(f"devorg is up at {base}", err=True)
+                return
         if time.monotonic() >= deadline:
             raise click.ClickException(f"no devorg answered at {base} within {timeout:g} s")
         time.sleep(0.25)
