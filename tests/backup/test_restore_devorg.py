@@ -175,3 +175,66 @@ def test_restore_in_two_runs_relinks_children_to_parents_an_earlier_run_recreate
     assert dict(zip(recorded["old_id"], recorded["object"], strict=True)) == {
         doomed: "Account", kids[0]: "Contact", kids[1]: "Contact"
     }
+
+
+def _snapshot_then_delete_account(org: DevOrg, tmp_path: Path) -> tuple[str, str]:
+    """A backup of Account holding "Doomed Co", deleted since; returns (its Id, backups dir)."""
+    doomed, _ = make_family(org, "Doomed Co", contacts=0)
+    root = str(tmp_path / "backups")
+    taken = sfbulk(org, tmp_path, "backup", "--dir", root, "--objects", "Account",
+                   "--org", "devorg", "--json")
+    assert taken.exit_code == 0, taken.stderr
+    org.store.delete("Account", doomed)
+    return doomed, root
+
+
+def _restore_accounts(org: DevOrg, tmp_path: Path, root: str, *args: str) -> str:
+    done = sfbulk(org, tmp_path, "restore", "latest", "--dir", root, "--org", "devorg",
+                  "--object", "Account", *args)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_restore_run_again_skips_records_an_earlier_run_recreated(
+    org: DevOrg, tmp_path: Path
+) -> None:
+    doomed, root = _snapshot_then_delete_account(org, tmp_path)
+
+    def restore(*args: str) -> str:
+        return _restore_accounts(org, tmp_path, root, *args)
+
+    first = orjson.loads(restore("--json"))
+    assert first["recreated"] == 1 and first["already_recreated"] == 0
+    [copy] = ids(org, "SELECT Id FROM Account WHERE Name = 'Doomed Co'")
+
+    planned = orjson.loads(restore("--dry-run", "--json"))
+    assert planned["steps"] == [] and planned["already_recreated"] == 1
+    assert "skip 1 Account record(s) already re-created by an earlier restore" in restore(
+        "--dry-run"
+    )
+    again = orjson.loads(restore("--json"))
+    assert again["ok"] and again["recreated"] == 0 and again["already_recreated"] == 1
+    assert ids(org, "SELECT Id FROM Account WHERE Name = 'Doomed Co'") == {copy}
+    # Narrowed to the record's old Id, the copy is still found.
+    by_id = orjson.loads(restore("--id", doomed, "--json"))
+    assert by_id["recreated"] == 0 and by_id["already_recreated"] == 1
+    assert ids(org, "SELECT Id FROM Account WHERE Name = 'Doomed Co'") == {copy}
+    text = restore()
+    assert "1 record(s) skipped: already re-created by an earlier restore" in text
+
+
+def test_restore_recreates_again_a_record_whose_earlier_copy_was_deleted(
+    org: DevOrg, tmp_path: Path
+) -> None:
+    doomed, root = _snapshot_then_delete_account(org, tmp_path)
+    first = orjson.loads(_restore_accounts(org, tmp_path, root, "--json"))
+    [copy] = ids(org, "SELECT Id FROM Account WHERE Name = 'Doomed Co'")
+    org.store.delete("Account", copy)
+
+    second = orjson.loads(_restore_accounts(org, tmp_path, root, "--json"))
+    assert second["recreated"] == 1 and second["already_recreated"] == 0
+    [again] = ids(org, "SELECT Id FROM Account WHERE Name = 'Doomed Co'")
+    assert again != copy
+    recorded = pl.read_parquet(str(second["id_map_recorded"]))
+    assert dict(zip(recorded["old_id"], recorded["new_id"], strict=True)) == {doomed: again}
+    assert first["id_map_recorded"] == second["id_map_recorded"]

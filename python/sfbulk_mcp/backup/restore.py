@@ -15,7 +15,9 @@ update when it is created later in the same run (cycles, self-references).
 A restore may come in several runs (`--object Account`, later `--object Contact`). Every run
 records the Ids it re-created in the snapshot's id map for that org
 (`<snapshot>/id-maps/<org id>.parquet`), and a later restore from the same snapshot to the
-same org re-links references to them as well. Dry runs record nothing.
+same org re-links references to them as well, and does not re-create them again while
+their copies still exist (a copy deleted since is re-created and the map updated). Dry runs
+record nothing.
 
 `plan_restore` writes the import-ready files and says what would happen (the dry run);
 `run_restore` then sends them.
@@ -35,6 +37,7 @@ import polars as pl
 
 from . import layout
 from .diff import DiffResult
+from .ids import id18
 
 logger = logging.getLogger("sfbulk_mcp.backup")
 
@@ -85,12 +88,23 @@ class RestorePlan:
     # and the old → new Ids earlier restores recorded in it.
     id_map_file: Path | None = None
     earlier_ids: dict[str, str] = field(default_factory=dict)
+    # Deleted records not re-created, per object: an earlier restore did, and its copy exists.
+    already_recreated: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The dry run, in words."""
+        skipped = [
+            f"  skip {count} {name} record(s) already re-created by an earlier restore "
+            "(their copies still exist)"
+            for name, count in self.already_recreated.items()
+            if count
+        ]
         if not self.steps:
-            return [f"Nothing to restore: {self.against} matches {self.snapshot} for these records."]
-        out = [f"Restore to {self.snapshot} (compared with {self.against}):"]
+            return [
+                f"Nothing to restore: {self.against} matches {self.snapshot} for these records.",
+                *skipped,
+            ]
+        out = [f"Restore to {self.snapshot} (compared with {self.against}):", *skipped]
         if self.earlier_ids:
             out.append(
                 f"  {len(self.earlier_ids)} record(s) re-created by earlier restores of this "
@@ -126,6 +140,10 @@ class RestorePlan:
             "left_alone": self.left_alone,
             "id_map_file": str(self.id_map_file) if self.id_map_file else None,
             "earlier_ids": len(self.earlier_ids),
+            "already_recreated": sum(self.already_recreated.values()),
+            "already_recreated_by_object": {
+                name: count for name, count in self.already_recreated.items() if count
+            },
         }
 
 
@@ -256,7 +274,9 @@ def plan_restore(
     maps an object to an external id field: its deleted records are upserted on that field
     (records with no value in it are inserted) instead of being inserted. With `org` (see
     `org_key`), references to records earlier restores from `snapshot` re-created in that org
-    are re-linked too, and `run_restore` records the Ids this restore re-creates.
+    are re-linked too, deleted records whose copy from such a restore is among the records
+    the diff's new side added are skipped, and `run_restore` records the Ids this restore
+    re-creates.
     """
     if any(not d.empty for d in diff.objects.values()):
         folder.mkdir(parents=True, exist_ok=True)
@@ -266,18 +286,25 @@ def plan_restore(
     earlier = read_id_map(map_file) if map_file is not None else pl.DataFrame(schema=_ID_MAP_SCHEMA)
     recreated = {name for name, d in diff.objects.items() if recreate and d.deleted.height}
     recreated |= set(earlier.get_column("object").unique().to_list())
+    earlier_ids: dict[str, str] = dict(earlier.select("old_id", "new_id").iter_rows())
     steps: list[RestoreStep] = []
     left_alone: dict[str, int] = {}
+    already: dict[str, int] = {}
     for name in _order(list(diff.objects), describes):
         d = diff.objects[name]
         fields = describes[name]
-        left_alone[name] = d.added.height
-        if recreate and d.deleted.height:
-            keep, skip = _writable(d.deleted.columns, fields, "createable")
+        # The new side's added records include the copies earlier restores made.
+        added = {id18(i) for i in d.added.get_column("Id").to_list()}
+        copies = {old for old, new in earlier_ids.items() if id18(new) in added}
+        left_alone[name] = len(added - {id18(earlier_ids[old]) for old in copies})
+        deleted = d.deleted.filter(~pl.col("Id").is_in(list(copies)))
+        already[name] = d.deleted.height - deleted.height if recreate else 0
+        if recreate and deleted.height:
+            keep, skip = _writable(deleted.columns, fields, "createable")
             external = external_ids.get(name.lower())
-            if external is not None and external not in d.deleted.columns:
+            if external is not None and external not in deleted.columns:
                 raise layout.SnapshotError(f"{name} has no field {external} in the snapshot")
-            rows = d.deleted.select(pl.col("Id").alias(OLD_ID), *keep)
+            rows = deleted.select(pl.col("Id").alias(OLD_ID), *keep)
             path = folder / f"{name}.recreate.parquet"
             rows.write_parquet(path)
             steps.append(
@@ -328,7 +355,8 @@ def plan_restore(
         steps=steps,
         left_alone=left_alone,
         id_map_file=map_file,
-        earlier_ids=dict(earlier.select("old_id", "new_id").iter_rows()),
+        earlier_ids=earlier_ids,
+        already_recreated=already,
     )
 
 
@@ -374,6 +402,7 @@ class RestoreResult:
             "against": self.plan.against,
             "imports": self.imports,
             "recreated": len(self.id_map),
+            "already_recreated": sum(self.plan.already_recreated.values()),
             "relinked": self.relinked,
             "failed": self.failed,
             "id_map": str(self.plan.folder / "id_map.parquet"),
@@ -440,13 +469,15 @@ async def run_restore(
     from ..bulk.ingest import import_data
 
     id_map: dict[str, str] = {}  # this run's
-    known = dict(plan.earlier_ids)  # this run's and earlier runs'
     pending_ids = {
         old
         for step in plan.steps
         if step.action == "recreate"
         for old in pl.read_parquet(step.path, columns=[OLD_ID]).get_column(OLD_ID).to_list()
     }
+    # This run's and earlier runs'; a record re-created again (its earlier copy is gone) is
+    # linked to its new copy, never to the one that no longer exists.
+    known = {old: new for old, new in plan.earlier_ids.items() if old not in pending_ids}
     # (object, old Id of the child, field, old Id of the parent) to set once the parent exists
     deferred: list[tuple[str, str, str, str]] = []
     imports: list[dict[str, Any]] = []

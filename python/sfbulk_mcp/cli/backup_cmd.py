@@ -397,10 +397,15 @@ def restore_command(
                 )
                 for error in item.get("errors") or []:
                     click.echo(f"    {error}")
+            skipped = sum(plan.already_recreated.values())
             click.echo(
                 f"{len(result.id_map)} record(s) re-created, {result.relinked} reference(s) "
                 f"re-linked; results and id_map.parquet in {plan.folder}"
             )
+            if skipped:
+                click.echo(
+                    f"{skipped} record(s) skipped: already re-created by an earlier restore"
+                )
             if result.id_map and plan.id_map_file is not None:
                 click.echo(f"Re-created Ids recorded for later restores in {plan.id_map_file}")
     if result is not None and not result.ok:
@@ -423,12 +428,23 @@ async def _restore(
 ) -> Any:
     from ..api import open_client
     from ..backup.diff import diff_live, diff_snapshots
+    from ..backup.ids import id18
     from ..backup.layout import iso, resolve_snapshot, utc_now
-    from ..backup.restore import org_key, plan_restore, run_restore
+    from ..backup.restore import id_map_file, org_key, plan_restore, read_id_map, run_restore
 
     old = resolve_snapshot(snapshot, root)
     folder = out or old / f"restore-{iso(utc_now()).replace(':', '-')}"
     async with open_client(org) as client:
+        key = await org_key(client)
+        if ids:
+            # Compare the copies earlier restores made of these records too, so that the
+            # plan sees which still exist and does not re-create those again.
+            wanted = {id18(i) for i in ids}
+            earlier = read_id_map(id_map_file(old, key))
+            ids = ids + [
+                new for previous, new in earlier.select("old_id", "new_id").iter_rows()
+                if previous in wanted
+            ]
         if against.lower() == "live":
             diff = await diff_live(client, old, objects=objects or None, ids=ids or None)
         else:
@@ -442,7 +458,7 @@ async def _restore(
             external_ids=external_ids,
             recreate=recreate,
             revert=revert,
-            org=await org_key(client),
+            org=key,
         )
         if dry_run:
             return plan, None
