@@ -91,7 +91,9 @@ def test_state_machine_is_observable_while_the_job_runs(api: httpx2.Client,
         body = api.get(path).json()
         seen.add(body["state"])
         if body["state"] == "InProgress":
-            assert body["numberRecordsProcessed"] == 0
+            # The counter moves while the job runs, as Salesforce's does: here 0, then 1 once
+            # the row is written and before the job is marked complete.
+            assert body["numberRecordsProcessed"] in (0, 1)
             early = api.get(f"{path}/results")
             assert early.status_code == 412
             assert early.json()[0]["errorCode"] == "INVALIDJOBSTATE"
