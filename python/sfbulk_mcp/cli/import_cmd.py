@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from ..bulk.ingest import ImportInterrupted, ImportProgress, ImportResult, import_data
+from ..bulk.ingest import (
+    DEFAULT_UPLOAD_BYTES,
+    MAX_UPLOAD_BYTES,
+    ImportInterrupted,
+    ImportProgress,
+    ImportResult,
+    import_data,
+)
 from .options import org_option
 from .output import (
     EXIT_INTERRUPTED,
@@ -56,8 +63,8 @@ OPERATIONS = ["insert", "update", "upsert", "delete", "hard-delete"]
 )
 @click.option(
     "--batch-mb",
-    type=click.IntRange(1, 100),
-    default=10,
+    type=click.IntRange(1, MAX_UPLOAD_BYTES // 1_000_000),
+    default=DEFAULT_UPLOAD_BYTES // 1_000_000,
     show_default=True,
     help="At most this many MB of CSV per job (Salesforce takes up to 100; bigger uploads "
     "mean fewer jobs, and more memory while they run).",
