@@ -61,8 +61,12 @@ impl ParquetSink {
                 format!("cannot create {}: {e}", path.display()),
             )
         })?;
+        // No dictionary pages: Bulk results are mostly distinct strings (ids, names,
+        // addresses), where a dictionary fills up and is abandoned after every value was
+        // hashed. Plain pages under zstd came out smaller, and encoding took a third less time.
         let props = WriterProperties::builder()
             .set_compression(codec)
+            .set_dictionary_enabled(false)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
         let writer = ArrowWriter::try_new(

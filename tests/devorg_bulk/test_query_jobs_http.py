@@ -189,6 +189,36 @@ def test_gzip_when_the_client_asks(api: httpx2.Client, bulk_org: OrgUnderTest) -
     assert len(packed) < len(plain.content)
 
 
+def test_gzip_pages_are_made_on_request_and_the_next_one_ahead(
+        api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
+    seed_accounts(bulk_org, [{"Name": f"Ahead {i}"} for i in range(30)])
+    job = create_query(api, "SELECT Name FROM Account")
+    finished(api, job["id"])
+    packed_dir = bulk_org.jobs.job_dir(bulk_org.jobs.get(bulk_manager.JobKind.QUERY, job["id"]))
+    packed_dir = packed_dir / bulk_manager.QUERY_RESULTS / "gzip"
+    # The job completed without compressing anything: no client had asked yet.
+    assert not list(packed_dir.glob("*.gz"))
+    url = f"{bulk_org.url}{V}/jobs/query/{job['id']}/results"
+    rows: list[str] = []
+    locator: str | None = None
+    with httpx2.Client(headers={"Authorization": f"Bearer {bulk_org.token}"}) as raw:
+        for page in range(3):
+            params = {"maxRecords": "10", **({"locator": locator} if locator else {})}
+            response = raw.get(url, params=params, headers={"Accept-Encoding": "gzip"})
+            assert response.headers["Content-Encoding"] == "gzip"
+            rows += response.text.splitlines()[1:]
+            locator = response.headers["Sforce-Locator"]
+            if page == 0:
+                # The second page is being compressed ahead of its request.
+                deadline = time.monotonic() + 10
+                while not (packed_dir / "10-20.gz").exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert (packed_dir / "10-20.gz").exists()
+    assert locator == "null"
+    assert sorted(rows) == sorted(f'"Ahead {i}"' for i in range(30))
+    assert sorted(p.name for p in packed_dir.glob("*.gz")) == ["0-10.gz", "10-20.gz", "20-30.gz"]
+
+
 def test_query_all_includes_deleted_rows(api: httpx2.Client, bulk_org: OrgUnderTest) -> None:
     kept, gone = seed_accounts(bulk_org, [{"Name": "Kept"}, {"Name": "Gone"}])
     bulk_org.state.store.delete("Account", gone)

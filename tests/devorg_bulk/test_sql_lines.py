@@ -69,3 +69,31 @@ def test_sql_lines_of_an_empty_result(store: Store) -> None:
     lines = BulkLines(store, "SELECT Id FROM Account WHERE Name = 'none'", RowFormatter(",", "\n"),
                       include_deleted=False)
     assert [line for block in lines.blocks() for line in block] == []
+
+
+def _lines(store: Store, soql: str) -> bytes:
+    lines = BulkLines(store, soql, RowFormatter(",", "\n"), include_deleted=False)
+    return b"".join(line for block in lines.blocks() for line in block)
+
+
+def test_a_nul_byte_written_after_a_clean_query_is_still_written_whole(tmp_path) -> None:
+    # A probe found no NUL byte and the next query skipped the per-row checks; a write since
+    # must bring the checks back, whichever way it was made.
+    store = Store(tmp_path / "org.sqlite3")
+    store.create("Account", {"Name": "clean"})
+    soql = "SELECT Name, Description FROM Account ORDER BY Name"
+    assert _lines(store, soql) == b'"clean",""\n'
+    assert _lines(store, soql) == b'"clean",""\n'  # answered from the remembered probe
+
+    store.create("Account", {"Name": "with nul", "Description": "a\x00b"})
+    assert _lines(store, soql) == b'"clean",""\n"with nul","a\x00b"\n'
+
+
+def test_a_nul_byte_written_outside_a_store_transaction_is_noticed_too(tmp_path) -> None:
+    store = Store(tmp_path / "org.sqlite3")
+    record = store.create("Account", {"Name": "clean"})
+    soql = "SELECT Name, Description FROM Account"
+    assert _lines(store, soql) == b'"clean",""\n'
+    store._conn().execute('UPDATE "Account" SET "Description" = ? WHERE "Id" = ?',
+                          ("c\x00d", record))
+    assert _lines(store, soql) == b'"clean","c\x00d"\n'

@@ -355,14 +355,36 @@ class _Pipeline:
         self.total_rows: int | None = None
         self.job_id: str | None = None
         self.job_complete = False
-        # Output work (decoding parts, writing the file) runs on one thread of its own: pages
-        # are written in order anyway, and one thread keeps the allocator from holding a
-        # page's worth of freed memory in every worker thread's arena.
+        # Output work runs on two threads of its own, a page apart: one decodes page n+1
+        # while the other encodes page n into the file. Pages are written in order anyway,
+        # and fixed threads keep the allocator from holding a page's worth of freed memory
+        # in every worker thread's arena.
+        self._decode_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfbulk-dec")
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfbulk-out")
+        self._appending: asyncio.Future[None] | None = None
+
+    async def _on_decoder(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run `fn(*args)` on the decoding thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._decode_thread, fn, *args)
 
     async def _on_writer(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run `fn(*args)` on the output thread."""
+        """Run `fn(*args)` on the output thread, after the page being appended."""
+        await self._appended()
         return await asyncio.get_running_loop().run_in_executor(self._writer_thread, fn, *args)
+
+    async def _appended(self) -> None:
+        """Wait until the page handed to the output thread is in the file."""
+        appending, self._appending = self._appending, None
+        if appending is not None:
+            await appending
+
+    async def _append(self, part: _Part) -> None:
+        """Hand a decoded part to the output thread; returns once the previous one is in."""
+        assert self.sink is not None
+        await self._appended()
+        self._appending = asyncio.get_running_loop().run_in_executor(
+            self._writer_thread, part.append_to, self.sink
+        )
 
     # ---- job ------------------------------------------------------------------------------
 
@@ -566,7 +588,7 @@ class _Pipeline:
         """Decode a downloaded part into the output; returns its rows."""
         assert self.sink is not None
         for attempt in range(_PAGE_ATTEMPTS):
-            part = await self._on_writer(
+            part = await self._on_decoder(
                 _Part.read, self._part(page.index), self.resolved, self.sink
             )
             if page.declared is None or page.declared == part.rows:
@@ -582,7 +604,7 @@ class _Pipeline:
             page = await self._refetch(page.index, page.locator)
         if self.header_schema is None:
             self.header_schema = part.schema
-        await self._on_writer(part.append_to, self.sink)
+        await self._append(part)
         return part.rows
 
     async def _produce(
@@ -622,11 +644,11 @@ class _Pipeline:
             if self.state is not None:
                 # The output is rebuilt from the committed parts, then continues.
                 for record in self.state.pages:
-                    part = await self._on_writer(
+                    part = await self._on_decoder(
                         _Part.read, self._part(record.index), self.resolved, self.sink
                     )
                     self.header_schema = self.header_schema or part.schema
-                    await self._on_writer(part.append_to, self.sink)
+                    await self._append(part)
         if done:
             return
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.parallel)
@@ -714,6 +736,7 @@ class _Pipeline:
         try:
             return await self._run()
         finally:
+            self._decode_thread.shutdown(wait=False)
             self._writer_thread.shutdown(wait=False)
 
     async def _run(self) -> ExportResult:
@@ -725,6 +748,10 @@ class _Pipeline:
                 if self.out is not None:
                     await self._on_writer(self._finish_file)
             except BaseException:
+                if self._appending is not None:
+                    # Let the page being written finish before the output is discarded.
+                    with contextlib.suppress(BaseException):
+                        await asyncio.shield(self._appending)
                 if self.sink is not None:
                     self.sink.discard()
                 raise

@@ -132,6 +132,11 @@ class Store:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._write_lock = threading.RLock()
+        # Bumped by every committed write transaction: with the store connections' change
+        # counts, two snapshots taken at one generation see the same data.
+        self._generation = 0
+        # Probes (SQL selecting offending rows) that found none, and at which generation.
+        self._empty_probes: dict[str, int] = {}
         self._closed = False
         self.ids = IdFactory()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,8 +206,44 @@ class Store:
             self._local.depth = depth
             if depth == 0:
                 conn.execute("COMMIT")
+                self._generation += 1
             else:
                 conn.execute(f"RELEASE sp{depth}")
+
+    def begin_snapshot(self, conn: sqlite3.Connection) -> int:
+        """Open a read transaction on `conn` (one of `connect`'s) and return its generation.
+
+        Taken under the write lock, so no write is half-way through: two snapshots of the same
+        generation see the same rows. The caller ends it (closing the connection does).
+        """
+        with self._write_lock:
+            conn.execute("BEGIN")
+            # The first read fixes a WAL snapshot; BEGIN alone does not.
+            conn.execute("SELECT 1 FROM _meta LIMIT 1").fetchall()
+            return self._write_generation()
+
+    def _write_generation(self) -> int:
+        # Committed write transactions, plus the rows changed on the store's connections by
+        # any statement (a write made outside `transaction` counts too).
+        with self._connections_lock:
+            changed = sum(conn.total_changes for conn in self._connections)
+        return self._generation * (1 << 40) + changed
+
+    def probe_is_empty(self, conn: sqlite3.Connection, generation: int, probe: str) -> bool:
+        """True when `probe` (a parameterless SELECT) returns no row in `conn`'s snapshot.
+
+        `conn` must be in a snapshot of `generation` (`begin_snapshot`). An empty answer is
+        remembered until the next write, so asking again costs nothing while data stands still.
+        """
+        if self._empty_probes.get(probe) == generation:
+            return True
+        if conn.execute(probe).fetchone() is not None:
+            return False
+        with self._write_lock:
+            if len(self._empty_probes) > 256:
+                self._empty_probes.clear()
+            self._empty_probes[probe] = generation
+        return True
 
     def close(self) -> None:
         """Close every connection the store opened."""

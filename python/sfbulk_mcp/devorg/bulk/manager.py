@@ -9,6 +9,7 @@ metadata is saved on every change so jobs survive a restart of the devorg.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import math
 import shutil
@@ -33,7 +34,7 @@ from sfbulk_mcp.devorg.bulk.model import (
     JobState,
 )
 from sfbulk_mcp.devorg.bulk.query import check_bulk_query, run_query
-from sfbulk_mcp.devorg.bulk.resultfile import JobStopped, ResultSet
+from sfbulk_mcp.devorg.bulk.resultfile import JobStopped, Page, ResultSet
 from sfbulk_mcp.devorg.ids import IdFactory, sequence_of
 from sfbulk_mcp.devorg.state import OrgState
 
@@ -58,7 +59,8 @@ LIST_PAGE_SIZE = 1000
 # How long a job stays InProgress at least, so that polling clients can see the state.
 MIN_IN_PROGRESS_SECONDS = 0.1
 OPEN_RESULT_SETS = 16
-PREGZIP_THREADS = 2
+# Threads compressing the page after the one a client just asked for.
+GZIP_AHEAD_THREADS = 2
 
 
 class BulkJobs:
@@ -82,6 +84,8 @@ class BulkJobs:
         self._lock = threading.Lock()
         self._ids = IdFactory()
         self._stopping = threading.Event()
+        self._gzip_pool = ThreadPoolExecutor(max_workers=GZIP_AHEAD_THREADS,
+                                             thread_name_prefix="devorg-gzip")
         self._aborts: dict[str, threading.Event] = {}
         self._workers: dict[str, threading.Thread] = {}
         self._results: dict[tuple[str, str], ResultSet] = {}
@@ -102,6 +106,7 @@ class BulkJobs:
     def close(self, timeout: float = 5.0) -> None:
         """Stop every worker (jobs still running stay resumable) and wait for them."""
         self._stopping.set()
+        self._gzip_pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             events = list(self._aborts.values())
             workers = list(self._workers.values())
@@ -405,6 +410,25 @@ class BulkJobs:
             self._write_empty_ingest_results(job)
         return self._result_set(job, folder)
 
+    def gzip_ahead(self, result: ResultSet, page: Page) -> None:
+        """Compress `page` in the background, for a client reading pages one after another.
+
+        Gzip bodies are made on request (a job completes as soon as its rows are written),
+        and a client that asks for page n asks for page n+1 next: starting on it now overlaps
+        its compression with the download of page n.
+        """
+        if self._stopping.is_set() or result.has_gzip(page):
+            return
+
+        def compress() -> None:
+            try:
+                result.gzip_file(page)
+            except OSError as exc:  # the job was deleted meanwhile: nothing to serve
+                log.debug("compressing a result page ahead failed: %s", exc)
+
+        with contextlib.suppress(RuntimeError):  # the pool is shut down: the org is stopping
+            self._gzip_pool.submit(compress)
+
     def _result_set(self, job: Job, folder: str) -> ResultSet:
         key = (job.id, folder)
         with self._lock:
@@ -476,8 +500,6 @@ class BulkJobs:
         folder = self.job_dir(job)
         if job.kind is JobKind.QUERY:
             outcome = run_query(self.state, job, folder / QUERY_RESULTS, stopped)
-            if outcome.error_message is None and not stopped():
-                self._pregzip(job)
         else:
             outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE, stopped)
         if stopped():
@@ -496,15 +518,6 @@ class BulkJobs:
             started=started,
         )
         self._report_storage()
-
-    def _pregzip(self, job: Job) -> None:
-        # Most clients ask for gzip and follow the default pages: compress those now, while
-        # the job runs, so that downloads cost only disk reads.
-        result = self._result_set(job, QUERY_RESULTS)
-        pages = [result.page(start, None, self.page_bytes)
-                 for start in result.page_starts(self.page_bytes)]
-        with ThreadPoolExecutor(max_workers=PREGZIP_THREADS) as pool:
-            list(pool.map(result.gzip_file, pages))
 
     def _enter(self, job: Job, state: JobState) -> bool:
         with job.lock:

@@ -188,9 +188,16 @@ class ResultSet:
             row = self.page(row, None, max_bytes).end
         return starts or [0]
 
+    def _gzip_path(self, page: Page) -> Path:
+        return self.directory / GZIP_DIR / f"{page.start}-{page.end}.gz"
+
+    def has_gzip(self, page: Page) -> bool:
+        """True once the page's gzip body is made."""
+        return self._gzip_path(page).exists()
+
     def gzip_file(self, page: Page) -> Path:
         """The page (header included) compressed with gzip, made on first request."""
-        target = self.directory / GZIP_DIR / f"{page.start}-{page.end}.gz"
+        target = self._gzip_path(page)
         if target.exists():
             return target
         # One lock per page: two clients asking for the same page compress it once, while

@@ -170,6 +170,9 @@ class BulkApi:
             "Sforce-NumberOfRecords": str(page.records),
         }
         if _accepts_gzip(request):
+            if page.end < result.row_count:
+                self.jobs.gzip_ahead(result, result.page(page.end, max_records,
+                                                         self.jobs.page_bytes))
             packed = await anyio.to_thread.run_sync(result.gzip_file, page)
             headers["Content-Encoding"] = "gzip"
             headers["Vary"] = "Accept-Encoding"

@@ -12,7 +12,10 @@ Python one bytes object per row. The bytes are the ones `RowFormatter` writes:
 
 `printf` stops at a NUL byte, so a row holding one in a text cell (or a blob, which no write
 path stores in a text column) is not formatted in SQL: the query yields the row's rid instead,
-and that row is read again and written by the Python formatter.
+and that row is read again and written by the Python formatter. Checking every text cell of
+every row costs about as much as formatting it, so a probe asks first whether any row of the
+tables queried holds such a cell; its empty answer stands until the next write, and while it
+stands the query runs without the checks.
 """
 
 from __future__ import annotations
@@ -61,7 +64,10 @@ class BulkLines:
         conn = self._store.connect()
         try:
             conn.create_function(_CELL_FUNCTION, 1, _cell_text, deterministic=True)
-            cursor = conn.execute(line_query(self.select, self.formatter), self.select.params)
+            generation = self._store.begin_snapshot(conn)
+            guarded = not self._store.probe_is_empty(conn, generation, nul_probe(self.select))
+            cursor = conn.execute(line_query(self.select, self.formatter, guarded=guarded),
+                                  self.select.params)
             while rows := cursor.fetchmany(BLOCK_ROWS):
                 yield [line if type(line) is bytes else self._python_line(conn, line)
                        for (line,) in rows]
@@ -76,17 +82,39 @@ class BulkLines:
         return self.formatter.line(as_booleans(row, self._booleans)).encode("utf-8")
 
 
-def line_query(select: BulkSelect, formatter: RowFormatter) -> str:
-    """The SELECT yielding each row's line as a blob, or its rid when Python must write it."""
+def nul_guards(select: BulkSelect) -> list[str]:
+    """Conditions true for a row whose text cells `printf` cannot write (NUL byte, blob)."""
+    return [f"instr({sql}, char(0)) OR {sql} >= x''"
+            for sql, fdef in select.cells if _stored_as_text(fdef)]
+
+
+def nul_probe(select: BulkSelect) -> str:
+    """A parameterless SELECT finding any row of the queried tables that needs the guards.
+
+    It ignores the query's WHERE (its parameters belong to the query): a row it finds may not
+    be selected, which only costs the checks.
+    """
+    guards = nul_guards(select)
+    if not guards:
+        return "SELECT 1 WHERE 0"
+    if "?" in select.from_sql:
+        return "SELECT 1"  # cannot run without the query's parameters: always check
+    return f"SELECT 1 {select.from_sql} WHERE {' OR '.join(guards)} LIMIT 1"
+
+
+def line_query(select: BulkSelect, formatter: RowFormatter, *, guarded: bool = True) -> str:
+    """The SELECT yielding each row's line as a blob, or its rid when Python must write it.
+
+    Unguarded, every row is written by SQL: only for data known to hold no NUL byte or blob
+    in a text cell (`nul_probe`).
+    """
     specs: list[str] = []
     args: list[str] = []
-    guards: list[str] = []
+    guards = nul_guards(select) if guarded else []
     for sql, fdef in select.cells:
         spec, arg = _cell(sql, fdef)
         specs.append(spec)
         args.append(arg)
-        if _stored_as_text(fdef):
-            guards.append(f"instr({sql}, char(0)) OR {sql} >= x''")
     delimiter = formatter.delimiter.replace("%", "%%")
     parts = []
     for start in range(0, len(specs), _PRINTF_ARGS):
