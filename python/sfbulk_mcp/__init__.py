@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._memory import prepare_polars_allocator
+
+# Before anything imports Polars: its allocator reads its settings when it starts.
+prepare_polars_allocator()
+
 try:
     __version__ = version("sfbulk-mcp")
 except PackageNotFoundError:  # running from a source tree that was never installed
