@@ -8,16 +8,17 @@ memory of every page already handled:
   there once freed. A fixed threshold of 1 MB keeps those in mmap, returned to the system
   when freed; smaller blocks stay on the heap, where they are reused (the default 128 KB cost
   a third more CPU in page faults).
-- Polars' jemalloc keeps freed pages for ten seconds by default; on a stream of batches that
-  is several batches' worth. One second keeps the reuse and returns the rest (no delay at all
-  cost a third more CPU). It reads its settings from `_RJEM_MALLOC_CONF` when it starts, so
+- Polars' jemalloc keeps freed pages for ten seconds by default (half a second when Polars
+  sets its own default); on a stream of batches that is several batches' worth. A tenth of a
+  second keeps the reuse within one batch and returns the rest (no delay at all cost a third
+  more CPU). It reads its settings from `_RJEM_MALLOC_CONF` when it starts, so
   the setting only applies when this module runs before Polars is imported.
 
 The package sets the jemalloc default when it is imported (Polars is not loaded yet then),
 and fixes glibc's thresholds when the pipelines are imported (`sfbulk_mcp.bulk`), so a process
 that only serves the devorg keeps its allocator as it is. Measured on a 1,000,000-row import
-(4 MB uploads): peak RSS 195 MB without these settings, 167-171 MB with them, for about 20 %
-more client CPU (8.4 → 10.3 s; the wall time is the org's). Set `SFBULK_TUNE_MALLOC=0` to
+(4 MB uploads): peak RSS 195 MB without these settings, 161-163 MB with them, for about 15 %
+more client CPU (8.4 → 9.5-10.3 s; the wall time is the org's). Set `SFBULK_TUNE_MALLOC=0` to
 leave both allocators alone; a `_RJEM_MALLOC_CONF` already set is never replaced.
 """
 
@@ -29,7 +30,7 @@ import os
 import sys
 
 _JEMALLOC_ENV = "_RJEM_MALLOC_CONF"
-_JEMALLOC_CONF = "dirty_decay_ms:1000,muzzy_decay_ms:0"
+_JEMALLOC_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
 # mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3

@@ -25,7 +25,7 @@ def _run(env_extra: dict[str, str], code: str = PROBE) -> str:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc settings are Linux only")
 def test_settings_apply_when_the_package_comes_first() -> None:
-    assert _run({}) == "dirty_decay_ms:1000,muzzy_decay_ms:0 True"
+    assert _run({}) == "dirty_decay_ms:100,muzzy_decay_ms:0 True"
 
 
 def test_a_users_own_jemalloc_settings_are_kept() -> None:
@@ -39,7 +39,7 @@ def test_settings_can_be_turned_off() -> None:
 def test_polars_loaded_first_keeps_its_allocator_as_started() -> None:
     code = "import polars; " + PROBE
     # (Polars sets a default of its own when it starts: whatever it is, it stays.)
-    assert not _run({}, code).startswith("dirty_decay_ms:1000,muzzy_decay_ms:0 ")
+    assert not _run({}, code).startswith("dirty_decay_ms:100,muzzy_decay_ms:0 ")
 
 
 def test_the_devorg_alone_leaves_glibc_as_it_is() -> None:
