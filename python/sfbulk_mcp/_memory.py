@@ -25,7 +25,6 @@ leave both allocators alone; a `_RJEM_MALLOC_CONF` already set is never replaced
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -46,7 +45,7 @@ def _enabled() -> bool:
 
 
 def prepare_polars_allocator() -> None:
-    """Default Polars' jemalloc to giving freed pages back at once (before Polars starts)."""
+    """Default Polars' jemalloc to giving freed pages back soon (before Polars starts)."""
     if _enabled() and "polars" not in sys.modules:
         os.environ.setdefault(_JEMALLOC_ENV, _JEMALLOC_CONF)
 
@@ -58,9 +57,9 @@ def fix_glibc_thresholds() -> None:
         return
     _glibc_fixed = True
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        # The process's own symbols, libc's among them (no library search at import time).
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # a libc without mallopt
         return
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
