@@ -136,7 +136,7 @@ class Store:
         # counts, two snapshots taken at one generation see the same data.
         self._generation = 0
         # Probes (SQL selecting offending rows) that found none, and at which generation.
-        self._empty_probes: dict[str, int] = {}
+        self._empty_probes: dict[tuple[str, tuple[Any, ...]], int] = {}
         self._closed = False
         self.ids = IdFactory()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,20 +229,22 @@ class Store:
             changed = sum(conn.total_changes for conn in self._connections)
         return self._generation * (1 << 40) + changed
 
-    def probe_is_empty(self, conn: sqlite3.Connection, generation: int, probe: str) -> bool:
-        """True when `probe` (a parameterless SELECT) returns no row in `conn`'s snapshot.
+    def probe_is_empty(self, conn: sqlite3.Connection, generation: int, probe: str,
+                       params: Sequence[Any] = ()) -> bool:
+        """True when `probe` (a SELECT) returns no row in `conn`'s snapshot.
 
         `conn` must be in a snapshot of `generation` (`begin_snapshot`). An empty answer is
         remembered until the next write, so asking again costs nothing while data stands still.
         """
-        if self._empty_probes.get(probe) == generation:
+        key = (probe, tuple(params))
+        if self._empty_probes.get(key) == generation:
             return True
-        if conn.execute(probe).fetchone() is not None:
+        if conn.execute(probe, tuple(params)).fetchone() is not None:
             return False
         with self._write_lock:
             if len(self._empty_probes) > 256:
                 self._empty_probes.clear()
-            self._empty_probes[probe] = generation
+            self._empty_probes[key] = generation
         return True
 
     def close(self) -> None:

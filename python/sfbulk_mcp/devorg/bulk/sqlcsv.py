@@ -13,8 +13,8 @@ Python one bytes object per row. The bytes are the ones `RowFormatter` writes:
 `printf` stops at a NUL byte, so a row holding one in a text cell (or a blob, which no write
 path stores in a text column) is not formatted in SQL: the query yields the row's rid instead,
 and that row is read again and written by the Python formatter. Checking every text cell of
-every row costs about as much as formatting it, so a probe asks first whether any row of the
-tables queried holds such a cell; its empty answer stands until the next write, and while it
+every row costs about as much as formatting it, so a probe asks first whether any row the
+query selects holds such a cell; its empty answer stands until the next write, and while it
 stands the query runs without the checks.
 """
 
@@ -65,7 +65,9 @@ class BulkLines:
         try:
             conn.create_function(_CELL_FUNCTION, 1, _cell_text, deterministic=True)
             generation = self._store.begin_snapshot(conn)
-            guarded = not self._store.probe_is_empty(conn, generation, nul_probe(self.select))
+            probe = nul_probe(self.select)
+            guarded = probe is not None and not self._store.probe_is_empty(
+                conn, generation, probe, self.select.params)
             cursor = conn.execute(line_query(self.select, self.formatter, guarded=guarded),
                                   self.select.params)
             while rows := cursor.fetchmany(BLOCK_ROWS):
@@ -88,18 +90,14 @@ def nul_guards(select: BulkSelect) -> list[str]:
             for sql, fdef in select.cells if _stored_as_text(fdef)]
 
 
-def nul_probe(select: BulkSelect) -> str:
-    """A parameterless SELECT finding any row of the queried tables that needs the guards.
-
-    It ignores the query's WHERE (its parameters belong to the query): a row it finds may not
-    be selected, which only costs the checks.
-    """
+def nul_probe(select: BulkSelect) -> str | None:
+    """A SELECT (taking the query's parameters) finding any row of the query that needs the
+    guards, so a selective query probes only the rows it selects; None without text cells."""
     guards = nul_guards(select)
     if not guards:
-        return "SELECT 1 WHERE 0"
-    if "?" in select.from_sql:
-        return "SELECT 1"  # cannot run without the query's parameters: always check
-    return f"SELECT 1 {select.from_sql} WHERE {' OR '.join(guards)} LIMIT 1"
+        return None
+    return (f"SELECT 1 FROM (SELECT ({' OR '.join(guards)}) AS needs_python {select.tail}) "
+            "WHERE needs_python LIMIT 1")
 
 
 def line_query(select: BulkSelect, formatter: RowFormatter, *, guarded: bool = True) -> str:
