@@ -77,13 +77,13 @@ def _lines(store: Store, soql: str) -> bytes:
 
 
 def test_a_nul_byte_written_after_a_clean_query_is_still_written_whole(tmp_path) -> None:
-    # A probe found no NUL byte and the next query skipped the per-row checks; a write since
-    # must bring the checks back, whichever way it was made.
+    # A query found clean runs without its per-row checks next time; a write since must bring
+    # the checks back, whichever way it was made.
     store = Store(tmp_path / "org.sqlite3")
     store.create("Account", {"Name": "clean"})
     soql = "SELECT Name, Description FROM Account ORDER BY Name"
     assert _lines(store, soql) == b'"clean",""\n'
-    assert _lines(store, soql) == b'"clean",""\n'  # answered from the remembered probe
+    assert _lines(store, soql) == b'"clean",""\n'  # without the checks: known clean
 
     store.create("Account", {"Name": "with nul", "Description": "a\x00b"})
     assert _lines(store, soql) == b'"clean",""\n"with nul","a\x00b"\n'

@@ -135,8 +135,8 @@ class Store:
         # Bumped by every committed write transaction: with the store connections' change
         # counts, two snapshots taken at one generation see the same data.
         self._generation = 0
-        # Probes (SQL selecting offending rows) that found none, and at which generation.
-        self._empty_probes: dict[tuple[str, tuple[Any, ...]], int] = {}
+        # Queries found clean (`remember_clean`), and at which generation.
+        self._clean_queries: dict[tuple[str, tuple[Any, ...]], int] = {}
         self._closed = False
         self.ids = IdFactory()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,23 +229,18 @@ class Store:
             changed = sum(conn.total_changes for conn in self._connections)
         return self._generation * (1 << 40) + changed
 
-    def probe_is_empty(self, conn: sqlite3.Connection, generation: int, probe: str,
-                       params: Sequence[Any] = ()) -> bool:
-        """True when `probe` (a SELECT) returns no row in `conn`'s snapshot.
+    def known_clean(self, query: str, params: Sequence[Any], generation: int) -> bool:
+        """True when `query` with `params` was found clean (see `remember_clean`) and nothing
+        has been written since (`generation` is the caller's snapshot's, `begin_snapshot`)."""
+        return self._clean_queries.get((query, tuple(params))) == generation
 
-        `conn` must be in a snapshot of `generation` (`begin_snapshot`). An empty answer is
-        remembered until the next write, so asking again costs nothing while data stands still.
-        """
-        key = (probe, tuple(params))
-        if self._empty_probes.get(key) == generation:
-            return True
-        if conn.execute(probe, tuple(params)).fetchone() is not None:
-            return False
+    def remember_clean(self, query: str, params: Sequence[Any], generation: int) -> None:
+        """Note that `query` returned nothing needing special care in a snapshot of
+        `generation`: until the next write, the same query can skip its checks."""
         with self._write_lock:
-            if len(self._empty_probes) > 256:
-                self._empty_probes.clear()
-            self._empty_probes[key] = generation
-        return True
+            if len(self._clean_queries) > 256:
+                self._clean_queries.clear()
+            self._clean_queries[(query, tuple(params))] = generation
 
     def close(self) -> None:
         """Close every connection the store opened."""

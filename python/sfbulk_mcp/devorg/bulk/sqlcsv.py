@@ -13,9 +13,8 @@ Python one bytes object per row. The bytes are the ones `RowFormatter` writes:
 `printf` stops at a NUL byte, so a row holding one in a text cell (or a blob, which no write
 path stores in a text column) is not formatted in SQL: the query yields the row's rid instead,
 and that row is read again and written by the Python formatter. Checking every text cell of
-every row costs about as much as formatting it, so a probe asks first whether any row the
-query selects holds such a cell; its empty answer stands until the next write, and while it
-stands the query runs without the checks.
+every row costs about as much as formatting it, so a query that came back without any such row
+is remembered as clean, and runs without the checks until the next write.
 """
 
 from __future__ import annotations
@@ -53,6 +52,7 @@ class BulkLines:
         self.formatter = formatter
         self._store = store
         self._booleans = boolean_columns(self.select)
+        self._python_lines = 0  # rows of the current run written by Python
 
     @property
     def columns(self) -> list[str]:
@@ -62,22 +62,26 @@ class BulkLines:
     def blocks(self) -> Iterator[list[bytes]]:
         """Every result line, terminator included, in blocks of up to BLOCK_ROWS."""
         conn = self._store.connect()
+        select = self.select
         try:
             conn.create_function(_CELL_FUNCTION, 1, _cell_text, deterministic=True)
             generation = self._store.begin_snapshot(conn)
-            probe = nul_probe(self.select)
-            guarded = probe is not None and not self._store.probe_is_empty(
-                conn, generation, probe, self.select.params)
-            cursor = conn.execute(line_query(self.select, self.formatter, guarded=guarded),
-                                  self.select.params)
+            checked = line_query(select, self.formatter)
+            clean = self._store.known_clean(checked, select.params, generation)
+            sql = line_query(select, self.formatter, guarded=False) if clean else checked
+            cursor = conn.execute(sql, select.params)
+            self._python_lines = 0
             while rows := cursor.fetchmany(BLOCK_ROWS):
                 yield [line if type(line) is bytes else self._python_line(conn, line)
                        for (line,) in rows]
+            if not clean and self._python_lines == 0:
+                self._store.remember_clean(checked, select.params, generation)
         finally:
             conn.close()
 
     def _python_line(self, conn: sqlite3.Connection, row_key: int) -> bytes:
         # Read on the same connection, so inside the same snapshot as the main query.
+        self._python_lines += 1
         select = self.select
         row = conn.execute(f"SELECT {select.select_list} {select.from_sql} "
                            f"WHERE {select.row_key} = ?", (row_key,)).fetchone()
@@ -90,21 +94,11 @@ def nul_guards(select: BulkSelect) -> list[str]:
             for sql, fdef in select.cells if _stored_as_text(fdef)]
 
 
-def nul_probe(select: BulkSelect) -> str | None:
-    """A SELECT (taking the query's parameters) finding any row of the query that needs the
-    guards, so a selective query probes only the rows it selects; None without text cells."""
-    guards = nul_guards(select)
-    if not guards:
-        return None
-    return (f"SELECT 1 FROM (SELECT ({' OR '.join(guards)}) AS needs_python {select.tail}) "
-            "WHERE needs_python LIMIT 1")
-
-
 def line_query(select: BulkSelect, formatter: RowFormatter, *, guarded: bool = True) -> str:
     """The SELECT yielding each row's line as a blob, or its rid when Python must write it.
 
-    Unguarded, every row is written by SQL: only for data known to hold no NUL byte or blob
-    in a text cell (`nul_probe`).
+    Unguarded, every row is written by SQL: only for a query known to select no NUL byte or
+    blob in a text cell.
     """
     specs: list[str] = []
     args: list[str] = []
