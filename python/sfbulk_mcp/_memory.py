@@ -11,8 +11,8 @@ memory of every page already handled:
 - Polars' jemalloc keeps freed pages for ten seconds by default (half a second when Polars
   sets its own default); on a stream of batches that is several batches' worth. A tenth of a
   second keeps the reuse within one batch and returns the rest (no delay at all cost a third
-  more CPU). It reads its settings from `_RJEM_MALLOC_CONF` when it starts, so
-  the setting only applies when this module runs before Polars is imported.
+  more CPU). It reads its settings from `_RJEM_MALLOC_CONF` when it starts, so the setting
+  only applies when this module runs before Polars is imported.
 
 The package sets the jemalloc default when it is imported (Polars is not loaded yet then),
 and fixes glibc's thresholds when the pipelines are imported (`sfbulk_mcp.bulk`), so a process
@@ -34,6 +34,8 @@ _JEMALLOC_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 1 << 20  # upload batches, pages, whole columns; smaller blocks are reused
+# Free space above this at the heap's top goes back (a fixed mmap threshold also stops glibc
+# from raising this one).
 _TRIM_THRESHOLD = 1 << 20
 
 _glibc_fixed = False

@@ -44,7 +44,7 @@ MAX_UPLOAD_BYTES = 100_000_000
 # jobs in flight (their upload, then matching their results), and Salesforce splits every
 # upload into batches of 10,000 records anyway, so smaller jobs cost no extra server batches.
 # On a 1,000,000-row import (112 MB of CSV), 10 MB jobs peaked at 216 MB of RSS and 4 MB jobs
-# at about 170 MB, at the same CPU and wall time; each job costs a few API calls more.
+# at about 180 MB, at the same CPU and wall time; each job costs a few API calls more.
 DEFAULT_UPLOAD_BYTES = 4_000_000
 # Errors that say "try again later" rather than "this row is wrong".
 TRANSIENT_ERRORS = frozenset(
