@@ -233,3 +233,15 @@ def csv_file_to_parquet(
     on_error: str = "raise",
 ) -> int:
     """Decodes a result CSV file straight to Parquet without entering Python; returns rows."""
+
+def gzip_file_range(
+    head: bytes,
+    source: str | PathLike[str],
+    start: int,
+    end: int,
+    target: str | PathLike[str],
+    *,
+    level: int = 1,
+) -> int:
+    """Compresses `head` then bytes [start, end) of `source` into one gzip member at `target`
+    (mtime zero) without the GIL; returns the compressed size."""

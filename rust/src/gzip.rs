@@ -1,8 +1,11 @@
 //! The input stage of a page: plain bytes pass through, gzip bodies are inflated
 //! incrementally. In `Auto` mode the first two bytes of each page decide.
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
 
-use flate2::write::MultiGzDecoder;
+use flate2::write::{GzEncoder, MultiGzDecoder};
+use flate2::Compression;
 
 use crate::error::{EngineError, ErrorKind, Result};
 
@@ -113,6 +116,39 @@ impl PageInput {
     }
 }
 
+/// Writes one gzip member to `target`: `head`, then bytes `[start, end)` of the file at
+/// `source`, compressed at `level` (0–9). Returns the compressed size. The header's mtime is
+/// zero, so the same input always gives the same bytes.
+pub fn compress_file_range(
+    head: &[u8],
+    source: &Path,
+    start: u64,
+    end: u64,
+    target: &Path,
+    level: u32,
+) -> std::io::Result<u64> {
+    let mut input = File::open(source)?;
+    input.seek(SeekFrom::Start(start))?;
+    let output = BufWriter::with_capacity(SLICE, File::create(target)?);
+    let mut encoder = GzEncoder::new(output, Compression::new(level.min(9)));
+    encoder.write_all(head)?;
+    let wanted = end.saturating_sub(start);
+    let copied = std::io::copy(&mut input.take(wanted), &mut encoder)?;
+    if copied != wanted {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!(
+                "{} ended after {copied} of {wanted} bytes",
+                source.display()
+            ),
+        ));
+    }
+    let mut output = encoder.finish()?;
+    output.flush()?;
+    let file = output.into_inner().map_err(|e| e.into_error())?;
+    Ok(file.metadata()?.len())
+}
+
 fn check_complete(dec: &MultiGzDecoder<Vec<u8>>) -> Result<()> {
     // `try_finish` succeeds on a body cut short; a missing header means nothing valid arrived.
     if dec.header().is_none() {
@@ -170,6 +206,28 @@ mod tests {
         }
         assert_eq!(run(GzipMode::Auto, &[b"a", b"b\n"]).unwrap(), b"ab\n");
         assert_eq!(run(GzipMode::Auto, &[b"a"]).unwrap(), b"a");
+    }
+
+    #[test]
+    fn a_compressed_file_range_inflates_to_head_and_range() {
+        let dir = std::env::temp_dir().join(format!("sfbulk-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("rows.csv");
+        let target = dir.join("page.gz");
+        let rows: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("\"{i}\"\n").into_bytes())
+            .collect();
+        std::fs::write(&source, &rows).unwrap();
+        let size = compress_file_range(b"\"Id\"\n", &source, 7, 70_000, &target, 1).unwrap();
+        let body = std::fs::read(&target).unwrap();
+        assert_eq!(size, body.len() as u64);
+        let mut expected = b"\"Id\"\n".to_vec();
+        expected.extend_from_slice(&rows[7..70_000]);
+        assert_eq!(run(GzipMode::On, &[&body]).unwrap(), expected);
+        // A range past the end of the file is an error, not a short page.
+        let past = compress_file_range(b"", &source, 0, rows.len() as u64 + 1, &target, 1);
+        assert!(past.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

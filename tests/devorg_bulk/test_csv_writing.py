@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
 import csv
+import gzip
 import io
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
 from sfbulk_mcp.devorg.bulk.resultfile import (
     ResultSet,
+    compress_range,
     decode_locator,
     encode_locator,
     write_rows,
@@ -63,3 +68,24 @@ def test_locators_round_trip_and_reject_strangers() -> None:
     assert decode_locator("MTAwMDA") == 10000
     assert decode_locator("null") is None
     assert decode_locator("!!") is None
+
+
+@pytest.mark.parametrize("with_engine", [True, False])
+def test_gzip_pages_inflate_to_the_header_and_their_byte_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_engine: bool
+) -> None:
+    if not with_engine:
+        real_import = builtins.__import__
+
+        def no_engine(name: str, *args: Any, **kwargs: Any) -> Any:
+            if name == "sfbulk_mcp._engine":
+                raise ImportError(name)
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", no_engine)
+    source = tmp_path / "rows.csv"
+    rows = b"".join(b'"%d","caf\xc3\xa9 ""%d"""\n' % (i, i) for i in range(50_000))
+    source.write_bytes(rows)
+    target = tmp_path / "page.gz"
+    compress_range(b'"Id","Name"\n', source, 12, 700_000, target)
+    assert gzip.decompress(target.read_bytes()) == b'"Id","Name"\n' + rows[12:700_000]

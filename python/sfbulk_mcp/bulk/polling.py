@@ -2,9 +2,9 @@
 
 Small jobs finish in a second or two and a user waits for every poll interval that overshoots;
 long jobs run for minutes and every poll costs an API request. So the interval starts short and
-grows by a quarter each time: up to 0.5 s during the first 15 s (a job done in that time is
-seen within a quarter of a second on average, for about 30 requests), 1 s until 30 s, 3 s
-until 2 minutes, then 10 s.
+grows by a quarter each time: up to 0.25 s during the first 5 s (a job done in that time is
+seen about 0.1 s later on average), 0.5 s until 15 s (about 40 requests in all so far), 1 s
+until 30 s, 3 s until 2 minutes, then 10 s.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ InfoFn = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 FIRST_INTERVAL = 0.2
 # (seconds into the wait, longest pause until then)
-SCHEDULE = ((15.0, 0.5), (30.0, 1.0), (120.0, 3.0))
+SCHEDULE = ((5.0, 0.25), (15.0, 0.5), (30.0, 1.0), (120.0, 3.0))
 LATE_MAX = 10.0
 
 

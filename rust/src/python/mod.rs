@@ -6,6 +6,7 @@ mod arrow;
 mod builder;
 mod decoder;
 mod errors;
+mod gzip;
 mod options;
 mod parquet;
 
@@ -17,5 +18,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     decoder::register(m)?;
     parquet::register(m)?;
     builder::register(m)?;
+    gzip::register(m)?;
     Ok(())
 }

@@ -209,14 +209,30 @@ class ResultSet:
                 return target
             target.parent.mkdir(exist_ok=True)
             partial = target.with_suffix(".part")
-            with open(partial, "wb") as raw, gzip.GzipFile(
-                fileobj=raw, mode="wb", compresslevel=1, mtime=0
-            ) as packed:
-                packed.write(self.header)
-                for chunk in iter_file_range(self.data_path, page.byte_start, page.byte_end):
-                    packed.write(chunk)
+            compress_range(self.header, self.data_path, page.byte_start, page.byte_end, partial)
             os.replace(partial, target)
         return target
+
+
+def compress_range(head: bytes, source: Path, start: int, end: int, target: Path) -> None:
+    """Write `head` and bytes [start, end) of `source` to `target` as one gzip member.
+
+    The engine's deflate (level 1) takes about half the time of Python's zlib at the same
+    level on a 16 MB page; Python's is the fallback for a build without the engine.
+    """
+    try:
+        from sfbulk_mcp._engine import gzip_file_range
+    except ImportError:
+        pass
+    else:
+        gzip_file_range(head, source, start, end, target, level=1)
+        return
+    with open(target, "wb") as raw, gzip.GzipFile(
+        fileobj=raw, mode="wb", compresslevel=1, mtime=0
+    ) as packed:
+        packed.write(head)
+        for chunk in iter_file_range(source, start, end):
+            packed.write(chunk)
 
 
 CHUNK_BYTES = 4 * 1024 * 1024
