@@ -5,13 +5,16 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sfbulk_mcp.bulk.matching import (
+    FAILED,
     SUCCESS,
     UNPROCESSED,
     match_keys,
     match_outcomes,
+    normal_file_keys,
     parse_row_error,
     read_csv_text,
     result_file_keys,
@@ -173,3 +176,51 @@ def test_decoded_and_scanned_digests_agree(rows: list[tuple[str, str]]) -> None:
     header, decoded = upload_keys(body)
     scanned = row_keys(read_csv_text(body), header)
     assert decoded.equals(scanned)
+
+
+def test_case_blind_digests_are_made_from_the_files_only_when_a_row_has_no_exact_echo(
+    tmp_path: Path,
+) -> None:
+    upload = _csv(["Name", "Email"], [["Acme", "A@X.COM"], ["Bolt", "b@y.io"], ["Cove", "c@z"]])
+    (tmp_path / "upload.csv").write_bytes(upload)
+    success = tmp_path / "success.csv"
+    failed = tmp_path / "failed.csv"
+    failed.write_bytes(
+        _csv(
+            ["sf__Id", "sf__Error", "Name", "Email"],
+            [["", "DUPLICATE_VALUE:dup:--", "Cove", "c@z"]],
+        )
+    )
+    calls: list[int] = []
+
+    def outcomes(echo: list[list[str]]) -> list[str]:
+        success.write_bytes(_csv(["sf__Id", "sf__Created", "NAME", "email"], echo))
+        header, uploaded = upload_keys(upload, normal=False)
+        results = [
+            result_file_keys(success, header, SUCCESS, normal=False),
+            result_file_keys(failed, header, FAILED, normal=False),
+        ]
+
+        def normalize() -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+            calls.append(1)
+            return normal_file_keys(tmp_path / "upload.csv", None), [
+                normal_file_keys(success, header),
+                normal_file_keys(failed, header),
+            ]
+
+        return list(match_keys(uploaded, results, normalize)["outcome"])
+
+    # Echoed verbatim: the exact digests settle every row, the files are not read again.
+    exact = [["001", "true", "Bolt", "b@y.io"], ["002", "true", "Acme", "A@X.COM"]]
+    assert outcomes(exact) == [SUCCESS, SUCCESS, FAILED]
+    assert calls == []
+    # Echoed with other case and padding: the second digests, made on demand, match them.
+    assert outcomes([["001", "true", " bolt", "B@Y.IO"], ["002", "true", "acme ", "a@x.com"]]) == [
+        SUCCESS,
+        SUCCESS,
+        FAILED,
+    ]
+    assert calls == [1]
+    # A row with no echo at all stays unprocessed either way.
+    assert outcomes([["002", "true", "ACME", "a@x.com"]]) == [SUCCESS, UNPROCESSED, FAILED]
+    assert normal_file_keys(None, ["Name"]).height == 0

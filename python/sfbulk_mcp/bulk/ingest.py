@@ -270,6 +270,40 @@ class _BatchOutcome:
     job_id: str | None
 
 
+@dataclass
+class _JobFiles:
+    """Where one job keeps its upload and result bodies until its rows are matched."""
+
+    folder: Path
+    results: dict[str, Path] = field(default_factory=dict)  # result set → its body
+
+    @property
+    def upload(self) -> Path:
+        return self.folder / "upload.csv"
+
+    def normal_keys(self, header: list[str]) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+        """The second digests of the upload and of each result set (see matching)."""
+        return matching.normal_file_keys(self.upload, None), [
+            matching.normal_file_keys(self.results.get(kind), header) for kind in _RESULT_NAMES
+        ]
+
+
+def _keep_upload(body: bytes, path: Path) -> tuple[list[str], pl.DataFrame]:
+    """Write an upload body to `path`; its columns and exact digests."""
+    path.write_bytes(body)
+    return matching.upload_keys(body, normal=False)
+
+
+def _result_keys(path: Path, header: list[str], kind: str) -> pl.DataFrame:
+    """The exact keys of a result set's body."""
+    return matching.result_file_keys(path, header, kind, normal=False)
+
+
+def _no_results(header: list[str], kind: str) -> pl.DataFrame:
+    """The keys of a result set that could not be had: no rows."""
+    return matching.result_keys(None, header, kind, normal=False)
+
+
 _T = TypeVar("_T")
 
 
@@ -341,19 +375,23 @@ class _Runner:
         if outcome is not None:
             await outcome
 
-    async def _results(self, job_id: str, kind: str, header: list[str]) -> pl.DataFrame:
-        """One result set reduced to digests and `sf__` columns (see matching).
+    async def _results(
+        self, job_id: str, kind: str, header: list[str], files: _JobFiles
+    ) -> pl.DataFrame:
+        """One result set reduced to exact digests and `sf__` columns (see matching).
 
-        The body is streamed to a temp file and decoded from there a batch at a time, so a
-        100 MB result set never sits in memory."""
+        The body is streamed to a file of the job's and decoded from there a batch at a time,
+        so a 100 MB result set never sits in memory; the file stays until the job's rows are
+        matched, in case some need the second, case-blind digests."""
         resource = "successful" if kind == "success" else kind
-        with tempfile.TemporaryDirectory(prefix="sfbulk-results-") as folder:
-            path = Path(folder) / f"{kind}.csv"
-            with open(path, "wb") as sink:  # noqa: ASYNC230 - local temp file
-                async with self.client.bulk_ingest_results(job_id, resource) as stream:
-                    async for chunk in stream.aiter_bytes():
-                        sink.write(chunk)
-            return await self._offload(matching.result_file_keys, path, header, kind)
+        path = files.folder / f"{kind}.csv"
+        with open(path, "wb") as sink:  # noqa: ASYNC230 - local temp file
+            async with self.client.bulk_ingest_results(job_id, resource) as stream:
+                async for chunk in stream.aiter_bytes():
+                    sink.write(chunk)
+        keys = await self._offload(_result_keys, path, header, kind)
+        files.results[kind] = path
+        return keys
 
     async def _abort(self, job_id: str) -> bool:
         """Stop a server job that may still run; False when the org did not take the abort
@@ -364,24 +402,36 @@ class _Runner:
             return False
         return True
 
-    async def _processed(self, job_id: str | None, header: list[str]) -> dict[str, pl.DataFrame]:
+    async def _processed(
+        self, job_id: str | None, header: list[str], files: _JobFiles
+    ) -> dict[str, pl.DataFrame]:
         """The results of a job that did not finish normally: rows it processed (Salesforce
         keeps them for aborted and failed jobs too); every other row is unprocessed."""
-        frames = {kind: matching.result_keys(None, header, kind) for kind in _RESULT_NAMES}
+        frames = {kind: _no_results(header, kind) for kind in _RESULT_NAMES}
+        files.results.clear()
         if job_id is not None:
             for kind in ("success", "failed"):
                 with contextlib.suppress(SalesforceError, OSError):
-                    frames[kind] = await self._results(job_id, kind, header)
+                    frames[kind] = await self._results(job_id, kind, header, files)
         return frames
 
     async def _run_job(self, upload: list[bytes], start: int, stop: int) -> _BatchOutcome:
         """One ingest job for one batch; the caller holds a job slot for it."""
+        files = _JobFiles(Path(tempfile.mkdtemp(prefix="job-", dir=self.spool)))
+        try:
+            return await self._run_job_in(upload, start, stop, files)
+        finally:
+            shutil.rmtree(files.folder, ignore_errors=True)
+
+    async def _run_job_in(
+        self, upload: list[bytes], start: int, stop: int, files: _JobFiles
+    ) -> _BatchOutcome:
         job_id: str | None = None
         job_error: str | None = None
         finished = False
         frames: dict[str, pl.DataFrame] = {}
-        # The upload is kept only as digests once sent (see matching.upload_keys).
-        header, uploaded = await self._offload(matching.upload_keys, upload[0])
+        # Once sent, the upload is kept as exact digests, and on disk for the second ones.
+        header, uploaded = await self._offload(_keep_upload, upload[0], files.upload)
         try:
             info = await self.client.bulk_create_ingest_job(
                 self.object_name, self.operation, external_id_field=self.external_id
@@ -415,12 +465,12 @@ class _Runner:
                 raise
             for kind in _RESULT_NAMES:
                 try:
-                    frames[kind] = await self._results(job_id, kind, header)
+                    frames[kind] = await self._results(job_id, kind, header, files)
                 except SalesforceError as exc:
                     if job_error is None:
                         raise
                     logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
-                    frames[kind] = matching.result_keys(None, header, kind)
+                    frames[kind] = _no_results(header, kind)
         except SalesforceError as exc:
             if job_id is None:
                 if not self.jobs:
@@ -433,7 +483,7 @@ class _Runner:
                 # The job could not finish (e.g. it timed out and was aborted): rows it
                 # processed before that keep their outcome; the others stay unprocessed.
                 job_error = str(exc)
-            frames = await self._processed(job_id, header)
+            frames = await self._processed(job_id, header, files)
         except asyncio.CancelledError:
             # Interrupted (Ctrl-C): the same as a job that could not finish. A second
             # cancel during this clean-up is not caught: it stops the import at once.
@@ -442,9 +492,13 @@ class _Runner:
             elif not finished:
                 aborted = await self._abort(job_id)
                 job_error = f"job aborted: {INTERRUPTED}" if aborted else _unsure(job_id)
-            frames = await self._processed(job_id, header)
+            frames = await self._processed(job_id, header, files)
         outcomes, failed = await self._offload(
-            self._match, uploaded, [frames[kind] for kind in _RESULT_NAMES], job_error
+            self._match,
+            uploaded,
+            [frames[kind] for kind in _RESULT_NAMES],
+            job_error,
+            functools.partial(files.normal_keys, header),
         )
         del frames, uploaded
         self.jobs_done += 1
@@ -454,10 +508,14 @@ class _Runner:
         return _BatchOutcome(start, stop, outcomes, job_id)
 
     def _match(
-        self, uploaded: pl.DataFrame, results: list[pl.DataFrame], job_error: str | None
+        self,
+        uploaded: pl.DataFrame,
+        results: list[pl.DataFrame],
+        job_error: str | None,
+        normalize: matching.Normalize,
     ) -> tuple[pl.LazyFrame, int]:
         """One job's outcomes, spooled, and how many rows did not succeed."""
-        outcomes = matching.match_keys(uploaded, results)
+        outcomes = matching.match_keys(uploaded, results, normalize)
         if job_error:
             outcomes = outcomes.with_columns(
                 pl.when(pl.col("outcome") == matching.UNPROCESSED)

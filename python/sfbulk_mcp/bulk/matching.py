@@ -8,6 +8,11 @@ k-th copy in the results. Identical rows are interchangeable, so this is exact.
 
 Every input row ends with exactly one outcome; a row that no result mentions is reported as
 unprocessed.
+
+Rows match on an exact digest first. A second digest of the values trimmed and lower-cased
+catches values echoed with other case or padding; it costs more than the first (every cell is
+rewritten), so an import computes it from the files it kept only when some row found no exact
+echo (`normal_file_keys`, `match_keys(normalize=...)`).
 """
 
 from __future__ import annotations
@@ -76,11 +81,13 @@ def scan_csv_file(path: Path) -> pl.LazyFrame | None:
     )
 
 
-def _digests(columns: Sequence[str], keys: Sequence[str]) -> list[pl.Expr]:
+def _digests(
+    columns: Sequence[str], keys: Sequence[str], *, exact: bool = True, normal: bool = True
+) -> list[pl.Expr]:
     """Two independent 64-bit hashes of the `keys` values (a 128-bit digest: a chance
     collision is out of reach), and the same of the values trimmed and lower-cased, for values
-    Salesforce echoes with other case or padding. Names match case-insensitively; a missing
-    column counts as empty."""
+    Salesforce echoes with other case or padding; `exact` and `normal` choose which. Names
+    match case-insensitively; a missing column counts as empty."""
     by_lower = {c.lower(): c for c in columns}
     content = [
         (
@@ -90,17 +97,25 @@ def _digests(columns: Sequence[str], keys: Sequence[str]) -> list[pl.Expr]:
         ).alias(f"k{i}")
         for i, k in enumerate(keys)
     ]
-    normal = [c.str.strip_chars().str.to_lowercase() for c in content]
-    return [
-        pl.struct(content).hash(_SEED_A).alias(_DIGEST[0]),
-        pl.struct(content).hash(_SEED_B).alias(_DIGEST[1]),
-        pl.struct(normal).hash(_SEED_A).alias(_NORMAL[0]),
-        pl.struct(normal).hash(_SEED_B).alias(_NORMAL[1]),
-    ]
+    exprs: list[pl.Expr] = []
+    if exact:
+        exprs += [
+            pl.struct(content).hash(_SEED_A).alias(_DIGEST[0]),
+            pl.struct(content).hash(_SEED_B).alias(_DIGEST[1]),
+        ]
+    if normal:
+        folded = [c.str.strip_chars().str.to_lowercase() for c in content]
+        exprs += [
+            pl.struct(folded).hash(_SEED_A).alias(_NORMAL[0]),
+            pl.struct(folded).hash(_SEED_B).alias(_NORMAL[1]),
+        ]
+    return exprs
 
 
-def _empty_keys(extra: Sequence[str] = ()) -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {n: pl.UInt64() for n in (*_DIGEST, *_NORMAL)}
+def _empty_keys(extra: Sequence[str] = (), *, normal: bool = True) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {
+        n: pl.UInt64() for n in (*_DIGEST, *(_NORMAL if normal else ()))
+    }
     schema.update({n: pl.String() for n in extra})
     return pl.DataFrame(schema=schema)
 
@@ -110,9 +125,11 @@ def _collect(rows: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
     return rows.select(exprs).collect(engine="streaming")
 
 
-def _key_exprs(columns: Sequence[str], keys: Sequence[str], result: bool) -> list[pl.Expr]:
+def _key_exprs(
+    columns: Sequence[str], keys: Sequence[str], result: bool, *, normal: bool = True
+) -> list[pl.Expr]:
     """`_digests`, and for a result set its `sf__Id`/`sf__Created`/`sf__Error` columns."""
-    exprs = _digests(columns, keys)
+    exprs = _digests(columns, keys, normal=normal)
     if result:
         by_lower = {c.lower(): c for c in columns}
         # Concatenated to copy the values out: a column of a decoded batch keeps the batch's
@@ -126,22 +143,31 @@ def _key_exprs(columns: Sequence[str], keys: Sequence[str], result: bool) -> lis
     return exprs
 
 
-def row_keys(text: pl.DataFrame | pl.LazyFrame | None, keys: Sequence[str]) -> pl.DataFrame:
-    """Per row: the digests of its `keys` columns (four integers instead of every column)."""
+def row_keys(
+    text: pl.DataFrame | pl.LazyFrame | None, keys: Sequence[str], *, normal: bool = True
+) -> pl.DataFrame:
+    """Per row: the digests of its `keys` columns (four integers instead of every column;
+    two without the `normal` ones)."""
     if text is None:
-        return _empty_keys()
+        return _empty_keys(normal=normal)
     rows = text.lazy()
-    return _collect(rows, _key_exprs(rows.collect_schema().names(), keys, result=False))
+    names = rows.collect_schema().names()
+    return _collect(rows, _key_exprs(names, keys, result=False, normal=normal))
 
 
 def result_keys(
-    result: pl.DataFrame | pl.LazyFrame | None, keys: Sequence[str], outcome: str
+    result: pl.DataFrame | pl.LazyFrame | None,
+    keys: Sequence[str],
+    outcome: str,
+    *,
+    normal: bool = True,
 ) -> pl.DataFrame:
     """`row_keys` of one result set, with its outcome and `sf__Id`/`sf__Created`/`sf__Error`."""
     if result is None:
-        return _empty_keys(_RESULT_COLUMNS).with_columns(pl.lit(outcome).alias(_OUTCOME))
+        empty = _empty_keys(_RESULT_COLUMNS, normal=normal)
+        return empty.with_columns(pl.lit(outcome).alias(_OUTCOME))
     rows = result.lazy()
-    exprs = _key_exprs(rows.collect_schema().names(), keys, result=True)
+    exprs = _key_exprs(rows.collect_schema().names(), keys, result=True, normal=normal)
     return _collect(rows, exprs).with_columns(pl.lit(outcome).alias(_OUTCOME))
 
 
@@ -149,7 +175,7 @@ _PIECE = 1 << 20
 _BLANK = b"\xef\xbb\xbf \r\n\t"
 
 
-def upload_keys(body: bytes) -> tuple[list[str], pl.DataFrame]:
+def upload_keys(body: bytes, *, normal: bool = True) -> tuple[list[str], pl.DataFrame]:
     """The columns of an upload CSV, and `row_keys` of all of them for each of its rows."""
 
     def pieces() -> Iterator[bytes]:
@@ -157,33 +183,63 @@ def upload_keys(body: bytes) -> tuple[list[str], pl.DataFrame]:
             yield body[at : at + _PIECE]
 
     if len(body) <= _PIECE and not body.strip(_BLANK):
-        return [], _empty_keys()
-    decoded = _decoded_keys(pieces, None, None)
+        return [], _empty_keys(normal=normal)
+    decoded = _decoded_keys(pieces, None, None, normal=normal)
     if decoded is None:
         text = scan_csv_text(body)
         names = text.collect_schema().names() if text is not None else []
-        decoded = names, row_keys(text, names)
+        decoded = names, row_keys(text, names, normal=normal)
     return decoded
 
 
-def result_file_keys(path: Path, keys: Sequence[str], outcome: str) -> pl.DataFrame:
-    """`result_keys` of a result CSV file."""
-
+def _file_pieces(path: Path) -> Callable[[], Iterator[bytes]]:
     def pieces() -> Iterator[bytes]:
         with open(path, "rb") as fh:
             while piece := fh.read(_PIECE):
                 yield piece
 
+    return pieces
+
+
+def _is_blank(path: Path) -> bool:
     with open(path, "rb") as fh:
-        blank = not fh.read(1 << 16).strip(_BLANK)
-    decoded = None if blank else _decoded_keys(pieces, keys, outcome)
+        return not fh.read(1 << 16).strip(_BLANK)
+
+
+def result_file_keys(
+    path: Path, keys: Sequence[str], outcome: str, *, normal: bool = True
+) -> pl.DataFrame:
+    """`result_keys` of a result CSV file."""
+    blank = _is_blank(path)
+    decoded = None if blank else _decoded_keys(_file_pieces(path), keys, outcome, normal=normal)
     if decoded is None:
-        return result_keys(None if blank else scan_csv_file(path), keys, outcome)
+        text = None if blank else scan_csv_file(path)
+        return result_keys(text, keys, outcome, normal=normal)
     return decoded[1]
 
 
+def normal_file_keys(path: Path | None, keys: Sequence[str] | None) -> pl.DataFrame:
+    """Only the case- and padding-blind digests of a CSV file's rows (`keys`: every column
+    when None), row for row as `upload_keys` / `result_file_keys` read the same file; no rows
+    for None."""
+    if path is None or _is_blank(path):
+        return pl.DataFrame(schema={n: pl.UInt64() for n in _NORMAL})
+    decoded = _decoded_keys(_file_pieces(path), keys, None, exact=False)
+    if decoded is not None:
+        return decoded[1]
+    text = scan_csv_file(path)
+    assert text is not None
+    names = text.collect_schema().names()
+    return _collect(text, _digests(names, names if keys is None else keys, exact=False))
+
+
 def _decoded_keys(
-    pieces: Callable[[], Iterator[bytes]], keys: Sequence[str] | None, outcome: str | None
+    pieces: Callable[[], Iterator[bytes]],
+    keys: Sequence[str] | None,
+    outcome: str | None,
+    *,
+    exact: bool = True,
+    normal: bool = True,
 ) -> tuple[list[str], pl.DataFrame] | None:
     """The columns of a CSV and the digests of its rows (`keys`: all columns), decoded by the
     engine a batch at a time, so that only one batch of text is held at once. None when the
@@ -199,7 +255,11 @@ def _decoded_keys(
     def digest(rows: pl.DataFrame) -> None:
         if not exprs:
             names = rows.columns
-            exprs.extend(_key_exprs(names, names if keys is None else keys, outcome is not None))
+            wanted = names if keys is None else keys
+            if exact:
+                exprs.extend(_key_exprs(names, wanted, outcome is not None, normal=normal))
+            else:
+                exprs.extend(_digests(names, wanted, exact=False))
         digests.append(rows.select(exprs))
 
     try:
@@ -211,7 +271,7 @@ def _decoded_keys(
     except EngineError:
         return None
     if decoder.schema is None:  # not even a header
-        empty = _empty_keys(_RESULT_COLUMNS if outcome is not None else ())
+        empty = _empty_keys(_RESULT_COLUMNS if outcome is not None else (), normal=normal)
         return [], empty if outcome is None else empty.with_columns(pl.lit(outcome).alias(_OUTCOME))
     if not digests:  # the header alone
         digest(pl.DataFrame(decoder.schema))
@@ -221,15 +281,31 @@ def _decoded_keys(
     return decoder.schema.names, keyed
 
 
-def match_keys(uploaded: pl.DataFrame, results: Sequence[pl.DataFrame]) -> pl.DataFrame:
+Normalize = Callable[[], tuple[pl.DataFrame, Sequence[pl.DataFrame]]]
+
+
+def match_keys(
+    uploaded: pl.DataFrame, results: Sequence[pl.DataFrame], normalize: Normalize | None = None
+) -> pl.DataFrame:
     """One outcome per uploaded row (see `match_outcomes`), from `row_keys` of the upload and
-    `result_keys` of each result set."""
+    `result_keys` of each result set.
+
+    Keys made without their normal digests (`normal=False`) get them from `normalize` — the
+    upload's and each result set's, row for row — only when some row has no exact echo."""
     inputs = uploaded.with_row_index(ROW)
     pool = pl.concat(list(results), how="vertical").with_row_index("__sfbulk_result")
     exact = _join(inputs, pool, _DIGEST)
     missing = inputs.join(exact.select(ROW), on=ROW, how="anti")
     matched = exact
-    if missing.height:
+    if missing.height and normalize is not None and pool.height:
+        folded_upload, folded_results = normalize()
+        inputs = pl.concat([inputs.drop(_NORMAL, strict=False), folded_upload], how="horizontal")
+        pool = pl.concat(
+            [pool.drop(_NORMAL, strict=False), pl.concat(list(folded_results))],
+            how="horizontal",
+        )
+        missing = inputs.join(exact.select(ROW), on=ROW, how="anti")
+    if missing.height and _NORMAL[0] in pool.columns and _NORMAL[0] in inputs.columns:
         # Second chance for values Salesforce echoed with different case or padding.
         spare = pool.join(exact.select("__sfbulk_result"), on="__sfbulk_result", how="anti")
         matched = pl.concat([exact, _join(missing, spare, _NORMAL)])
