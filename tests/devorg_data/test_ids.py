@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sfbulk_mcp.devorg.errors import DevOrgError
-from sfbulk_mcp.devorg.ids import IdFactory, is_valid_id, make_id, normalize_id, to_15, to_18
+from sfbulk_mcp.devorg.ids import (
+    IdFactory,
+    is_valid_id,
+    make_id,
+    make_ids,
+    normalize_id,
+    to_15,
+    to_18,
+)
 
 ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 id15s = st.text(alphabet=ALNUM, min_size=15, max_size=15)
@@ -48,7 +56,7 @@ def test_changing_letter_case_changes_the_checksum(id15: str, i: int) -> None:
     ch = id15[i]
     if not ch.isalpha():
         return
-    flipped = id15[:i] + ch.swapcase() + id15[i + 1:]
+    flipped = id15[:i] + ch.swapcase() + id15[i + 1 :]
     assert to_18(flipped)[15:] != to_18(id15)[15:]
 
 
@@ -58,3 +66,14 @@ def test_factory_hands_out_unique_well_formed_ids_with_the_prefix() -> None:
     assert len(set(ids)) == 5000
     assert all(i.startswith("001") and len(i) == 18 and is_valid_id(i) for i in ids)
     assert make_id("a00", 1) != make_id("001", 1)
+
+
+@given(
+    prefix=st.text(alphabet=ALNUM, min_size=3, max_size=3),
+    first=st.one_of(st.integers(0, 20_000), st.integers(0, 62**9 - 9_000)),
+    count=st.integers(0, 8_000),
+)
+def test_ids_made_in_blocks_are_the_ids_made_one_by_one(
+    prefix: str, first: int, count: int
+) -> None:
+    assert make_ids(prefix, first, count) == [make_id(prefix, first + i) for i in range(count)]

@@ -16,7 +16,7 @@ from typing import Any
 
 from sfbulk_mcp.devorg.catalog import FieldDef, SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
-from sfbulk_mcp.devorg.ids import make_id
+from sfbulk_mcp.devorg.ids import make_ids
 from sfbulk_mcp.devorg.store import Store, coerce_value, plain_text_rule, utc_now_text
 
 
@@ -68,6 +68,7 @@ class FastInserter:
         prepared: list[tuple[int, int, dict[str, Any]]] = []
         prefix = sobject.key_prefix
         first = store.ids.reserve(prefix, len(rows))
+        ids = make_ids(prefix, first, len(rows))
         for index, values in enumerate(rows):
             sequence = first + index
             try:
@@ -79,7 +80,7 @@ class FastInserter:
                 continue
             for name, value in self.defaults.items():
                 row.setdefault(name, value)
-            record_id = make_id(prefix, sequence)
+            record_id = ids[index]
             row.update(Id=record_id, CreatedDate=now, LastModifiedDate=now,
                        SystemModstamp=now, CreatedById=user_id, LastModifiedById=user_id)
             if self.has_is_deleted:
