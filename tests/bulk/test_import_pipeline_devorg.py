@@ -89,6 +89,35 @@ def test_input_read_in_pieces_keeps_every_row_in_its_own_outcome(
     assert all(org_names[r["sf__Id"]] == r["Name"] for r in success.iter_rows(named=True))
 
 
+def test_rows_echoed_with_other_case_and_padding_still_find_their_own_outcome(
+    small_org: DevOrg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfbulk_mcp.devorg.bulk import ingest as devorg_ingest
+
+    # An org that echoes every value upper-cased and padded: no row has an exact echo, so
+    # each is matched by the case-blind digests, made from the job's kept files.
+    write = devorg_ingest.ResultWriter.write
+
+    def shouting(self: Any, folder: Path) -> None:
+        self.upload.rows[:] = [[f" {cell.upper()} " for cell in row] for row in self.upload.rows]
+        write(self, folder)
+
+    monkeypatch.setattr(devorg_ingest.ResultWriter, "write", shouting)
+    source = tmp_path / "accounts.parquet"
+    names = ["alpha", "bravo", "charlie", "alpha", "delta"]
+    pl.DataFrame({"Name": names, "Phone": ["1", "2", "3", "1", None]}).write_parquet(source)
+    result = run_with_client(
+        small_org, lambda c: import_data(c, "Account", source, max_rows=2, poll_interval=0.05)
+    )
+    assert (result.rows, result.succeeded, result.failed, result.unprocessed) == (5, 5, 0, 0)
+    success = pl.read_parquet(tmp_path / "accounts.success.parquet")
+    assert success["sf__Row"].to_list() == list(range(5))
+    assert success["Name"].to_list() == names
+    org_names = names_in_org(small_org)
+    assert all(org_names[r["sf__Id"]] == r["Name"] for r in success.iter_rows(named=True))
+    assert success["sf__Id"].n_unique() == 5
+
+
 def test_update_upsert_delete_and_hard_delete(small_org: DevOrg, tmp_path: Path) -> None:
     ids = make_accounts(small_org, ["One", "Two", "Three"])
 

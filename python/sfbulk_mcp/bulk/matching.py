@@ -112,10 +112,11 @@ def _digests(
     return exprs
 
 
-def _empty_keys(extra: Sequence[str] = (), *, normal: bool = True) -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {
-        n: pl.UInt64() for n in (*_DIGEST, *(_NORMAL if normal else ()))
-    }
+def _empty_keys(
+    extra: Sequence[str] = (), *, exact: bool = True, normal: bool = True
+) -> pl.DataFrame:
+    digests = (*(_DIGEST if exact else ()), *(_NORMAL if normal else ()))
+    schema: dict[str, pl.DataType] = {n: pl.UInt64() for n in digests}
     schema.update({n: pl.String() for n in extra})
     return pl.DataFrame(schema=schema)
 
@@ -223,7 +224,7 @@ def normal_file_keys(path: Path | None, keys: Sequence[str] | None) -> pl.DataFr
     when None), row for row as `upload_keys` / `result_file_keys` read the same file; no rows
     for None."""
     if path is None or _is_blank(path):
-        return pl.DataFrame(schema={n: pl.UInt64() for n in _NORMAL})
+        return _empty_keys(exact=False)
     decoded = _decoded_keys(_file_pieces(path), keys, None, exact=False)
     if decoded is not None:
         return decoded[1]
@@ -271,6 +272,8 @@ def _decoded_keys(
     except EngineError:
         return None
     if decoder.schema is None:  # not even a header
+        if not exact:
+            return [], _empty_keys(exact=False)
         empty = _empty_keys(_RESULT_COLUMNS if outcome is not None else (), normal=normal)
         return [], empty if outcome is None else empty.with_columns(pl.lit(outcome).alias(_OUTCOME))
     if not digests:  # the header alone
