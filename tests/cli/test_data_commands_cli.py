@@ -448,3 +448,21 @@ def test_a_second_ctrl_c_cuts_the_import_clean_up_short(
             proc.kill()
     assert proc.returncode == 130, stderr
     assert waited < 10 and "interrupted" in stderr
+
+
+def test_top_level_help_lists_every_command_without_loading_the_mcp_sdk() -> None:
+    script = (
+        "import sys\n"
+        "from sfbulk_mcp.cli.main import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('mcp.server' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    for command in ("export", "import", "query", "describe", "jobs", "mcp", "devorg", "login"):
+        assert f"  {command} " in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "False"
