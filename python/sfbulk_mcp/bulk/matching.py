@@ -71,10 +71,7 @@ def scan_csv_text(body: bytes) -> pl.LazyFrame | None:
 
 def scan_csv_file(path: Path) -> pl.LazyFrame | None:
     """Like `scan_csv_text`, for a CSV file (read in a streaming fashion)."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-        empty = not (head + fh.read(1 << 16)).strip(b"\xef\xbb\xbf \r\n\t")
-    if empty:
+    if _is_blank(path):
         return None
     return pl.scan_csv(
         path, infer_schema=False, empty_string_is_null=False, truncate_ragged_lines=True
@@ -203,6 +200,7 @@ def _file_pieces(path: Path) -> Callable[[], Iterator[bytes]]:
 
 
 def _is_blank(path: Path) -> bool:
+    """True when the file's start holds nothing but byte-order marks and white space."""
     with open(path, "rb") as fh:
         return not fh.read(1 << 16).strip(_BLANK)
 

@@ -223,16 +223,14 @@ def compress_range(head: bytes, source: Path, start: int, end: int, target: Path
     try:
         from sfbulk_mcp._engine import gzip_file_range
     except ImportError:
-        pass
-    else:
-        gzip_file_range(head, source, start, end, target, level=1)
+        with open(target, "wb") as raw, gzip.GzipFile(
+            fileobj=raw, mode="wb", compresslevel=1, mtime=0
+        ) as packed:
+            packed.write(head)
+            for chunk in iter_file_range(source, start, end):
+                packed.write(chunk)
         return
-    with open(target, "wb") as raw, gzip.GzipFile(
-        fileobj=raw, mode="wb", compresslevel=1, mtime=0
-    ) as packed:
-        packed.write(head)
-        for chunk in iter_file_range(source, start, end):
-            packed.write(chunk)
+    gzip_file_range(head, source, start, end, target, level=1)
 
 
 CHUNK_BYTES = 4 * 1024 * 1024
