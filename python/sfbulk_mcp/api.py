@@ -167,6 +167,7 @@ class AsyncOrg:
         where: str | None = None,
         out: str | Path | None = None,
         format: str | None = None,
+        compression: str | None = None,
         all_rows: bool = False,
         resume: bool = True,
         page_size: int | None = None,
@@ -177,7 +178,8 @@ class AsyncOrg:
         """Bulk-export an object (all fields unless `fields`) or a SOQL query.
 
         Returns a Polars frame, or the `ExportResult` summary when `out` names a file
-        (Parquet, CSV or JSONL by `format` or extension), written in constant memory.
+        (Parquet, CSV or JSONL by `format` or extension), written in constant memory;
+        `compression` is the Parquet codec (zstd by default, `zstd:LEVEL`, snappy, none).
         """
         if object_name and object_name.lstrip().lower().startswith("select "):
             soql, object_name = object_name, None
@@ -189,6 +191,7 @@ class AsyncOrg:
             where=where,
             out=out,
             fmt=format,
+            compression=compression,
             all_rows=all_rows,
             resume=resume,
             page_size=page_size,

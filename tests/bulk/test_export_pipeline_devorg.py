@@ -80,6 +80,36 @@ def test_export_writes_csv_and_jsonl(org: DevOrg, tmp_path: Path, fmt: str) -> N
     assert frame.height == N and set(frame["Id"]) == org_ids(org)
 
 
+def test_parquet_compression_is_chosen_and_checked_before_any_job(
+    org: DevOrg, tmp_path: Path
+) -> None:
+    soql = "SELECT Id, Name, AnnualRevenue FROM Account"
+
+    def exported(compression: str | None) -> Path:
+        out = tmp_path / f"accounts-{compression}.parquet".replace(":", "-")
+        run_with_client(
+            org,
+            lambda c: export(c, soql, out=out, compression=compression, poll_interval=0.05),
+        )
+        return out
+
+    files = {codec: exported(codec) for codec in (None, "snappy", "none", "ZSTD:9")}
+    frames = [pl.read_parquet(path).sort("Id") for path in files.values()]
+    assert all(frame.equals(frames[0]) for frame in frames) and frames[0].height == N
+    sizes = {codec: path.stat().st_size for codec, path in files.items()}
+    assert sizes["none"] > max(sizes[None], sizes["snappy"], sizes["ZSTD:9"])
+    assert len(set(sizes.values())) == len(sizes)
+
+    async def refused(client: SalesforceClient) -> int:
+        for codec, out in (("brotli", "a.parquet"), ("zstd:99", "a.parquet"), ("zstd", "a.csv")):
+            with pytest.raises(ValueError, match="compression"):
+                await export(client, soql, out=tmp_path / out, compression=codec)
+        return len(await client.bulk_list_jobs("query"))
+
+    jobs_before = run_with_client(org, lambda c: c.bulk_list_jobs("query"))
+    assert run_with_client(org, refused) == len(jobs_before)
+
+
 def test_all_fields_export_leaves_out_compound_fields(org: DevOrg) -> None:
     result = run_with_client(org, lambda c: export(c, object_name="Account", poll_interval=0.05))
     assert result.frame is not None

@@ -65,6 +65,29 @@ def test_export_prints_one_summary_line_and_writes_the_file(
     assert frame.schema["AnnualRevenue"] == pl.Float64
 
 
+def test_export_compression_flag(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "accounts.parquet"
+    ok = run(
+        env, "export", "Account", "--org", "devorg", "--out", str(out), "--compression", "snappy"
+    )
+    assert ok.exit_code == 0, ok.stderr
+    assert pl.read_parquet(out).height == 40
+    for codec, target in (("brotli", "b.parquet"), ("zstd", "b.csv")):
+        refused = run(
+            env,
+            "export",
+            "Account",
+            "--org",
+            "devorg",
+            "--out",
+            str(tmp_path / target),
+            "--compression",
+            codec,
+        )
+        assert refused.exit_code == 2 and "--compression" in refused.stderr
+        assert not (tmp_path / target).exists()
+
+
 def test_export_json_and_quiet_for_scripts(env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "a.csv"
     result = run(

@@ -167,6 +167,7 @@ async def _export_via_rest(
     all_rows: bool,
     out: Path | None,
     fmt: str | None,
+    compression: str,
     started: float,
 ) -> ExportResult:
     page = await client.query(soql, include_deleted=all_rows)
@@ -190,7 +191,7 @@ async def _export_via_rest(
     if out is not None:
         chosen = writers.format_for(out, fmt)
         out.parent.mkdir(parents=True, exist_ok=True)
-        writers.write_frame(frame, out, chosen)
+        writers.write_frame(frame, out, chosen, compression=compression)
         result.path, result.format = out, chosen
     else:
         result.frame = frame
@@ -207,6 +208,7 @@ async def export(
     where: str | None = None,
     out: str | Path | None = None,
     fmt: str | None = None,
+    compression: str | None = None,
     all_rows: bool = False,
     resume: bool = True,
     page_size: int | None = None,
@@ -219,7 +221,8 @@ async def export(
     """Export a query (or an object's fields) with Bulk API 2.0.
 
     With `out`, writes Parquet/CSV/JSONL (from `fmt` or the extension) in constant memory and
-    returns the summary; without, returns the rows as `result.frame`. `all_rows` uses
+    returns the summary; without, returns the rows as `result.frame`. `compression` is the
+    Parquet codec: zstd (default), `zstd:LEVEL`, snappy or none. `all_rows` uses
     queryAll (deleted and archived rows too). Aggregate queries, which Bulk rejects, run
     through REST when `rest_fallback` is set; other queries Bulk rejects raise
     `UnsupportedBulkQueryError` before any job exists.
@@ -234,11 +237,19 @@ async def export(
     )
     shape = soqls.analyze(query)
     out_path = Path(out) if out is not None else None
+    chosen_fmt = writers.format_for(out_path, fmt) if out_path else None
+    codec = writers.parquet_compression(compression, chosen_fmt or "parquet")
     if shape.problems:
         if rest_fallback and shape.rest_only_aggregate and not shape.offset:
             logger.info("aggregate query: running it through REST (Bulk API 2.0 rejects it)")
             return await _export_via_rest(
-                client, query, all_rows=all_rows, out=out_path, fmt=fmt, started=started
+                client,
+                query,
+                all_rows=all_rows,
+                out=out_path,
+                fmt=fmt,
+                compression=codec,
+                started=started,
             )
         soqls.require_bulk(shape)
     if shape.object is None:
@@ -250,13 +261,13 @@ async def export(
     )
     resolved = await schemas.resolve_schema(shape.object, shape.columns, client.describe)
 
-    chosen_fmt = writers.format_for(out_path, fmt) if out_path else None
     pipeline = _Pipeline(
         client,
         soql=query,
         operation="queryAll" if all_rows else "query",
         out=out_path,
         fmt=chosen_fmt,
+        compression=codec,
         resolved=resolved,
         resume=resume and out_path is not None,
         page_size=page_size,
@@ -325,6 +336,7 @@ class _Pipeline:
         operation: str,
         out: Path | None,
         fmt: str | None,
+        compression: str,
         resolved: dict[str, str],
         resume: bool,
         page_size: int | None,
@@ -338,6 +350,7 @@ class _Pipeline:
         self.operation = operation
         self.out = out
         self.fmt = fmt
+        self.compression = compression
         self.resolved = resolved
         self.resume = resume
         self.page_size = page_size
@@ -640,7 +653,7 @@ class _Pipeline:
                 self.resolved = dict(self.state.schema)
         if self.out is not None:
             assert self.fmt is not None
-            self.sink = writers.OutputSink(self.out, self.fmt)
+            self.sink = writers.OutputSink(self.out, self.fmt, compression=self.compression)
             if self.state is not None:
                 # The output is rebuilt from the committed parts, then continues.
                 for record in self.state.pages:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import polars as pl
 
 FORMATS = ("parquet", "csv", "jsonl")
+# Parquet codecs the output can use; zstd also as `zstd:LEVEL`.
+COMPRESSIONS = ("zstd", "snappy", "none")
+DEFAULT_COMPRESSION = "zstd"
 
 
 def format_for(path: Path, fmt: str | None) -> str:
@@ -35,6 +38,32 @@ def format_for(path: Path, fmt: str | None) -> str:
     return "parquet"
 
 
+def parquet_compression(name: str | None, fmt: str) -> str:
+    """The Parquet codec asked for (`zstd` when None), checked before any job is created:
+    `zstd`, `zstd:LEVEL` (1-22), `snappy` or `none`. CSV and JSON Lines take none."""
+    if name is None:
+        return DEFAULT_COMPRESSION
+    if fmt != "parquet":
+        raise ValueError(f"compression applies to Parquet output, not {fmt}")
+    lowered = name.strip().lower()
+    codec, _, level = lowered.partition(":")
+    if codec == "uncompressed":
+        codec = "none"
+    if codec in COMPRESSIONS and not level:
+        return codec
+    if codec == "zstd" and level.isdigit() and 1 <= int(level) <= 22:
+        return lowered
+    raise ValueError(
+        f"unknown Parquet compression {name!r}: use zstd, zstd:LEVEL (1-22), snappy or none"
+    )
+
+
+def _polars_codec(compression: str) -> tuple[Any, int | None]:
+    """`parquet_compression`'s name as Polars' `compression` and `compression_level`."""
+    codec, _, level = compression.partition(":")
+    return ("uncompressed" if codec == "none" else codec), (int(level) if level else None)
+
+
 def part_name(index: int) -> str:
     """File name of page `index`'s part: the page's body exactly as Salesforce sent it (CSV,
     gzip-compressed when it travelled that way)."""
@@ -45,7 +74,8 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str, *, compression: str =
     """Write `frame` to `path` in `fmt` via a temp name; returns the bytes written."""
     tmp = path.with_name(path.name + ".tmp")
     if fmt == "parquet":
-        frame.write_parquet(tmp, compression=cast(Any, compression))
+        codec, level = _polars_codec(compression)
+        frame.write_parquet(tmp, compression=codec, compression_level=level)
     elif fmt == "csv":
         frame.write_csv(tmp)
     elif fmt == "jsonl":
@@ -131,12 +161,10 @@ class OutputSink:
         if self.fmt == "parquet":
             if self._writer is not None:
                 self._writer.close()
-            elif self._frames:
-                pl.concat(self._frames, how="vertical_relaxed").write_parquet(
-                    self.tmp, compression=cast(Any, self.compression)
-                )
             else:
-                first.write_parquet(self.tmp, compression=cast(Any, self.compression))
+                codec, level = _polars_codec(self.compression)
+                whole = pl.concat(self._frames, how="vertical_relaxed") if self._frames else first
+                whole.write_parquet(self.tmp, compression=codec, compression_level=level)
         else:
             if self._fh is None:
                 write_frame(first, self.tmp, self.fmt)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..bulk import writers
 from ..bulk.export import ExportProgress, ExportResult, export
 from .options import org_option
 from .output import (
@@ -43,6 +44,11 @@ from .output import (
     type=click.Choice(["parquet", "csv", "jsonl"], case_sensitive=False),
     help="Output format (default: from the extension, else parquet).",
 )
+@click.option(
+    "--compression",
+    metavar="CODEC",
+    help="Parquet compression: zstd (default), zstd:LEVEL (1-22), snappy or none.",
+)
 @click.option("--page-size", type=click.IntRange(min=1), help="Rows per result page (maxRecords).")
 @click.option(
     "--parallel",
@@ -71,6 +77,7 @@ def export_command(
     soql: str | None,
     all_rows: bool,
     fmt: str | None,
+    compression: str | None,
     page_size: int | None,
     parallel: int,
     resume: bool,
@@ -93,6 +100,10 @@ def export_command(
     if soql and (fields or where):
         raise click.UsageError("--soql cannot be combined with --fields or --where")
     field_list = [f.strip() for f in fields.split(",")] if fields else None
+    try:
+        writers.parquet_compression(compression, writers.format_for(out, fmt))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--compression") from None
 
     with handle_errors(as_json):
         result: ExportResult = run_async(
@@ -104,6 +115,7 @@ def export_command(
                 where=where,
                 out=out,
                 fmt=fmt,
+                compression=compression,
                 all_rows=all_rows,
                 page_size=page_size,
                 parallel=parallel,
