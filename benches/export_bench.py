@@ -2,16 +2,20 @@
 
     python benches/export_bench.py --rows 100000
 
-A devorg seeded with N accounts is served over HTTPS in this process. Each side then runs in
-its own subprocess, so its peak RSS and CPU time are its own:
+A devorg seeded with N accounts is served over HTTPS in this process, publishing Bulk API 2.0
+query job events (BulkApi2JobEvent) as an org with that beta turned on does. Each side then
+runs in its own subprocess, so its peak RSS and CPU time are its own:
 
-- sfbulk:  `sfbulk_mcp.connect(...).export(soql, out="x.parquet")` — Bulk 2.0 query job,
-  pipelined page downloads decoded straight into Parquet parts, merged at the end;
+- sfbulk:  `sfbulk_mcp.connect(...).export(soql, out="x.parquet", early_results=True)` — Bulk
+  2.0 query job, result sets downloaded as the job announces them (while it still runs) and
+  decoded straight into the Parquet file;
 - simple-salesforce: `sf.bulk2.Account.download(soql, path=dir)` (one CSV file per page),
   then `polars.read_csv` of every page and `write_parquet` — what a user of that library
   writes to get the same Parquet file.
 
-Both fetch the same query with the same page size. Printed: wall time, the client's own time
+Both fetch the same query: simple-salesforce in pages of `--page-size` rows, sfbulk the result
+sets the job announces (about 50,000 rows each); `--no-early-results` has sfbulk wait for the
+job and page like simple-salesforce instead. Printed: wall time, the client's own time
 (wall less the devorg's job processing), peak RSS, client CPU seconds per million rows, and
 the sfbulk ÷ simple-salesforce ratios (targets: ≤ 0.5× time, ≤ 0.25× memory). The devorg's
 own work is in this parent process: it is in neither side's RSS or CPU, but both sides wait
@@ -73,7 +77,13 @@ def side_sfbulk(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     provider = StaticTokenProvider(args.token, args.instance)
     with sfbulk_mcp.connect(provider=provider, api_version=args.api_version) as org:
-        result = org.export(soql=args.soql, out=args.out, page_size=args.page_size, resume=False)
+        result = org.export(
+            soql=args.soql,
+            out=args.out,
+            page_size=args.page_size,
+            resume=False,
+            early_results=not args.no_early_results,
+        )
     wall = time.perf_counter() - started
     return {"rows": result.rows, "wall_s": wall, **_usage()}
 
@@ -181,6 +191,11 @@ def main() -> None:
     parser.add_argument("--soql", default=SOQL)
     parser.add_argument("--data-dir", help="Keep the seeded devorg here (reused when present).")
     parser.add_argument(
+        "--no-early-results",
+        action="store_true",
+        help="sfbulk waits for the job to complete before downloading (the usual way).",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=2, help="Runs per side, alternating order; best kept."
     )
     # Internal: the subprocess sides.
@@ -204,7 +219,7 @@ def main() -> None:
     print(f"seeding a devorg with {args.rows:,} accounts ...", file=sys.stderr)
     t0 = time.perf_counter()
     with (
-        DevOrg(seed=args.rows, tls=True, data_dir=args.data_dir) as org,
+        DevOrg(seed=args.rows, tls=True, data_dir=args.data_dir, streaming_events=True) as org,
         tempfile.TemporaryDirectory() as out_dir,
     ):
         print(f"devorg ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -232,6 +247,7 @@ def main() -> None:
                 args.soql,
                 "--out",
                 str(Path(out_dir) / f"{name}.parquet"),
+                *(["--no-early-results"] if args.no_early_results else []),
             ]
             print(f"running {name} ...", file=sys.stderr)
             reports[name] = best_of(reports.get(name), run_side(name, common, env, clock=clock))

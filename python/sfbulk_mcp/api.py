@@ -168,6 +168,7 @@ class AsyncOrg:
         out: str | Path | None = None,
         format: str | None = None,
         compression: str | None = None,
+        early_results: bool = False,
         all_rows: bool = False,
         resume: bool = True,
         page_size: int | None = None,
@@ -180,6 +181,8 @@ class AsyncOrg:
         Returns a Polars frame, or the `ExportResult` summary when `out` names a file
         (Parquet, CSV or JSONL by `format` or extension), written in constant memory;
         `compression` is the Parquet codec (zstd by default, `zstd:LEVEL`, snappy, none).
+        `early_results` downloads result sets while the job runs, on orgs that announce them
+        (Bulk API 2.0 query job events, beta); elsewhere it changes nothing.
         """
         if object_name and object_name.lstrip().lower().startswith("select "):
             soql, object_name = object_name, None
@@ -192,6 +195,7 @@ class AsyncOrg:
             out=out,
             fmt=format,
             compression=compression,
+            early_results=early_results,
             all_rows=all_rows,
             resume=resume,
             page_size=page_size,

@@ -88,6 +88,39 @@ def test_export_compression_flag(env: dict[str, str], tmp_path: Path) -> None:
         assert not (tmp_path / target).exists()
 
 
+def test_export_early_results_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    from sfbulk_mcp.devorg.bulk import sqlcsv
+
+    monkeypatch.setattr(sqlcsv, "BLOCK_ROWS", 10)
+    with DevOrg(streaming_events=True, partial_result_rows=10) as announcing:
+        for i in range(35):
+            announcing.store.create("Account", {"Name": f"Early {i:02d}"})
+        out = tmp_path / "early.parquet"
+        result = run(
+            {**env, "SFBULK_DEVORG_URL": announcing.instance_url},
+            "export",
+            "Account",
+            "--org",
+            "devorg",
+            "--out",
+            str(out),
+            "--fields",
+            "Id,Name",
+            "--early-results",
+            "--json",
+        )
+        assert result.exit_code == 0, result.stderr
+        summary = orjson.loads(result.stdout)
+        assert summary["rows"] == 35 and summary["pages"] == 4  # 10 + 10 + 10, then the last 5
+        assert pl.read_parquet(out)["Id"].n_unique() == 35
+    # An org without job events: the same flag changes nothing.
+    plain = run(env, "export", "Account", "--org", "devorg", "--out", str(out), "--early-results")
+    assert plain.exit_code == 0, plain.stderr
+    assert pl.read_parquet(out).height == 40
+
+
 def test_export_json_and_quiet_for_scripts(env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "a.csv"
     result = run(

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +34,12 @@ from ..salesforce.errors import (
     NotFoundError,
     SalesforceError,
 )
+from ..salesforce.streaming import EventSubscription, StreamingUnavailable
 from . import codec, writers
 from . import schema as schemas
 from . import soql as soqls
 from . import state as states
-from .polling import wait_for_job
+from .polling import job_ended, job_timed_out, wait_for_job
 
 logger = logging.getLogger("sfbulk_mcp.bulk")
 _T = TypeVar("_T")
@@ -209,6 +211,7 @@ async def export(
     out: str | Path | None = None,
     fmt: str | None = None,
     compression: str | None = None,
+    early_results: bool = False,
     all_rows: bool = False,
     resume: bool = True,
     page_size: int | None = None,
@@ -222,7 +225,11 @@ async def export(
 
     With `out`, writes Parquet/CSV/JSONL (from `fmt` or the extension) in constant memory and
     returns the summary; without, returns the rows as `result.frame`. `compression` is the
-    Parquet codec: zstd (default), `zstd:LEVEL`, snappy or none. `all_rows` uses
+    Parquet codec: zstd (default), `zstd:LEVEL`, snappy or none.
+
+    `early_results` downloads result sets while the job still runs, as the org announces them
+    in `BulkApi2JobEvent` platform events (a beta an admin turns on); without those events, or
+    if any goes missing, the results are read the usual way once the job is complete. `all_rows` uses
     queryAll (deleted and archived rows too). Aggregate queries, which Bulk rejects, run
     through REST when `rest_fallback` is set; other queries Bulk rejects raise
     `UnsupportedBulkQueryError` before any job exists.
@@ -268,6 +275,7 @@ async def export(
         out=out_path,
         fmt=chosen_fmt,
         compression=codec,
+        early_results=early_results,
         resolved=resolved,
         resume=resume and out_path is not None,
         page_size=page_size,
@@ -293,9 +301,30 @@ class _Page:
     frame: pl.DataFrame | None
     schema: dict[str, str] | None
     declared: int | None = None
+    partial: bool = False  # a partial result set announced by an event (no maxRecords)
 
 
 _FEED_BYTES = 1 << 20  # hand the decoder ~1 MB at a time, off the event loop
+
+# Bulk API 2.0 query job events (beta): job states and result sets announced while a job runs.
+JOB_EVENTS = "/event/BulkApi2JobEvent"
+# Without an event for this long, the job's state is read as a check.
+_EVENT_CHECK_SECONDS = 2.0
+# A job seen complete whose last result set was not announced within this long: the events
+# are taken as lost and the results are read the usual way.
+_FINAL_EVENT_GRACE_SECONDS = 10.0
+
+
+def _locator_of(url: object) -> str | None:
+    """The `locator` of an announced result set's URL."""
+    if not isinstance(url, str):
+        return None
+    query = url.partition("?")[2]
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "locator" and value:
+            return urllib.parse.unquote(value)
+    return None
 
 
 @dataclass
@@ -337,6 +366,7 @@ class _Pipeline:
         out: Path | None,
         fmt: str | None,
         compression: str,
+        early_results: bool,
         resolved: dict[str, str],
         resume: bool,
         page_size: int | None,
@@ -351,6 +381,7 @@ class _Pipeline:
         self.out = out
         self.fmt = fmt
         self.compression = compression
+        self.early_results = early_results
         self.resolved = resolved
         self.resume = resume
         self.page_size = page_size
@@ -503,7 +534,12 @@ class _Pipeline:
         return folder / writers.part_name(index)
 
     async def _fetch(
-        self, index: int, locator: str | None, next_known: asyncio.Future[str | None]
+        self,
+        index: int,
+        locator: str | None,
+        next_known: asyncio.Future[str | None],
+        *,
+        partial: bool = False,
     ) -> _Page:
         """Download one page, telling `next_known` its successor's locator early.
 
@@ -521,7 +557,7 @@ class _Pipeline:
             sink = open(tmp, "wb") if tmp is not None else None  # noqa: SIM115, ASYNC230
             try:
                 async with self.client.bulk_query_results(
-                    self.job_id, locator=locator, max_records=self.page_size
+                    self.job_id, locator=locator, max_records=None if partial else self.page_size
                 ) as stream:
                     if not next_known.done():
                         next_known.set_result(stream.next_locator)
@@ -557,6 +593,7 @@ class _Pipeline:
                         frame=frame,
                         schema=decoder.schema if decoder is not None else None,
                         declared=stream.number_of_records,
+                        partial=partial,
                     )
             except ConnectionLostError as exc:
                 attempt += 1
@@ -592,10 +629,10 @@ class _Pipeline:
                 f"Salesforce announced {declared}"
             )
 
-    async def _refetch(self, index: int, locator: str | None) -> _Page:
+    async def _refetch(self, page: _Page) -> _Page:
         """Fetch one page again on its own (its part turned out short)."""
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        return await self._fetch(index, locator, future)
+        return await self._fetch(page.index, page.locator, future, partial=page.partial)
 
     async def _commit_part(self, page: _Page) -> int:
         """Decode a downloaded part into the output; returns its rows."""
@@ -614,7 +651,7 @@ class _Pipeline:
             )
             if attempt == _PAGE_ATTEMPTS - 1:
                 self._check_count(page.index, part.rows, page.declared)
-            page = await self._refetch(page.index, page.locator)
+            page = await self._refetch(page)
         if self.header_schema is None:
             self.header_schema = part.schema
         await self._append(part)
@@ -666,6 +703,12 @@ class _Pipeline:
             return
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.parallel)
         producer = asyncio.create_task(self._produce(first_index, first_locator, queue))
+        await self._take_pages(queue, producer, job_state="JobComplete")
+
+    async def _take_pages(
+        self, queue: asyncio.Queue[Any], producer: asyncio.Task[Any], *, job_state: str
+    ) -> None:
+        """Commit the pages `producer` queues, in order, until it queues None."""
         pending: list[asyncio.Task[_Page]] = []
         try:
             while True:
@@ -685,7 +728,12 @@ class _Pipeline:
                 self.rows += rows
                 self.bytes += page.nbytes
                 self.pages += 1
-                if self.state is not None and self.out is not None and self.fmt is not None:
+                if (
+                    self.state is not None
+                    and self.out is not None
+                    and self.fmt is not None
+                    and not page.partial
+                ):
                     self.state.pages.append(
                         states.PageRecord(
                             index=page.index,
@@ -706,7 +754,7 @@ class _Pipeline:
                         bytes=self.bytes,
                         pages=self.pages,
                         total_rows=self.total_rows,
-                        job_state="JobComplete",
+                        job_state=job_state,
                     ),
                 )
             await producer
@@ -722,6 +770,117 @@ class _Pipeline:
             for task in [producer, *pending]:
                 with contextlib.suppress(BaseException):
                     await task
+
+    # ---- early results (BulkApi2JobEvent) --------------------------------------------------
+
+    async def _subscribe(self) -> EventSubscription | None:
+        """The job events subscription, or None when the org publishes none."""
+        try:
+            return await self.client.subscribe(JOB_EVENTS)
+        except (StreamingUnavailable, SalesforceError, OSError) as exc:
+            logger.info("no query job events (%s): results are read once the job is done", exc)
+            return None
+
+    async def _results(self, events: EventSubscription | None) -> None:
+        """Wait for the job and download its results: as they are announced when `events`
+        is given and all goes well, else the usual way once the job is complete."""
+        if events is not None:
+            try:
+                early = await self._download_early(events)
+            finally:
+                await events.close()
+            if early:
+                return
+            await self._restart_output()
+        await self._wait()
+        await self._download()
+
+    async def _download_early(self, events: EventSubscription) -> bool:
+        """Download each result set as an event announces it; False when the events could
+        not be followed to the end (the caller then starts over the usual way)."""
+        if self.out is not None:
+            assert self.fmt is not None
+            self.sink = writers.OutputSink(self.out, self.fmt, compression=self.compression)
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.parallel)
+        producer = asyncio.create_task(self._produce_announced(events, queue))
+        await self._take_pages(queue, producer, job_state="InProgress")
+        if not producer.result():
+            return False
+        assert self.job_id is not None
+        info = await self.client.bulk_get_job("query", self.job_id)
+        processed = info.get("numberRecordsProcessed")
+        if info.get("state") != "JobComplete" or processed != self.rows:
+            logger.info(
+                "the announced result sets of job %s held %d rows, the job %s: reading them "
+                "again the usual way",
+                self.job_id,
+                self.rows,
+                processed,
+            )
+            return False
+        self.job_complete = True
+        self.total_rows = int(processed)
+        return True
+
+    async def _produce_announced(
+        self, events: EventSubscription, queue: asyncio.Queue[Any]
+    ) -> bool:
+        """Queue a download for each result set announced for the job, in order; True once
+        the last one is queued, False when the events cannot be trusted to be complete."""
+        assert self.job_id is not None
+        started = time.monotonic()
+        seen_complete: float | None = None
+        index = 0
+        never: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        try:
+            while True:
+                try:
+                    event = await events.next(_EVENT_CHECK_SECONDS)
+                except StreamingUnavailable as exc:
+                    logger.info("job events stopped (%s)", exc)
+                    return False
+                if event is None:
+                    info = await self.client.bulk_get_job("query", self.job_id)
+                    state = str(info.get("state"))
+                    if state in ("Failed", "Aborted"):
+                        raise job_ended("query", self.job_id, info)
+                    if state == "JobComplete":
+                        seen_complete = seen_complete or time.monotonic()
+                        if time.monotonic() - seen_complete > _FINAL_EVENT_GRACE_SECONDS:
+                            logger.info("job %s completed unannounced", self.job_id)
+                            return False
+                    elapsed = time.monotonic() - started
+                    if self.timeout is not None and elapsed > self.timeout and not seen_complete:
+                        raise job_timed_out("query", self.job_id, state, self.timeout)
+                    continue
+                if event.get("JobIdentifier") != self.job_id:
+                    continue
+                state = str(event.get("JobState"))
+                if event.get("Type") == "RESULT":
+                    locator = _locator_of(event.get("ResultUrl"))
+                    if locator is None:
+                        logger.info("a job event named no result locator: %s", event)
+                        return False
+                    task = asyncio.create_task(self._fetch(index, locator, never, partial=True))
+                    await queue.put(task)
+                    index += 1
+                    if event.get("ResultType") == "FINAL":
+                        return True
+                elif state in ("Failed", "Aborted"):
+                    info = await self.client.bulk_get_job("query", self.job_id)
+                    raise job_ended("query", self.job_id, info)
+        finally:
+            await queue.put(None)
+
+    async def _restart_output(self) -> None:
+        """Forget what the announced result sets gave, before reading the results again."""
+        await self._appended()
+        if self.sink is not None:
+            self.sink.discard()
+            self.sink = None
+        self.frames.clear()
+        self.rows = self.bytes = self.pages = 0
+        self.header_schema = None
 
     # ---- output ---------------------------------------------------------------------------
 
@@ -753,11 +912,20 @@ class _Pipeline:
             self._writer_thread.shutdown(wait=False)
 
     async def _run(self) -> ExportResult:
-        resumed = await self._start_job()
+        # Subscribed before the job exists, so that none of its events is missed.
+        events = await self._subscribe() if self.early_results else None
+        try:
+            resumed = await self._start_job()
+        except BaseException:
+            if events is not None:
+                await events.close()
+            raise
+        if resumed and events is not None:
+            await events.close()
+            events = None
         try:
             try:
-                await self._wait()
-                await self._download()
+                await self._results(events)
                 if self.out is not None:
                     await self._on_writer(self._finish_file)
             except BaseException:

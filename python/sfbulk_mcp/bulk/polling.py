@@ -32,6 +32,25 @@ def next_interval(interval: float, elapsed: float) -> float:
     return min(cap, interval * 1.25)
 
 
+def job_ended(kind: Any, job_id: str, info: dict[str, Any]) -> BulkJobError:
+    """The error of a job that ended Failed or Aborted (`info`: its job info)."""
+    state = str(info.get("state"))
+    detail = info.get("errorMessage")
+    return BulkJobError(
+        f"Bulk {kind} job {job_id} ended {state}" + (f": {detail}" if detail else ""),
+        job_id=job_id,
+        state=state,
+        error_message=str(detail) if detail else None,
+    )
+
+
+def job_timed_out(kind: Any, job_id: str, state: str, timeout: float) -> BulkJobTimeoutError:
+    """The error of a job still running after `timeout` seconds of waiting."""
+    return BulkJobTimeoutError(
+        f"Bulk {kind} job {job_id} still {state} after {timeout:g} s", job_id=job_id, state=state
+    )
+
+
 async def wait_for_job(
     client: SalesforceClient,
     kind: Any,
@@ -58,19 +77,9 @@ async def wait_for_job(
         if state == "JobComplete":
             return info
         if state in ("Failed", "Aborted"):
-            detail = info.get("errorMessage")
-            raise BulkJobError(
-                f"Bulk {kind} job {job_id} ended {state}" + (f": {detail}" if detail else ""),
-                job_id=job_id,
-                state=state,
-                error_message=str(detail) if detail else None,
-            )
+            raise job_ended(kind, job_id, info)
         elapsed = time.monotonic() - started
         if timeout is not None and elapsed + interval > timeout:
-            raise BulkJobTimeoutError(
-                f"Bulk {kind} job {job_id} still {state} after {timeout:g} s",
-                job_id=job_id,
-                state=state,
-            )
+            raise job_timed_out(kind, job_id, state, timeout)
         await asyncio.sleep(interval)
         interval = next_interval(interval, elapsed)

@@ -37,8 +37,12 @@ def devorg() -> None:
 @click.option("--api-limit", default=1_000_000, show_default=True, type=int,
               help="Daily API request limit (REQUEST_LIMIT_EXCEEDED past it).")
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a self-signed certificate.")
+@click.option("--job-events", is_flag=True,
+              help="Publish Bulk API 2.0 query job events (BulkApi2JobEvent) on the Streaming "
+                   "API, as an org with that beta turned on does (for `export --early-results`).")
 def start(host: str, port: int, data_dir: Path | None, seed: int, seed_random: int,
-          force_seed: bool, token_ttl: float, api_limit: int, tls: bool) -> None:
+          force_seed: bool, token_ttl: float, api_limit: int, tls: bool,
+          job_events: bool) -> None:
     """Run the devorg in the foreground until Ctrl-C; data persists in --data."""
     import uvicorn
 
@@ -58,7 +62,7 @@ def start(host: str, port: int, data_dir: Path | None, seed: int, seed_random: i
                           daily_api_limit=api_limit,
                           # --force-seed seeds below, whatever the org holds.
                           seed_accounts=0 if force_seed else seed,
-                          seed_random=seed_random, tls=tls)
+                          seed_random=seed_random, tls=tls, streaming_events=job_events)
     try:
         sock = bind_socket(host, port)
     except OSError as exc:

@@ -51,6 +51,12 @@ from .output import (
 )
 @click.option("--page-size", type=click.IntRange(min=1), help="Rows per result page (maxRecords).")
 @click.option(
+    "--early-results",
+    is_flag=True,
+    help="Download result sets while the job still runs, as the org announces them "
+    "(Bulk API 2.0 query job events, a beta to turn on in Setup); elsewhere: no change.",
+)
+@click.option(
     "--parallel",
     type=click.IntRange(1, 16),
     default=4,
@@ -79,6 +85,7 @@ def export_command(
     fmt: str | None,
     compression: str | None,
     page_size: int | None,
+    early_results: bool,
     parallel: int,
     resume: bool,
     timeout: float | None,
@@ -116,6 +123,7 @@ def export_command(
                 out=out,
                 fmt=fmt,
                 compression=compression,
+                early_results=early_results,
                 all_rows=all_rows,
                 page_size=page_size,
                 parallel=parallel,

@@ -74,6 +74,9 @@ def open_state(config: DevOrgConfig, instance_url: str) -> OrgState:
 
 def close_state(state: OrgState) -> None:
     """Stop background work and close the databases of an org."""
+    hub = state.extras.get("event_hub")
+    if hub is not None:
+        hub.close()
     bulk = state.bulk or state.extras.get("bulk")
     if bulk is not None and hasattr(bulk, "close"):
         bulk.close()
@@ -129,6 +132,8 @@ class DevOrg:
     def stop(self) -> None:
         """Stop serving, close the store and remove a temporary data directory."""
         if self._server is not None:
+            if self._state is not None and "event_hub" in self._state.extras:
+                self._state.extras["event_hub"].close()  # long polls end before the server
             self._server.stop()
             self._server = None
         if self._state is not None:

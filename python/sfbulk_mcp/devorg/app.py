@@ -24,6 +24,7 @@ from .responses import devorg_error_body, error_response, json_response, not_fou
 from .rest import RestApi, RestRequest, versions_list
 from .soap_login import soap_routes
 from .state import OrgState
+from .streaming import streaming_routes
 from .tooling import install_tooling
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def build_app(state: OrgState, apex: ApexRestRegistry | None = None) -> ASGIApp:
               methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
         *oauth_routes(state),
         *soap_routes(state),
+        *streaming_routes(state),
         *control.control_routes(state),
     ]
     inner = Starlette(routes=routes, exception_handlers={

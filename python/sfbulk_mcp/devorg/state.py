@@ -49,6 +49,11 @@ class DevOrgConfig:
     tls: bool = False
     gzip_responses: bool = True
     query_page_size: int = 2000
+    # Publish BulkApi2JobEvent platform events (query job states and partial results) on the
+    # Streaming API, as an org with that beta turned on does.
+    streaming_events: bool = False
+    # Rows per partial result set announced while a query job runs.
+    partial_result_rows: int = 50_000
 
     @property
     def latest_api_version(self) -> str:

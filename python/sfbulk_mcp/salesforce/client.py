@@ -15,6 +15,7 @@ from .credentials import StaticTokenProvider, TokenProvider
 from .limits import ApiUsage
 from .rest import RestApi
 from .retry import RetryPolicy
+from .streaming import EventSubscription
 from .tooling import ToolingApi
 
 
@@ -91,6 +92,13 @@ class SalesforceClient(RestApi, BulkApi, ToolingApi):
     async def instance_url(self) -> str:
         """The instance URL of the current token."""
         return await self._core.instance_url()
+
+    async def subscribe(self, channel: str, *, replay: int = -1) -> EventSubscription:
+        """An open Streaming API subscription to `channel` (e.g. `/event/BulkApi2JobEvent`);
+        close it when done. Raises `StreamingUnavailable` when the org offers none."""
+        subscription = EventSubscription(self._core, await self.api_version(), channel, replay)
+        await subscription.open()
+        return subscription
 
     async def aclose(self) -> None:
         """Close the connection pool."""

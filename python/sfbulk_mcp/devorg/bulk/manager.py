@@ -32,11 +32,22 @@ from sfbulk_mcp.devorg.bulk.model import (
     Job,
     JobKind,
     JobState,
+    format_sf_datetime,
 )
 from sfbulk_mcp.devorg.bulk.query import check_bulk_query, run_query
-from sfbulk_mcp.devorg.bulk.resultfile import JobStopped, Page, ResultSet
+from sfbulk_mcp.devorg.bulk.resultfile import (
+    DATA_FILE,
+    GZIP_DIR,
+    HEADER_FILE,
+    JobStopped,
+    Page,
+    ResultSet,
+    compress_range,
+    encode_span_locator,
+)
 from sfbulk_mcp.devorg.ids import IdFactory, sequence_of
 from sfbulk_mcp.devorg.state import OrgState
+from sfbulk_mcp.devorg.streaming import BULK_JOB_CHANNEL, EventHub
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +100,8 @@ class BulkJobs:
         self._aborts: dict[str, threading.Event] = {}
         self._workers: dict[str, threading.Thread] = {}
         self._results: dict[tuple[str, str], ResultSet] = {}
+        # Partial result sets announced while query jobs run: job id → (start, end) → page.
+        self._announced: dict[str, dict[tuple[int, int], Page]] = {}
         self._load()
 
     @classmethod
@@ -410,6 +423,76 @@ class BulkJobs:
             self._write_empty_ingest_results(job)
         return self._result_set(job, folder)
 
+    def partial_result(self, job: Job, version: str, rows: tuple[int, int]) -> tuple[Page, Path]:
+        """A partial result set (rows [start, end)) announced by a BulkApi2JobEvent, and the
+        folder holding its bytes; any such range once the job is complete."""
+        _check_same_version(job, version)
+        folder = self.job_dir(job) / QUERY_RESULTS
+        with self._lock:
+            page = self._announced.get(job.id, {}).get(rows)
+        if page is None and job.state is JobState.JOB_COMPLETE:
+            result = self._result_set(job, QUERY_RESULTS)
+            start, end = rows
+            if end <= result.row_count:
+                page = Page(start, end, result.offsets[start], result.offsets[end])
+        if page is None:
+            raise errors.invalid_locator(encode_span_locator(*rows))
+        return page, folder
+
+    @staticmethod
+    def partial_gzip(folder: Path, page: Page) -> Path:
+        """A partial result set compressed (made once, kept beside the full pages' ones)."""
+        target = folder / GZIP_DIR / f"{page.start}-{page.end}.gz"
+        if not target.exists():
+            target.parent.mkdir(exist_ok=True)
+            partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
+            compress_range((folder / HEADER_FILE).read_bytes(), folder / DATA_FILE,
+                           page.byte_start, page.byte_end, partial)
+            partial.replace(target)
+        return target
+
+    def _announce(self, job: Job, kind: str, result_type: str | None = None,
+                  page: Page | None = None) -> None:
+        """Publish a BulkApi2JobEvent (query jobs, on an org with streaming events)."""
+        hub = EventHub.of(self.state)
+        if hub is None or job.kind is not JobKind.QUERY:
+            return
+        url = None
+        if page is not None:
+            with self._lock:
+                self._announced.setdefault(job.id, {})[(page.start, page.end)] = page
+            url = (f"{self.state.instance_url}/services/data/v{job.version_text()}/jobs/query/"
+                   f"{job.id}/results?locator={encode_span_locator(page.start, page.end)}")
+        hub.publish(BULK_JOB_CHANNEL, {
+            "CreatedDate": format_sf_datetime(time.time()),
+            "CreatedById": job.created_by_id,
+            "Type": kind,
+            "JobIdentifier": job.id,
+            "JobState": job.state.value,
+            "ResultType": result_type,
+            "ResultUrl": url,
+        })
+
+    def _announce_end(self, job: Job) -> None:
+        """The event of a query job that just ended: its last result set, or its state."""
+        if EventHub.of(self.state) is None or job.kind is not JobKind.QUERY:
+            return
+        if job.state is not JobState.JOB_COMPLETE:
+            self._announce(job, "JOB_STATE")
+            return
+        result = self._result_set(job, QUERY_RESULTS)
+        with self._lock:
+            start = max((end for _, end in self._announced.get(job.id, {})), default=0)
+        end = result.row_count
+        self._announce(job, "RESULT", "FINAL",
+                       Page(start, end, result.offsets[start], result.offsets[end]))
+
+    def _partial_results(self, job: Job) -> Any:
+        """What `run_query` calls with each run of rows written, or None without events."""
+        if EventHub.of(self.state) is None:
+            return None
+        return lambda page: self._announce(job, "RESULT", "PARTIAL", page)
+
     def gzip_ahead(self, result: ResultSet, page: Page) -> None:
         """Compress `page` in the background, for a client reading pages one after another.
 
@@ -499,7 +582,10 @@ class BulkJobs:
 
         folder = self.job_dir(job)
         if job.kind is JobKind.QUERY:
-            outcome = run_query(self.state, job, folder / QUERY_RESULTS, stopped)
+            self._announce(job, "JOB_STATE")
+            outcome = run_query(self.state, job, folder / QUERY_RESULTS, stopped,
+                                self._partial_results(job),
+                                self.state.config.partial_result_rows)
         else:
             outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE, stopped)
         if stopped():
@@ -545,6 +631,7 @@ class BulkJobs:
                 job.processing_ms = max(1, int((time.monotonic() - started) * 1000))
             job.touch()
         self._save(job)
+        self._announce_end(job)
 
     def _report_storage(self) -> None:
         total = 0

@@ -9,7 +9,7 @@ from typing import Any
 from sfbulk_mcp.devorg.bulk import errors
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
 from sfbulk_mcp.devorg.bulk.model import Job, Outcome
-from sfbulk_mcp.devorg.bulk.resultfile import write_blocks
+from sfbulk_mcp.devorg.bulk.resultfile import Page, write_blocks
 from sfbulk_mcp.devorg.bulk.sqlcsv import BulkLines
 from sfbulk_mcp.devorg.catalog import SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
@@ -90,9 +90,16 @@ def _check_fields(state: OrgState, soql: str, *, include_deleted: bool,
 
 
 def run_query(
-    state: OrgState, job: Job, folder: Path, stopped: Callable[[], bool]
+    state: OrgState,
+    job: Job,
+    folder: Path,
+    stopped: Callable[[], bool],
+    written: Callable[[Page], None] | None = None,
+    written_rows: int = 50_000,
 ) -> Outcome:
-    """Run a query job's SOQL and write its result file; Failed outcome on a query error."""
+    """Run a query job's SOQL and write its result file; Failed outcome on a query error.
+
+    `written` hears each run of rows as soon as it is in the file (partial results)."""
     assert job.query is not None
     formatter = RowFormatter(job.delimiter, job.newline)
 
@@ -105,7 +112,7 @@ def run_query(
                           include_deleted=job.operation == "queryAll",
                           user_id=job.created_by_id)
         count = write_blocks(folder, formatter.header(lines.columns), lines.blocks(), stopped,
-                             progress)
+                             progress, written, written_rows)
     except DevOrgError as exc:
         return Outcome(processed=0, error_message=f"{exc.error_code} : {exc.message}")
     return Outcome(processed=count)

@@ -66,6 +66,26 @@ def decode_locator(locator: str) -> int | None:
     return int(text)
 
 
+def encode_span_locator(start: int, end: int) -> str:
+    """The locator of a partial result set: rows [start, end), announced while the job runs."""
+    return base64.b64encode(f"{start}-{end}".encode("ascii")).decode("ascii").rstrip("=")
+
+
+def decode_span_locator(locator: str) -> tuple[int, int] | None:
+    """The rows a partial result locator stands for, or None if it is not one."""
+    padded = locator + "=" * (-len(locator) % 4)
+    try:
+        text = base64.b64decode(padded.encode("ascii"), validate=True).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    start, dash, end = text.partition("-")
+    if not (dash and start.isdigit() and end.isdigit()) or int(start) > int(end):
+        return None
+    if encode_span_locator(int(start), int(end)) != locator:
+        return None
+    return int(start), int(end)
+
+
 def write_rows(
     directory: Path,
     header_line: str,
@@ -104,22 +124,32 @@ def write_blocks(
     blocks: Iterable[Sequence[bytes]],
     should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int], None] = lambda rows: None,
+    written: Callable[[Page], None] | None = None,
+    written_rows: int = 50_000,
 ) -> int:
     """Write a header and blocks of encoded lines as a paged result set; returns the row count.
 
     `should_stop` is polled after each block so that an abort stops a long write; `progress`
-    hears the number of rows written so far.
+    hears the number of rows written so far; `written` hears each run of at least
+    `written_rows` rows once its bytes are in the file (the last rows are not announced: the
+    caller knows them once the set is complete).
     """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / HEADER_FILE).write_bytes(header_line.encode("utf-8"))
     offsets = array("q", [0])
+    announced = 0
     with open(directory / DATA_FILE, "wb") as data:
         for block in blocks:
             data.write(b"".join(block))
             offsets.extend(itertools.accumulate(map(len, block), initial=offsets[-1]))
             # accumulate() repeats its initial value: drop that copy.
             del offsets[-len(block) - 1]
-            progress(len(offsets) - 1)
+            rows = len(offsets) - 1
+            progress(rows)
+            if written is not None and rows - announced >= written_rows:
+                data.flush()
+                written(Page(announced, rows, offsets[announced], offsets[rows]))
+                announced = rows
             if should_stop():
                 raise JobStopped
     with open(directory / OFFSETS_FILE, "wb") as out:

@@ -19,7 +19,14 @@ from starlette.routing import BaseRoute, Route
 from sfbulk_mcp.devorg.bulk import errors
 from sfbulk_mcp.devorg.bulk.manager import INGEST_RESULTS, BulkJobs, base64_size
 from sfbulk_mcp.devorg.bulk.model import JobKind
-from sfbulk_mcp.devorg.bulk.resultfile import ResultSet, decode_locator, encode_locator
+from sfbulk_mcp.devorg.bulk.resultfile import (
+    DATA_FILE,
+    HEADER_FILE,
+    ResultSet,
+    decode_locator,
+    decode_span_locator,
+    encode_locator,
+)
 from sfbulk_mcp.devorg.bulk.serving import FileRangeResponse
 from sfbulk_mcp.devorg.errors import DevOrgError
 from sfbulk_mcp.devorg.responses import json_response
@@ -159,8 +166,11 @@ class BulkApi:
         """One page of a query job's CSV, selected by `locator` and `maxRecords`."""
         version = _version(request, JobKind.QUERY)
         job = self.jobs.get(JobKind.QUERY, request.path_params["job_id"])
-        result = self.jobs.query_results(job, version)
         params = request.query_params
+        rows = decode_span_locator(params.get("locator") or "")
+        if rows is not None:
+            return await self._partial_result(request, job, version, rows)
+        result = self.jobs.query_results(job, version)
         start = _start_row(params.get("locator"), result)
         max_records = _max_records(params.get("maxRecords"))
         page = result.page(start, max_records, self.jobs.page_bytes)
@@ -180,6 +190,24 @@ class BulkApi:
                                      headers=headers, media_type=CSV_TYPE)
         return FileRangeResponse(result.header, result.data_path, page.byte_start,
                                  page.byte_end, headers=headers, media_type=CSV_TYPE)
+
+    async def _partial_result(
+        self, request: Request, job: Any, version: str, rows: tuple[int, int]
+    ) -> Response:
+        """A result set announced by a BulkApi2JobEvent, served while the job still runs."""
+        page, folder = await anyio.to_thread.run_sync(
+            self.jobs.partial_result, job, version, rows
+        )
+        headers = {"Sforce-Locator": "null", "Sforce-NumberOfRecords": str(page.records)}
+        if _accepts_gzip(request):
+            packed = await anyio.to_thread.run_sync(self.jobs.partial_gzip, folder, page)
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+            return FileRangeResponse(b"", packed, 0, packed.stat().st_size,
+                                     headers=headers, media_type=CSV_TYPE)
+        header = (folder / HEADER_FILE).read_bytes()
+        return FileRangeResponse(header, folder / DATA_FILE, page.byte_start, page.byte_end,
+                                 headers=headers, media_type=CSV_TYPE)
 
     async def result_pages(self, request: Request) -> Response:
         """Up to five result URLs at a time, for downloading pages in parallel (v58.0+)."""
