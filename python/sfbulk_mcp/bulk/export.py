@@ -315,6 +315,13 @@ _EVENT_CHECK_SECONDS = 2.0
 _FINAL_EVENT_GRACE_SECONDS = 10.0
 
 
+def _unused_future() -> asyncio.Future[str | None]:
+    """A future nobody waits for (an announced result set names no next one)."""
+    future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return future
+
+
 def _locator_of(url: object) -> str | None:
     """The `locator` of an announced result set's URL."""
     if not isinstance(url, str):
@@ -831,7 +838,6 @@ class _Pipeline:
         started = time.monotonic()
         seen_complete: float | None = None
         index = 0
-        never: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         try:
             while True:
                 try:
@@ -861,7 +867,9 @@ class _Pipeline:
                     if locator is None:
                         logger.info("a job event named no result locator: %s", event)
                         return False
-                    task = asyncio.create_task(self._fetch(index, locator, never, partial=True))
+                    task = asyncio.create_task(
+                        self._fetch(index, locator, _unused_future(), partial=True)
+                    )
                     await queue.put(task)
                     index += 1
                     if event.get("ResultType") == "FINAL":
