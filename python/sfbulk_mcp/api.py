@@ -21,6 +21,7 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -316,6 +317,14 @@ def _settle(future: Future[T], task: asyncio.Task[T]) -> None:
         future.set_result(task.result())
 
 
+def _wait_interruptibly(future: Future[Any]) -> None:
+    """Wait for `future` in short slices, so that Ctrl-C gets through: once Polars is
+    imported, an untimed wait is no longer cut short by SIGINT (KeyboardInterrupt came only
+    when the work was over); between slices it is raised within a tenth of a second."""
+    while not future.done():
+        wait_futures([future], timeout=0.1)
+
+
 class _LoopThread:
     """An event loop on a daemon thread, so blocking code can drive async code."""
 
@@ -334,6 +343,7 @@ class _LoopThread:
 
         self.loop.call_soon_threadsafe(start)
         try:
+            _wait_interruptibly(future)
             return future.result()
         except KeyboardInterrupt:
             # Ctrl-C in the caller: cancel the work and wait while it winds up (jobs aborted,
@@ -341,7 +351,7 @@ class _LoopThread:
             # (`start` runs first: the loop runs its callbacks in order.)
             self.loop.call_soon_threadsafe(lambda: tasks[0].cancel())
             with contextlib.suppress(BaseException):
-                future.result()
+                _wait_interruptibly(future)
             raise
 
     def stop(self) -> None:

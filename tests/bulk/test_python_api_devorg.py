@@ -104,3 +104,38 @@ def test_ctrl_c_in_a_blocking_import_returns_once_the_outcome_files_are_written(
             success.select("sf__Id", "Name").rows()
         )
         assert sorted(j["state"] for j in sf.jobs("ingest")) == ["Aborted", "JobComplete"]
+
+
+def test_ctrl_c_reaches_a_blocking_call_in_a_process_that_imported_polars() -> None:
+    # A fresh interpreter: other tests may have reinstalled the SIGINT handler in this one.
+    script = """
+import asyncio, signal, sys, threading, time
+import polars
+from sfbulk_mcp.api import _LoopThread
+
+cancelled = []
+
+async def work():
+    try:
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        cancelled.append(True)
+        raise
+
+caller = threading.main_thread().ident
+threading.Timer(0.5, lambda: signal.pthread_kill(caller, signal.SIGINT)).start()
+runner = _LoopThread()
+started = time.monotonic()
+try:
+    runner.run(work())
+except KeyboardInterrupt:
+    print(round(time.monotonic() - started, 1), bool(cancelled))
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    seconds, cancelled = done.stdout.split()
+    assert float(seconds) < 5 and cancelled == "True"
