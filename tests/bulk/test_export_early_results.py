@@ -174,3 +174,20 @@ def test_the_streaming_api_speaks_bayeux(org: DevOrg) -> None:
         assert messages[-1]["channel"] == "/meta/connect" and messages[-1]["successful"]
         gone = http.post(url, json=[{"channel": "/meta/disconnect", "clientId": client_id}])
         assert gone.json()[0]["successful"]
+
+
+def test_long_polls_end_when_the_org_stops() -> None:
+    import asyncio
+    import threading
+    import time
+
+    from sfbulk_mcp.devorg.streaming import BULK_JOB_CHANNEL, EventHub, _answer
+
+    hub = EventHub()
+    client_id = hub.handshake()
+    hub.subscribe(client_id, BULK_JOB_CHANNEL, -1)
+    threading.Timer(0.2, hub.close).start()
+    started = time.monotonic()
+    replies = asyncio.run(_answer(hub, {"channel": "/meta/connect", "clientId": client_id}))
+    assert time.monotonic() - started < 5
+    assert replies[-1]["successful"] is False and replies[-1]["advice"]["reconnect"] == "none"

@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import orjson
 from starlette.requests import Request
@@ -36,6 +37,8 @@ BULK_JOB_CHANNEL = "/event/BulkApi2JobEvent"
 RETAINED = 10_000
 # How long `/meta/connect` holds a request without events (Salesforce: 110 s).
 LONG_POLL_SECONDS = 20.0
+# Long polls waiting at once.
+LONG_POLLS = 100
 # A client that has not connected for this long is forgotten.
 CLIENT_TTL_SECONDS = 300.0
 _SCHEMA_ID = "sfbulkDevorgBulkApi2JobEvent"
@@ -59,6 +62,8 @@ class EventHub:
         self._clients: dict[str, _Client] = {}
         self._changed = threading.Condition()
         self._closed = False
+        # Long polls wait on threads of their own, not on those that serve the API.
+        self.limiter: anyio.CapacityLimiter | None = None
 
     @classmethod
     def of(cls, state: OrgState) -> EventHub | None:
@@ -69,6 +74,10 @@ class EventHub:
         if hub is None:
             hub = state.extras.setdefault("event_hub", cls())
         return hub
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         """Release every waiting long poll (the org is stopping)."""
@@ -209,7 +218,14 @@ async def _answer(hub: EventHub | None, message: dict[str, Any]) -> list[dict[st
         hub.disconnect(client_id)
         return [{**reply, "successful": True}]
     if channel == "/meta/connect":
-        events = await anyio.to_thread.run_sync(hub.wait, client_id, LONG_POLL_SECONDS)
+        if hub.limiter is None:
+            hub.limiter = anyio.CapacityLimiter(LONG_POLLS)
+        events = await anyio.to_thread.run_sync(
+            hub.wait, client_id, LONG_POLL_SECONDS, limiter=hub.limiter
+        )
+        if hub.closed:
+            return [{**reply, "successful": False, "error": "403::The org is stopping",
+                     "advice": {"reconnect": "none"}}]
         delivered = [
             {"channel": event_channel, "data": {
                 "schema": _SCHEMA_ID,
