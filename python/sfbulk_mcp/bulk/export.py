@@ -696,8 +696,7 @@ class _Pipeline:
             if self.state.pages and self.state.schema:
                 self.resolved = dict(self.state.schema)
         if self.out is not None:
-            assert self.fmt is not None
-            self.sink = writers.OutputSink(self.out, self.fmt, compression=self.compression)
+            self.sink = self._open_sink()
             if self.state is not None:
                 # The output is rebuilt from the committed parts, then continues.
                 for record in self.state.pages:
@@ -806,8 +805,7 @@ class _Pipeline:
         """Download each result set as an event announces it; False when the events could
         not be followed to the end (the caller then starts over the usual way)."""
         if self.out is not None:
-            assert self.fmt is not None
-            self.sink = writers.OutputSink(self.out, self.fmt, compression=self.compression)
+            self.sink = self._open_sink()
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.parallel)
         producer = asyncio.create_task(self._produce_announced(events, queue))
         await self._take_pages(queue, producer, job_state="InProgress")
@@ -891,6 +889,11 @@ class _Pipeline:
         self.header_schema = None
 
     # ---- output ---------------------------------------------------------------------------
+
+    def _open_sink(self) -> writers.OutputSink:
+        """A fresh output file (written under a temp name until `_finish_file`)."""
+        assert self.out is not None and self.fmt is not None
+        return writers.OutputSink(self.out, self.fmt, compression=self.compression)
 
     def _finish_file(self) -> None:
         assert self.out is not None and self.sink is not None
