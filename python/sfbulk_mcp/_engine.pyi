@@ -245,3 +245,50 @@ def gzip_file_range(
 ) -> int:
     """Compresses `head` then bytes [start, end) of `source` into one gzip member at `target`
     (mtime zero) without the GIL; returns the compressed size."""
+
+class IngestTable:
+    """A received ingest upload held as spans of its bytes (the devorg's insert jobs).
+
+    Only plainly formed CSV is taken; `read` raises ValueError (with the reason) for anything
+    else, and the caller reads the upload its general way.
+    """
+
+    @staticmethod
+    def read(
+        path: str | PathLike[str], *, delimiter: str = "COMMA", line_ending: str = "LF"
+    ) -> IngestTable:
+        """Reads and indexes an upload file without the GIL."""
+    @property
+    def columns(self) -> list[str]:
+        """The header's cells."""
+    @property
+    def header_line(self) -> str:
+        """The header line as sent, without its line ending."""
+    def __len__(self) -> int: ...
+    def row(self, row: int) -> list[str]:
+        """The cells of data row `row`."""
+    def prepare(
+        self, specs: list[tuple[str, bool, int, list[str] | None, int | None, int]]
+    ) -> None:
+        """Checks every row against one rule per column (kind, required, max characters,
+        allowed values, precision, scale), kind one of text, int, double, boolean, defer."""
+    def fast_count(self, start: int, stop: int) -> int:
+        """Rows in [start, stop) that passed the checks."""
+    def is_fast(self, row: int) -> bool:
+        """Whether `row` passed the checks."""
+    def insert_params(
+        self,
+        start: int,
+        stop: int,
+        first_rid: int,
+        ids: list[str],
+        slots: list[int],
+        defaults: list[Any],
+    ) -> tuple[list[tuple[Any, ...]], list[int]]:
+        """Insert parameters `(rid, Id, *slot values)` of the passing rows of [start, stop)
+        (each recorded as a success), and the numbers of the other rows."""
+    def set_success(self, row: int, record_id: str, created: bool) -> None: ...
+    def set_failure(self, row: int, record_id: str, error: str) -> None: ...
+    def write_results(self, folder: str | PathLike[str], seed: int) -> tuple[int, int, int]:
+        """Writes the successful, failed and unprocessed result sets under `folder`; returns
+        their row counts."""

@@ -7,6 +7,7 @@ pub mod convert;
 pub mod decoder;
 pub mod error;
 pub mod gzip;
+pub mod ingest_table;
 pub mod parquet_sink;
 pub mod parquet_source;
 pub mod pipeline;

@@ -369,19 +369,24 @@ def test_rows_a_job_processed_before_an_interrupt_keep_their_outcome(
 
     from sfbulk_mcp.devorg.bulk import ingest as devorg_ingest
 
-    # The org applies one row at a time and stalls after the first until the job is aborted.
+    # The org applies one row at a time and stalls after the first until the job is aborted
+    # (inserts of plain values take `_table_chunk`, other uploads `_apply_chunk`).
     monkeypatch.setattr(devorg_ingest, "CHUNK_ROWS", 1)
-    apply, stalled = devorg_ingest._apply_chunk, threading.Event()
+    stalled = threading.Event()
 
-    def apply_then_stall(*args: Any) -> None:
-        apply(*args)
-        job = args[1].job
-        stalled.set()
-        deadline = time.monotonic() + 30
-        while job.state != "Aborted" and time.monotonic() < deadline:
-            time.sleep(0.01)
+    def stalling(apply: Any) -> Any:
+        def apply_then_stall(*args: Any) -> None:
+            apply(*args)
+            job = args[1].job  # both take (state, applier, ...)
+            stalled.set()
+            deadline = time.monotonic() + 30
+            while job.state != "Aborted" and time.monotonic() < deadline:
+                time.sleep(0.01)
 
-    monkeypatch.setattr(devorg_ingest, "_apply_chunk", apply_then_stall)
+        return apply_then_stall
+
+    for name in ("_apply_chunk", "_table_chunk"):
+        monkeypatch.setattr(devorg_ingest, name, stalling(getattr(devorg_ingest, name)))
     frame = pl.DataFrame({"Name": ["First", "Second", "Third"]})
 
     async def main() -> ImportResult:

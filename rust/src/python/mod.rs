@@ -7,6 +7,7 @@ mod builder;
 mod decoder;
 mod errors;
 mod gzip;
+mod ingest_table;
 mod options;
 mod parquet;
 
@@ -19,5 +20,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     parquet::register(m)?;
     builder::register(m)?;
     gzip::register(m)?;
+    ingest_table::register(m)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sfbulk_mcp.devorg.catalog import FieldDef, SObjectDef
@@ -22,6 +23,53 @@ from sfbulk_mcp.devorg.store import Store, coerce_value, plain_text_rule, utc_no
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str | int) -> str:
+    """An SQL literal for a value the devorg made itself (a time, an Id, a default)."""
+    if isinstance(value, int):
+        return str(int(value))
+    return "'" + value.replace("'", "''") + "'"
+
+
+# Fields every insert sets itself; a cell for one of them sends its row through `insert`.
+_SYSTEM_FIELDS = frozenset({"Id", "IsDeleted", "OwnerId", "CreatedDate", "CreatedById",
+                            "LastModifiedDate", "LastModifiedById", "SystemModstamp"})
+_NUMBER_TYPES = frozenset({"double", "currency", "percent"})
+
+# One column's check in the engine's ingest table: (kind, required, max characters, allowed
+# values, precision, scale); see `IngestTable.prepare`.
+Rule = tuple[str, bool, int, list[str] | None, int | None, int]
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """How the rows of an insert upload are checked and stored without `insert`'s per-row
+    Python: the engine checks each column against `rules`, and every row that passes is bound
+    as `(rid, Id, *cells of the columns in slots)`, an empty cell giving the slot's default.
+    The other columns get the same value in every row of a chunk: the time (`stamped`), the
+    user (`by_user`) or a constant (`fixed`: defaults, IsDeleted).
+    """
+
+    table: str
+    rules: list[Rule]
+    slots: list[int]
+    slot_fields: list[str]
+    defaults: list[Any]
+    stamped: list[str]
+    by_user: list[str]
+    fixed: dict[str, str | int]
+
+    def statement(self, now: str, user_id: str) -> str:
+        """The INSERT for one chunk of rows, its shared values written in."""
+        shared: dict[str, str | int] = {
+            **dict.fromkeys(self.stamped, now), **dict.fromkeys(self.by_user, user_id),
+            **self.fixed,
+        }
+        names = ["rid", "Id", *self.slot_fields, *shared]
+        marks = ["?"] * (2 + len(self.slot_fields)) + [_literal(v) for v in shared.values()]
+        return (f"INSERT INTO {_quote(self.table)} ("
+                + ", ".join(_quote(n) for n in names) + ") VALUES (" + ", ".join(marks) + ")")
 
 
 class FastInserter:
@@ -92,6 +140,44 @@ class FastInserter:
             prepared.append((index, sequence, row))
         self._write(conn, prepared, rows, user_id, outcomes)
         return outcomes
+
+    def table_plan(self, fields: Sequence[FieldDef]) -> TablePlan | None:
+        """The engine-side plan for an upload whose header names `fields` (in order), or None
+        when its rows need `insert` (the object derives fields, or a required field has no
+        column).
+
+        The plan holds `insert` to the same answers: rows it cannot vouch for (a cell of a
+        type the engine does not check, a system field, a value out of bounds) go through
+        `insert`; `test_table_insert_matches_fast_insert` compares the two.
+        """
+        sobject = self.sobject
+        names = [f.name for f in fields]
+        must_hold = self.store.underived_insert(sobject, names)
+        if not sobject.createable or must_hold is None or any(
+                name not in names for name in self.required):
+            return None
+        rules: list[Rule] = []
+        slots: list[int] = []
+        for index, field in enumerate(fields):
+            if field.stored and field.createable and field.name not in _SYSTEM_FIELDS:
+                slots.append(index)
+                rules.append(_rule(field, field.required or field.name in must_hold))
+            else:
+                rules.append(("defer", False, 0, None, None, 0))
+        slot_fields = [names[i] for i in slots]
+        stored = set(self.columns)
+        stamped: list[str] = [n for n in ("CreatedDate", "LastModifiedDate", "SystemModstamp")
+                              if n in stored]
+        by_user: list[str] = [n for n in ("CreatedById", "LastModifiedById") if n in stored]
+        if self.has_owner:
+            by_user.append("OwnerId")
+        fixed: dict[str, str | int] = {"IsDeleted": 0} if self.has_is_deleted else {}
+        for name, value in self.defaults.items():
+            if name not in slot_fields and name not in fixed and name not in by_user:
+                fixed[name] = value
+        return TablePlan(sobject.table, rules, slots, slot_fields,
+                         [self.defaults.get(name) for name in slot_fields], stamped, by_user,
+                         fixed)
 
     def validate(self, values: dict[str, Any]) -> dict[str, Any]:
         """Check and coerce one row's values exactly as `Store.validate_values` does on insert.
@@ -167,3 +253,18 @@ class FastInserter:
                 except DevOrgError as exc:
                     outcomes[index] = exc
         conn.execute("RELEASE bulk_chunk")
+
+
+def _rule(field: FieldDef, required: bool) -> Rule:
+    """The engine's check for one field: the cases `coerce_value` decides simply."""
+    text = plain_text_rule(field)
+    if text is not None:
+        length, allowed = text
+        return ("text", required, length, None if allowed is None else sorted(allowed), None, 0)
+    if field.type == "int":
+        return ("int", required, 0, None, None, 0)
+    if field.type in _NUMBER_TYPES and (not field.precision or field.precision >= field.scale):
+        return ("double", required, 0, None, field.precision or None, field.scale)
+    if field.type == "boolean":
+        return ("boolean", required, 0, None, None, 0)
+    return ("defer", required, 0, None, None, 0)

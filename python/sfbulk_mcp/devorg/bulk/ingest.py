@@ -13,19 +13,26 @@ import csv
 import io
 import math
 import random
+import sqlite3
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
-from sfbulk_mcp.devorg.bulk.fastinsert import FastInserter
+from sfbulk_mcp.devorg.bulk.fastinsert import FastInserter, TablePlan
 from sfbulk_mcp.devorg.bulk.model import Job, Outcome
 from sfbulk_mcp.devorg.bulk.resultfile import write_lines
 from sfbulk_mcp.devorg.catalog import FieldDef, SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
+from sfbulk_mcp.devorg.ids import make_ids
 from sfbulk_mcp.devorg.state import OrgState
+from sfbulk_mcp.devorg.store import utc_now_text
+
+if TYPE_CHECKING:
+    from sfbulk_mcp._engine import IngestTable
 
 CHUNK_ROWS = 1000
 # Salesforce counts one batch per 10,000 uploaded records against DailyBulkApiBatches.
@@ -392,6 +399,10 @@ def run_ingest(
 ) -> Outcome:
     """Apply an ingest job's upload; writes its result files and returns its counters."""
     sobject = state.store.catalog.get(job.object_name)
+    if job.operation == "insert":
+        outcome = _run_table_insert(state, job, sobject, folder, upload_path, stopped)
+        if outcome is not None:
+            return outcome
     try:
         upload = read_upload(job, upload_path)
         if not upload.columns:
@@ -450,13 +461,13 @@ def _apply_chunk(state: OrgState, applier: RowApplier, writer: ResultWriter, upl
             writer.success(number, record_id, created)
 
 
-def _insert_chunk(applier: RowApplier, writer: ResultWriter, upload: Upload,
-                  numbers: range) -> None:
+def _insert_chunk(applier: RowApplier, writer: ResultWriter | TableOutcomes,
+                  upload: Upload | IngestTable, numbers: Iterable[int]) -> None:
     assert applier.inserter is not None
     ready: list[int] = []
     values: list[dict[str, Any]] = []
     for number in numbers:
-        row = upload.rows[number]
+        row = upload.rows[number] if isinstance(upload, Upload) else upload.row(number)
         try:
             applier.check_width(row)
             values.append(applier.values(row, None))
@@ -470,6 +481,106 @@ def _insert_chunk(applier: RowApplier, writer: ResultWriter, upload: Upload,
             writer.failure(number, "", sf_error(outcome))
         else:
             writer.success(number, outcome, True)
+
+
+class TableOutcomes:
+    """Outcomes of an insert read through the engine's table, kept by the table itself."""
+
+    def __init__(self, table: IngestTable) -> None:
+        self.table = table
+        self.succeeded = 0
+        self.failed = 0
+
+    def success(self, number: int, record_id: str, created: bool) -> None:
+        self.table.set_success(number, record_id, created)
+        self.succeeded += 1
+
+    def failure(self, number: int, record_id: str, error: str) -> None:
+        self.table.set_failure(number, record_id, error)
+        self.failed += 1
+
+
+def _read_table(job: Job, path: Path) -> IngestTable | None:
+    """The upload as an engine table, or None when it needs the general reader."""
+    try:
+        from sfbulk_mcp._engine import IngestTable
+    except ImportError:
+        return None
+    try:
+        return IngestTable.read(path, delimiter=job.column_delimiter,
+                                line_ending=job.line_ending)
+    except ValueError:
+        # Not plainly formed CSV (odd quoting, a bare CR, bad UTF-8, …): `read_upload`
+        # parses it as it always has, and words the error if there is one.
+        return None
+
+
+def _run_table_insert(state: OrgState, job: Job, sobject: SObjectDef, folder: Path,
+                      upload_path: Path, stopped: Callable[[], bool]) -> Outcome | None:
+    """An insert job whose rows the engine checks and binds: no per-row Python for rows of
+    plain values, `FastInserter.insert` for the others. None when the upload or the object
+    needs the general path (which then reads the upload itself)."""
+    table = _read_table(job, upload_path)
+    if table is None or not table.columns:
+        return None
+    try:
+        columns = resolve_columns(state, sobject, job, [c.strip() for c in table.columns])
+    except BatchError:
+        return None
+    fields = [c.field for c in columns if c.field is not None]
+    applier = RowApplier(state, job, sobject, columns)
+    assert applier.inserter is not None
+    plan = applier.inserter.table_plan(fields) if len(fields) == len(columns) else None
+    if plan is None:
+        return None
+    if not state.limits.count_bulk_batch(max(1, math.ceil(len(table) / BATCH_ROWS))):
+        table.write_results(folder, _seed(job))
+        return Outcome(processed=0,
+                       error_message="ExceededQuota : DailyBulkApiBatches limit exceeded")
+    table.prepare(plan.rules)
+    outcomes = TableOutcomes(table)
+    for start in range(0, len(table), CHUNK_ROWS):
+        if stopped():
+            break
+        _table_chunk(state, applier, plan, table, outcomes, start)
+        with job.lock:
+            job.records_failed = outcomes.failed
+            job.records_processed = outcomes.succeeded + outcomes.failed
+    table.write_results(folder, _seed(job))
+    return Outcome(processed=outcomes.succeeded + outcomes.failed, failed=outcomes.failed)
+
+
+def _seed(job: Job) -> int:
+    # Results come shuffled, the same way each time for a job.
+    return zlib.crc32(job.id.encode("ascii"))
+
+
+def _table_chunk(state: OrgState, applier: RowApplier, plan: TablePlan, table: IngestTable,
+                 outcomes: TableOutcomes, start: int) -> None:
+    assert applier.inserter is not None
+    store, sobject = state.store, applier.inserter.sobject
+    stop = min(start + CHUNK_ROWS, len(table))
+    count = table.fast_count(start, stop)
+    first = store.ids.reserve(sobject.key_prefix, count)
+    params, others = table.insert_params(start, stop, first,
+                                         make_ids(sobject.key_prefix, first, count),
+                                         plan.slots, plan.defaults)
+    user = applier.job.created_by_id
+    with store.transaction():
+        conn = store._conn()
+        if params:
+            conn.execute("SAVEPOINT table_chunk")
+            try:
+                conn.executemany(plan.statement(utc_now_text(store.now()), user), params)
+                outcomes.succeeded += len(params)
+            except sqlite3.IntegrityError:
+                # A duplicate value somewhere in the chunk: `insert` takes every row of it,
+                # with the store's own errors.
+                conn.execute("ROLLBACK TO table_chunk")
+                others = list(range(start, stop))
+            conn.execute("RELEASE table_chunk")
+        if others:
+            _insert_chunk(applier, outcomes, table, others)
 
 
 def _given_id(applier: RowApplier, row: Sequence[str]) -> str:

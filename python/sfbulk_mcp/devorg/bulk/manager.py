@@ -587,7 +587,8 @@ class BulkJobs:
                                 self._partial_results(job),
                                 self.state.config.partial_result_rows)
         else:
-            outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE, stopped)
+            with self.state.store.bulk_load():
+                outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE, stopped)
         if stopped():
             return
         # A real job is never done in an instant: keep InProgress visible to pollers.
@@ -603,6 +604,10 @@ class BulkJobs:
             outcome.error_message,
             started=started,
         )
+        if job.kind is JobKind.INGEST:
+            # The rows are committed and the job reported done: now fold its log into the
+            # database (it grew unchecked during the load).
+            self.state.store.checkpoint()
         self._report_storage()
 
     def _enter(self, job: Job, state: JobState) -> bool:
