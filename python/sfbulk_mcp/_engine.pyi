@@ -280,15 +280,54 @@ class IngestTable:
         self,
         start: int,
         stop: int,
-        first_rid: int,
-        ids: list[str],
+        first: int,
+        id_head: str,
         slots: list[int],
         defaults: list[Any],
     ) -> tuple[list[tuple[Any, ...]], list[int]]:
-        """Insert parameters `(rid, Id, *slot values)` of the passing rows of [start, stop)
-        (each recorded as a success), and the numbers of the other rows."""
+        """Insert parameters `(sequence, Id, *slot values)` of the passing rows of
+        [start, stop), sequences counting from `first` (each row recorded as a success), and
+        the numbers of the other rows."""
     def set_success(self, row: int, record_id: str, created: bool) -> None: ...
     def set_failure(self, row: int, record_id: str, error: str) -> None: ...
     def write_results(self, folder: str | PathLike[str], seed: int) -> tuple[int, int, int]:
         """Writes the successful, failed and unprocessed result sets under `folder`; returns
         their row counts."""
+
+def record_id(id_head: str, sequence: int) -> str:
+    """The 18-character Id made of `id_head` (6 characters), `sequence` in 9 base-62 digits
+    and the case checksum."""
+
+def sqlite_library_version(library: str | PathLike[str]) -> int | None:
+    """The version number (e.g. 3040001) of the SQLite library reached through `library`
+    (already loaded in this process: looked up in it and the libraries loaded with it), or
+    None when it cannot be called directly."""
+
+class SqliteWriter:
+    """One connection to a devorg database through the process's own SQLite library, with one
+    prepared INSERT (the devorg's bulk inserts)."""
+
+    def __init__(
+        self,
+        library: str | PathLike[str],
+        database: str | PathLike[str],
+        *,
+        pragmas: str,
+        insert: str,
+        parameters: int,
+    ) -> None: ...
+    def insert(
+        self,
+        table: IngestTable,
+        start: int,
+        stop: int,
+        first: int,
+        id_head: str,
+        slots: list[int],
+        defaults: list[Any],
+        shared: list[Any],
+    ) -> tuple[int | None, list[int]]:
+        """Inserts the passing rows of [start, stop) of `table` in one transaction without
+        the GIL, each then recorded as a success; returns the rows inserted (None when a
+        constraint rolled the transaction back) and the numbers of the other rows."""
+    def close(self) -> None: ...

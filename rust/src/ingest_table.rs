@@ -615,6 +615,33 @@ fn round_half_up(negative: bool, whole: &[u8], fraction: &[u8], scale: usize) ->
     text.parse().ok()
 }
 
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const CHECKSUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+
+/// The 18-character record Id `head` (6 characters: key prefix, pod, `0`) followed by
+/// `sequence` in 9 base-62 digits and Salesforce's 3-character case checksum; None when
+/// `head` is not 6 ASCII characters or `sequence` needs more than 9 digits.
+pub fn record_id(head: &str, sequence: u64) -> Option<String> {
+    if head.len() != 6 || !head.is_ascii() || sequence >= 62u64.pow(9) {
+        return None;
+    }
+    let mut id = [0u8; 18];
+    id[..6].copy_from_slice(head.as_bytes());
+    let mut n = sequence;
+    for slot in id[6..15].iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    for chunk in 0..3 {
+        // Bit i of a 5-character chunk is set where character i is an upper-case letter.
+        let bits = (0..5).fold(0usize, |acc, i| {
+            acc | (usize::from(id[chunk * 5 + i].is_ascii_uppercase()) << i)
+        });
+        id[15 + chunk] = CHECKSUM[bits];
+    }
+    Some(String::from_utf8(id.to_vec()).expect("ASCII"))
+}
+
 /// A small seeded generator for the result order (not for anything secret).
 struct SplitMix64(u64);
 

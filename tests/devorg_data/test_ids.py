@@ -77,3 +77,21 @@ def test_ids_made_in_blocks_are_the_ids_made_one_by_one(
     prefix: str, first: int, count: int
 ) -> None:
     assert make_ids(prefix, first, count) == [make_id(prefix, first + i) for i in range(count)]
+
+
+@given(
+    prefix=st.text(alphabet=ALNUM, min_size=3, max_size=3),
+    sequence=st.one_of(st.integers(0, 20_000), st.integers(0, 62**9 - 1)),
+)
+def test_the_engine_makes_the_same_ids(prefix: str, sequence: int) -> None:
+    from sfbulk_mcp._engine import record_id
+    from sfbulk_mcp.devorg.ids import id_head
+
+    assert record_id(id_head(prefix), sequence) == make_id(prefix, sequence)
+
+
+def test_the_engine_refuses_a_sequence_past_nine_digits() -> None:
+    from sfbulk_mcp._engine import record_id
+
+    with pytest.raises(ValueError):
+        record_id("001Dv0", 62**9)

@@ -94,9 +94,14 @@ def encode_base62(n: int, width: int) -> str:
     return body.rjust(width, "0")
 
 
+def id_head(key_prefix: str) -> str:
+    """The first 6 characters of every Id the devorg makes under ``key_prefix``."""
+    return key_prefix + _POD + "0"
+
+
 def make_id(key_prefix: str, sequence: int) -> str:
     """The 18-char Id of the ``sequence``-th record under ``key_prefix``."""
-    id15 = key_prefix + _POD + "0" + encode_base62(sequence, 9)
+    id15 = id_head(key_prefix) + encode_base62(sequence, 9)
     return id15 + _checksum(id15)
 
 
@@ -116,7 +121,7 @@ def make_ids(key_prefix: str, first: int, count: int) -> list[str]:
     sequence, stop = first, first + count
     while sequence < stop:
         block = sequence - sequence % len(_TAILS)
-        id15 = key_prefix + _POD + "0" + encode_base62(block, 9)
+        id15 = id_head(key_prefix) + encode_base62(block, 9)
         head, checksum = id15[:13], _checksum(id15)
         fixed = _upper(id15[10]) | _upper(id15[11]) << 1 | _upper(id15[12]) << 2
         start, end = sequence - block, min(stop - block, len(_TAILS))

@@ -196,6 +196,14 @@ class Store:
         finally:
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
 
+    @contextlib.contextmanager
+    def outside_write(self) -> Iterator[None]:
+        """A write to this database on a connection of its own (the engine's bulk inserts):
+        held apart from the store's writers, and seen by its readers as a change."""
+        with self._write_lock:
+            yield
+            self._generation += 1
+
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database as far as readers allow."""
         self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
 use super::options;
-use crate::ingest_table::{ColumnSpec, IngestTable, Rule, Value};
+use crate::ingest_table::{record_id, ColumnSpec, IngestTable, Rule, Value};
 
 /// A column rule as Python gives it: (kind, required, max_chars, allowed, precision, scale),
 /// kind one of "text", "int", "double", "boolean", "defer".
@@ -17,6 +17,12 @@ type SpecTuple = (String, bool, usize, Option<Vec<String>>, Option<u32>, u32);
 #[pyclass(name = "IngestTable", module = "sfbulk_mcp._engine")]
 pub struct PyIngestTable {
     inner: IngestTable,
+}
+
+impl PyIngestTable {
+    pub(super) fn inner_mut(&mut self) -> &mut IngestTable {
+        &mut self.inner
+    }
 }
 
 fn check_row(table: &IngestTable, row: usize) -> PyResult<usize> {
@@ -110,7 +116,8 @@ impl PyIngestTable {
     }
 
     /// Parameters for inserting the fast rows of `[start, stop)`, and the other rows'
-    /// numbers. The k-th fast row gets `(first_rid + k, ids[k], *values)`, its values taken
+    /// numbers. The k-th fast row gets `(first + k, Id, *values)`, its Id made from
+    /// `id_head` and the sequence number `first + k` (see `record_id`), its values taken
     /// from the columns `slots` names in order, an empty cell giving that slot's entry of
     /// `defaults`; each fast row is recorded as a success with its Id.
     #[allow(clippy::too_many_arguments)]
@@ -119,8 +126,8 @@ impl PyIngestTable {
         py: Python<'py>,
         start: usize,
         stop: usize,
-        first_rid: i64,
-        ids: &Bound<'py, PyList>,
+        first: u64,
+        id_head: &str,
         slots: Vec<usize>,
         defaults: Vec<Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyList>, Vec<usize>)> {
@@ -131,27 +138,21 @@ impl PyIngestTable {
         if let Some(&bad) = slots.iter().find(|&&s| s >= self.inner.columns().len()) {
             return Err(PyValueError::new_err(format!("slot {bad} names no column")));
         }
-        let wanted = self.inner.fast_count(start, stop);
-        if ids.len() != wanted {
-            return Err(PyValueError::new_err(format!(
-                "{} ids for {wanted} rows",
-                ids.len()
-            )));
-        }
         let params = PyList::empty(py);
         let mut deferred = Vec::new();
         let none = py.None().into_bound(py);
-        let mut k = 0usize;
+        let mut sequence = first;
         for row in start..stop {
             if !self.inner.is_fast(row) {
                 deferred.push(row);
                 continue;
             }
-            let id = ids.get_item(k)?;
-            let id_text: String = id.extract()?;
+            let id_text = record_id(id_head, sequence).ok_or_else(|| {
+                PyValueError::new_err(format!("no Id for {id_head:?} and {sequence}"))
+            })?;
             let mut items: Vec<Bound<'py, PyAny>> = Vec::with_capacity(slots.len() + 2);
-            items.push((first_rid + k as i64).into_pyobject(py)?.into_any());
-            items.push(id);
+            items.push(sequence.into_pyobject(py)?.into_any());
+            items.push(PyString::new(py, &id_text).into_any());
             for (&column, default) in slots.iter().zip(&defaults) {
                 items.push(match self.inner.value(row, column) {
                     Value::Absent => default.clone(),
@@ -163,7 +164,7 @@ impl PyIngestTable {
             }
             params.append(PyTuple::new(py, items)?)?;
             self.inner.set_success(row, id_text, true);
-            k += 1;
+            sequence += 1;
         }
         Ok((params, deferred))
     }
@@ -198,7 +199,15 @@ impl PyIngestTable {
     }
 }
 
+/// The 18-character Id `id_head` (key prefix, pod, `0`) makes with `sequence`.
+#[pyfunction(name = "record_id")]
+fn py_record_id(id_head: &str, sequence: u64) -> PyResult<String> {
+    record_id(id_head, sequence)
+        .ok_or_else(|| PyValueError::new_err(format!("no Id for {id_head:?} and {sequence}")))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyIngestTable>()?;
+    m.add_function(wrap_pyfunction!(py_record_id, m)?)?;
     Ok(())
 }

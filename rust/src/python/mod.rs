@@ -10,6 +10,7 @@ mod gzip;
 mod ingest_table;
 mod options;
 mod parquet;
+mod sqlite_link;
 
 /// Registers the module's classes, functions and exceptions.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -21,5 +22,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     builder::register(m)?;
     gzip::register(m)?;
     ingest_table::register(m)?;
+    sqlite_link::register(m)?;
     Ok(())
 }

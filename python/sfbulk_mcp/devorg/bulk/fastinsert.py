@@ -60,14 +60,26 @@ class TablePlan:
     by_user: list[str]
     fixed: dict[str, str | int]
 
+    def shared(self, now: str, user_id: str) -> dict[str, str | int]:
+        """The values every row of a chunk gets, by field."""
+        return {**dict.fromkeys(self.stamped, now), **dict.fromkeys(self.by_user, user_id),
+                **self.fixed}
+
     def statement(self, now: str, user_id: str) -> str:
         """The INSERT for one chunk of rows, its shared values written in."""
-        shared: dict[str, str | int] = {
-            **dict.fromkeys(self.stamped, now), **dict.fromkeys(self.by_user, user_id),
-            **self.fixed,
-        }
-        names = ["rid", "Id", *self.slot_fields, *shared]
+        shared = self.shared(now, user_id)
         marks = ["?"] * (2 + len(self.slot_fields)) + [_literal(v) for v in shared.values()]
+        return self._insert(list(shared), marks)
+
+    def bound_statement(self) -> tuple[str, int]:
+        """The INSERT taking every value as a parameter — `(rid, Id, *slot values,
+        *shared values)` — and how many it takes."""
+        shared = self.shared("", "")
+        marks = ["?"] * (2 + len(self.slot_fields) + len(shared))
+        return self._insert(list(shared), marks), len(marks)
+
+    def _insert(self, shared: list[str], marks: list[str]) -> str:
+        names = ["rid", "Id", *self.slot_fields, *shared]
         return (f"INSERT INTO {_quote(self.table)} ("
                 + ", ".join(_quote(n) for n in names) + ") VALUES (" + ", ".join(marks) + ")")
 

@@ -22,17 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter
+from sfbulk_mcp.devorg.bulk.direct import open_writer
 from sfbulk_mcp.devorg.bulk.fastinsert import FastInserter, TablePlan
 from sfbulk_mcp.devorg.bulk.model import Job, Outcome
 from sfbulk_mcp.devorg.bulk.resultfile import write_lines
 from sfbulk_mcp.devorg.catalog import FieldDef, SObjectDef
 from sfbulk_mcp.devorg.errors import DevOrgError
-from sfbulk_mcp.devorg.ids import make_ids
+from sfbulk_mcp.devorg.ids import id_head
 from sfbulk_mcp.devorg.state import OrgState
 from sfbulk_mcp.devorg.store import utc_now_text
 
 if TYPE_CHECKING:
-    from sfbulk_mcp._engine import IngestTable
+    from sfbulk_mcp._engine import IngestTable, SqliteWriter
 
 CHUNK_ROWS = 1000
 # Salesforce counts one batch per 10,000 uploaded records against DailyBulkApiBatches.
@@ -539,13 +540,18 @@ def _run_table_insert(state: OrgState, job: Job, sobject: SObjectDef, folder: Pa
                        error_message="ExceededQuota : DailyBulkApiBatches limit exceeded")
     table.prepare(plan.rules)
     outcomes = TableOutcomes(table)
-    for start in range(0, len(table), CHUNK_ROWS):
-        if stopped():
-            break
-        _table_chunk(state, applier, plan, table, outcomes, start)
-        with job.lock:
-            job.records_failed = outcomes.failed
-            job.records_processed = outcomes.succeeded + outcomes.failed
+    writer = open_writer(state.store.path, *plan.bound_statement())
+    try:
+        for start in range(0, len(table), CHUNK_ROWS):
+            if stopped():
+                break
+            _table_chunk(state, applier, plan, table, outcomes, start, writer)
+            with job.lock:
+                job.records_failed = outcomes.failed
+                job.records_processed = outcomes.succeeded + outcomes.failed
+    finally:
+        if writer is not None:
+            writer.close()
     table.write_results(folder, _seed(job))
     return Outcome(processed=outcomes.succeeded + outcomes.failed, failed=outcomes.failed)
 
@@ -556,22 +562,36 @@ def _seed(job: Job) -> int:
 
 
 def _table_chunk(state: OrgState, applier: RowApplier, plan: TablePlan, table: IngestTable,
-                 outcomes: TableOutcomes, start: int) -> None:
+                 outcomes: TableOutcomes, start: int, writer: SqliteWriter | None) -> None:
     assert applier.inserter is not None
     store, sobject = state.store, applier.inserter.sobject
     stop = min(start + CHUNK_ROWS, len(table))
-    count = table.fast_count(start, stop)
-    first = store.ids.reserve(sobject.key_prefix, count)
-    params, others = table.insert_params(start, stop, first,
-                                         make_ids(sobject.key_prefix, first, count),
-                                         plan.slots, plan.defaults)
+    first = store.ids.reserve(sobject.key_prefix, table.fast_count(start, stop))
     user = applier.job.created_by_id
+    now = utc_now_text(store.now())
+    if writer is not None:
+        with store.outside_write():
+            inserted, others = writer.insert(
+                table, start, stop, first, id_head(sobject.key_prefix), plan.slots,
+                plan.defaults, list(plan.shared(now, user).values()))
+        if inserted is None:
+            # A duplicate value somewhere in the chunk (rolled back): `insert` takes every
+            # row of it, with the store's own errors.
+            others = list(range(start, stop))
+        else:
+            outcomes.succeeded += inserted
+        if others:
+            with store.transaction():
+                _insert_chunk(applier, outcomes, table, others)
+        return
+    params, others = table.insert_params(start, stop, first, id_head(sobject.key_prefix),
+                                         plan.slots, plan.defaults)
     with store.transaction():
         conn = store._conn()
         if params:
             conn.execute("SAVEPOINT table_chunk")
             try:
-                conn.executemany(plan.statement(utc_now_text(store.now()), user), params)
+                conn.executemany(plan.statement(now, user), params)
                 outcomes.succeeded += len(params)
             except sqlite3.IntegrityError:
                 # A duplicate value somewhere in the chunk: `insert` takes every row of it,

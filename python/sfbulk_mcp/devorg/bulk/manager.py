@@ -9,6 +9,7 @@ metadata is saved on every change so jobs survive a restart of the devorg.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import logging
 import math
@@ -16,6 +17,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,44 @@ MIN_IN_PROGRESS_SECONDS = 0.1
 OPEN_RESULT_SETS = 16
 # Threads compressing the page after the one a client just asked for.
 GZIP_AHEAD_THREADS = 2
+# Loads in a row fold the write-ahead log into the database at least this often.
+FOLD_LOG_BYTES = 256 * 1024 * 1024
+
+
+class TakingTurns:
+    """Ingest jobs apply their rows one job at a time, first come first served.
+
+    The org has one SQLite writer: jobs sharing it chunk by chunk would all finish late,
+    together, where in turn the first is done (and its results readable) after its own rows.
+    Salesforce too queues a job's work behind others'. A job waiting its turn shows
+    InProgress.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._queue: collections.deque[str] = collections.deque()
+        self._busy = False
+
+    def acquire(self, job_id: str, stopped: Callable[[], bool]) -> bool:
+        """Wait for `job_id`'s turn; False if `stopped` turned true first."""
+        with self._changed:
+            self._queue.append(job_id)
+            while self._busy or self._queue[0] != job_id:
+                if stopped():
+                    self._queue.remove(job_id)
+                    self._changed.notify_all()
+                    return False
+                self._changed.wait(0.1)
+            self._queue.popleft()
+            self._busy = True
+            return True
+
+    def release(self) -> bool:
+        """End the current turn; True if no other job is waiting for one."""
+        with self._changed:
+            self._busy = False
+            self._changed.notify_all()
+            return not self._queue
 
 
 class BulkJobs:
@@ -99,6 +139,9 @@ class BulkJobs:
                                              thread_name_prefix="devorg-gzip")
         self._aborts: dict[str, threading.Event] = {}
         self._workers: dict[str, threading.Thread] = {}
+        self._ingest_turns = TakingTurns()
+        # Uploads applied since the write-ahead log was last folded into the database.
+        self._unfolded_bytes = 0
         self._results: dict[tuple[str, str], ResultSet] = {}
         # Partial result sets announced while query jobs run: job id → (start, end) → page.
         self._announced: dict[str, dict[tuple[int, int], Page]] = {}
@@ -581,14 +624,26 @@ class BulkJobs:
             return abort.is_set() or self._stopping.is_set()
 
         folder = self.job_dir(job)
+        fold = False
         if job.kind is JobKind.QUERY:
             self._announce(job, "JOB_STATE")
             outcome = run_query(self.state, job, folder / QUERY_RESULTS, stopped,
                                 self._partial_results(job),
                                 self.state.config.partial_result_rows)
         else:
-            with self.state.store.bulk_load():
-                outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE, stopped)
+            if not self._ingest_turns.acquire(job.id, stopped):
+                return
+            try:
+                with self.state.store.bulk_load():
+                    outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE,
+                                         stopped)
+            finally:
+                idle = self._ingest_turns.release()
+            with self._lock:
+                self._unfolded_bytes += job.upload_bytes
+                fold = idle or self._unfolded_bytes >= FOLD_LOG_BYTES
+                if fold:
+                    self._unfolded_bytes = 0
         if stopped():
             return
         # A real job is never done in an instant: keep InProgress visible to pollers.
@@ -604,9 +659,9 @@ class BulkJobs:
             outcome.error_message,
             started=started,
         )
-        if job.kind is JobKind.INGEST:
-            # The rows are committed and the job reported done: now fold its log into the
-            # database (it grew unchecked during the load).
+        if job.kind is JobKind.INGEST and fold:
+            # The rows are committed and the job reported done: fold the log (it grows
+            # unchecked during loads) into the database, once no other load is waiting.
             self.state.store.checkpoint()
         self._report_storage()
 
