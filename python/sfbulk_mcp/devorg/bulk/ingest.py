@@ -1,10 +1,13 @@
 """Ingest jobs: the uploaded CSV applied through the store, and the three result files.
 
-Rows are applied in chunks of 1000, each chunk in one SQLite transaction: inserts with one
-statement per chunk (`FastInserter`), other operations row by row, each store call its own
-savepoint. A bad row fails alone while a million rows still commit quickly. Like Salesforce,
-results are not written in input order; every input row lands in exactly one of
-`successfulResults`, `failedResults` or `unprocessedrecords`.
+Rows are applied in chunks of 1000, each chunk in one SQLite transaction. Inserts of plain
+values take the engine's path (`_run_table_insert`): the engine reads the upload, checks the
+values column by column and binds the rows itself, and writes the result files; the rows it
+cannot vouch for go through `FastInserter`, one statement per chunk. Other operations, and
+uploads the engine does not take, are applied row by row, each store call its own savepoint.
+A bad row fails alone while a million rows still commit quickly. Like Salesforce, results are
+not written in input order; every input row lands in exactly one of `successfulResults`,
+`failedResults` or `unprocessedrecords`.
 """
 
 from __future__ import annotations
@@ -567,40 +570,38 @@ def _table_chunk(state: OrgState, applier: RowApplier, plan: TablePlan, table: I
     store, sobject = state.store, applier.inserter.sobject
     stop = min(start + CHUNK_ROWS, len(table))
     first = store.ids.reserve(sobject.key_prefix, table.fast_count(start, stop))
-    user = applier.job.created_by_id
-    now = utc_now_text(store.now())
+    head = id_head(sobject.key_prefix)
+    user, now = applier.job.created_by_id, utc_now_text(store.now())
     if writer is not None:
         with store.outside_write():
-            inserted, others = writer.insert(
-                table, start, stop, first, id_head(sobject.key_prefix), plan.slots,
-                plan.defaults, list(plan.shared(now, user).values()))
-        if inserted is None:
-            # A duplicate value somewhere in the chunk (rolled back): `insert` takes every
-            # row of it, with the store's own errors.
-            others = list(range(start, stop))
-        else:
-            outcomes.succeeded += inserted
-        if others:
-            with store.transaction():
-                _insert_chunk(applier, outcomes, table, others)
-        return
-    params, others = table.insert_params(start, stop, first, id_head(sobject.key_prefix),
-                                         plan.slots, plan.defaults)
-    with store.transaction():
-        conn = store._conn()
-        if params:
-            conn.execute("SAVEPOINT table_chunk")
-            try:
-                conn.executemany(plan.statement(now, user), params)
-                outcomes.succeeded += len(params)
-            except sqlite3.IntegrityError:
-                # A duplicate value somewhere in the chunk: `insert` takes every row of it,
-                # with the store's own errors.
-                conn.execute("ROLLBACK TO table_chunk")
-                others = list(range(start, stop))
-            conn.execute("RELEASE table_chunk")
-        if others:
+            inserted, others = writer.insert(table, start, stop, first, head, plan.slots,
+                                             plan.defaults, list(plan.shared(now, user).values()))
+    else:
+        inserted, others = _insert_in_python(state, plan, table, start, stop, first, head,
+                                             now, user)
+    if inserted is None:
+        # A duplicate value somewhere in the chunk (rolled back): `insert` takes every row of
+        # it, with the store's own errors.
+        others = list(range(start, stop))
+    else:
+        outcomes.succeeded += inserted
+    if others:
+        with store.transaction():
             _insert_chunk(applier, outcomes, table, others)
+
+
+def _insert_in_python(state: OrgState, plan: TablePlan, table: IngestTable, start: int,
+                      stop: int, first: int, head: str, now: str,
+                      user: str) -> tuple[int | None, list[int]]:
+    """`SqliteWriter.insert`, bound through Python's sqlite3 module."""
+    params, others = table.insert_params(start, stop, first, head, plan.slots, plan.defaults)
+    if params:
+        try:
+            with state.store.transaction():
+                state.store._conn().executemany(plan.statement(now, user), params)
+        except sqlite3.IntegrityError:
+            return None, others
+    return len(params), others
 
 
 def _given_id(applier: RowApplier, row: Sequence[str]) -> str:
