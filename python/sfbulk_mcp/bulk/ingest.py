@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import polars as pl
 
@@ -430,8 +430,9 @@ class _Runner:
         job_error: str | None = None
         finished = False
         frames: dict[str, pl.DataFrame] = {}
-        # Once sent, the upload is kept as exact digests, and on disk for the second ones.
-        header, uploaded = await self._offload(_keep_upload, upload[0], files.upload)
+        # The upload is kept as exact digests, and on disk for the second ones: made while
+        # the job is created and the upload sent.
+        kept = asyncio.ensure_future(self._offload(_keep_upload, upload[0], files.upload))
         try:
             info = await self.client.bulk_create_ingest_job(
                 self.object_name, self.operation, external_id_field=self.external_id
@@ -442,6 +443,7 @@ class _Runner:
             try:
                 await self.client.bulk_upload(job_id, upload.pop())
                 await self.client.bulk_close_job(job_id)
+                header, uploaded = await asyncio.shield(kept)
                 await self._emit("processing")
                 try:
                     await wait_for_job(
@@ -463,15 +465,9 @@ class _Runner:
                 # Broken mid-way: stop the server job, leave nothing running.
                 await self._abort(job_id)
                 raise
-            for kind in _RESULT_NAMES:
-                try:
-                    frames[kind] = await self._results(job_id, kind, header, files)
-                except SalesforceError as exc:
-                    if job_error is None:
-                        raise
-                    logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
-                    frames[kind] = _no_results(header, kind)
+            frames = await self._all_results(job_id, job_error, header, files)
         except SalesforceError as exc:
+            header, uploaded = await asyncio.shield(kept)
             if job_id is None:
                 if not self.jobs:
                     raise  # nothing was sent yet: the import fails as a whole
@@ -487,6 +483,7 @@ class _Runner:
         except asyncio.CancelledError:
             # Interrupted (Ctrl-C): the same as a job that could not finish. A second
             # cancel during this clean-up is not caught: it stops the import at once.
+            header, uploaded = await asyncio.shield(kept)
             if job_id is None:
                 job_error = f"not sent: {INTERRUPTED}"
             elif not finished:
@@ -506,6 +503,27 @@ class _Runner:
         self.failed_rows += failed
         await self._emit("processing")
         return _BatchOutcome(start, stop, outcomes, job_id)
+
+    async def _all_results(
+        self, job_id: str, job_error: str | None, header: list[str], files: _JobFiles
+    ) -> dict[str, pl.DataFrame]:
+        """A finished job's three result sets, fetched at once. A failed job may have none
+        to give; for a completed one a result set that cannot be read is an error."""
+
+        async def one(kind: str) -> pl.DataFrame:
+            try:
+                return await self._results(job_id, kind, header, files)
+            except SalesforceError as exc:
+                if job_error is None:
+                    raise
+                logger.info("no %s results for failed job %s: %s", kind, job_id, exc)
+                return _no_results(header, kind)
+
+        fetched = await asyncio.gather(*map(one, _RESULT_NAMES), return_exceptions=True)
+        for outcome in fetched:
+            if isinstance(outcome, BaseException):
+                raise outcome  # once all three are done: nothing is left writing
+        return dict(zip(_RESULT_NAMES, cast(list[pl.DataFrame], fetched), strict=True))
 
     def _match(
         self,
