@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sfbulk_mcp._engine import IngestTable
 from sfbulk_mcp.devorg.bulk import ingest
-from sfbulk_mcp.devorg.bulk.model import DELIMITERS, Job, JobKind
+from sfbulk_mcp.devorg.bulk.model import DELIMITERS, Job, JobKind, Outcome
 from sfbulk_mcp.devorg.bulk.resultfile import ResultSet
 from sfbulk_mcp.devorg.store import Store
 
@@ -250,13 +250,20 @@ def test_a_duplicate_unique_value_sends_its_chunk_through_the_general_path(
     assert sum(table["successful"][1].values()) == 30
 
 
+def insert_names(org: OrgUnderTest, folder: Path, count: int,
+                 stopped: Callable[[], bool] = lambda: False) -> Outcome:
+    """An insert job of `count` accounts named A0, A1, … run in `folder`."""
+    folder.mkdir()
+    upload = folder / "upload.csv"
+    upload.write_text("Name\n" + "".join(f"A{i}\n" for i in range(count)), encoding="utf-8")
+    return ingest.run_ingest(org.state, make_job(), folder, upload, stopped)
+
+
 def test_results_of_a_large_insert_come_shuffled_and_complete(
     bulk_org: OrgUnderTest, tmp_path: Path
 ) -> None:
-    upload = tmp_path / "upload.csv"
-    upload.write_text("Name\n" + "".join(f"A{i}\n" for i in range(5000)), encoding="utf-8")
     folder = tmp_path / "job"
-    outcome = ingest.run_ingest(bulk_org.state, make_job(), folder, upload, lambda: False)
+    outcome = insert_names(bulk_org, folder, 5000)
     assert (outcome.processed, outcome.failed) == (5000, 0)
     rows = list(csv.reader(io.StringIO((folder / "successful" / "rows.csv").read_text())))
     names = [r[2] for r in rows]
@@ -268,12 +275,10 @@ def test_results_of_a_large_insert_come_shuffled_and_complete(
 def test_a_stopped_table_insert_leaves_the_rest_unprocessed(
     bulk_org: OrgUnderTest, tmp_path: Path
 ) -> None:
-    upload = tmp_path / "upload.csv"
-    upload.write_text("Name\n" + "".join(f"A{i}\n" for i in range(2500)), encoding="utf-8")
     folder = tmp_path / "job"
     calls = iter(range(100))
-    outcome = ingest.run_ingest(bulk_org.state, make_job(), folder, upload,
-                                lambda: next(calls) >= 2)  # two chunks, then stop
+    outcome = insert_names(bulk_org, folder, 2500,
+                           lambda: next(calls) >= 2)  # two chunks, then stop
     assert (outcome.processed, outcome.failed) == (2 * ingest.CHUNK_ROWS, 0)
     assert ResultSet(folder / "unprocessed").row_count == 2500 - 2 * ingest.CHUNK_ROWS
 
