@@ -132,6 +132,12 @@ class ServerClock:
         with urllib.request.urlopen(request, context=self.context) as response:
             return json.loads(response.read())
 
+    def _delete(self, url: str) -> None:
+        request = urllib.request.Request(
+            url, method="DELETE", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        urllib.request.urlopen(request, context=self.context).close()
+
     def _job_ids(self) -> list[str]:
         ids: list[str] = []
         url: str | None = self.base
@@ -152,6 +158,8 @@ class ServerClock:
             job = self._get(f"{self.base}/{job_id}")
             end = datetime.strptime(job["systemModstamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
             spans.append((end - job.get("totalProcessingTime", 0) / 1000, end))
+            # Timed: its result files can go (a kept --data-dir would fill the disk).
+            self._delete(f"{self.base}/{job_id}")
         busy, reach = 0.0, float("-inf")
         for start, end in sorted(spans):
             start = max(start, reach)
