@@ -303,6 +303,30 @@ def sqlite_library_version(library: str | PathLike[str]) -> int | None:
     (already loaded in this process: looked up in it and the libraries loaded with it), or
     None when it cannot be called directly."""
 
+class SqliteLines:
+    """A Bulk query's result lines, read on a connection of its own through the process's own
+    SQLite library (the devorg's query jobs)."""
+
+    def __init__(
+        self,
+        library: str | PathLike[str],
+        database: str | PathLike[str],
+        *,
+        pragmas: str,
+        snapshot: str,
+        sql: str,
+        params: list[Any],
+        columns: int,
+        booleans: list[int],
+        delimiter: str,
+        newline: str,
+    ) -> None: ...
+    def block(self, rows: int, base: int) -> tuple[bytes, bytes, tuple[Any, ...] | None, bool]:
+        """Up to `rows` lines without the GIL (`base`: the offset of the first byte): their
+        bytes, each line's end offset as native int64s, the values of a row holding a blob
+        for Python to write (it ends the block), and whether the query has no more rows."""
+    def close(self) -> None: ...
+
 class SqliteWriter:
     """One connection to a devorg database through the process's own SQLite library, with one
     prepared INSERT (the devorg's bulk inserts)."""

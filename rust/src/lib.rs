@@ -11,6 +11,7 @@ pub mod ingest_table;
 pub mod parquet_sink;
 pub mod parquet_source;
 pub mod pipeline;
+pub mod sqlite_lines;
 pub mod sqlite_link;
 pub mod types;
 

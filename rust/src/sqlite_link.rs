@@ -17,7 +17,7 @@ const SQLITE_ROW: c_int = 100;
 const SQLITE_DONE: c_int = 101;
 const SQLITE_CONSTRAINT: c_int = 19;
 const SQLITE_OPEN_READWRITE: c_int = 0x2;
-const SQLITE_OPEN_FULLMUTEX: c_int = 0x10000;
+const SQLITE_OPEN_NOMUTEX: c_int = 0x8000;
 
 /// A SQLite failure: its result code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +61,12 @@ type BindNull = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
 type ErrMsg = unsafe extern "C" fn(*mut c_void) -> *const c_char;
 type BusyTimeout = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
 type Global = unsafe extern "C" fn() -> c_int;
+type ColumnInt64 = unsafe extern "C" fn(*mut c_void, c_int) -> i64;
+type ColumnDouble = unsafe extern "C" fn(*mut c_void, c_int) -> f64;
+type ColumnBytes = unsafe extern "C" fn(*mut c_void, c_int) -> *const u8;
+type ColumnOf = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
 
-struct Functions {
+pub(crate) struct Functions {
     open_v2: OpenV2,
     close_v2: OfHandle,
     prepare_v2: PrepareV2,
@@ -71,7 +75,7 @@ struct Functions {
     bind_double: BindDouble,
     bind_null: BindNull,
     bind_parameter_count: OfHandle,
-    step: OfHandle,
+    pub(crate) step: OfHandle,
     reset: OfHandle,
     finalize: OfHandle,
     errmsg: ErrMsg,
@@ -79,11 +83,18 @@ struct Functions {
     busy_timeout: BusyTimeout,
     libversion_number: Global,
     threadsafe: Global,
+    pub(crate) column_count: OfHandle,
+    pub(crate) column_type: ColumnOf,
+    pub(crate) column_int64: ColumnInt64,
+    pub(crate) column_double: ColumnDouble,
+    pub(crate) column_text: ColumnBytes,
+    pub(crate) column_blob: ColumnBytes,
+    pub(crate) column_bytes: ColumnOf,
 }
 
 /// The SQLite library of the process, found already loaded.
 pub struct Sqlite {
-    f: Functions,
+    pub(crate) f: Functions,
 }
 
 // Plain function pointers into a library that stays loaded (its handle is never closed).
@@ -132,6 +143,13 @@ impl Sqlite {
             busy_timeout: symbol!("sqlite3_busy_timeout", BusyTimeout),
             libversion_number: symbol!("sqlite3_libversion_number", Global),
             threadsafe: symbol!("sqlite3_threadsafe", Global),
+            column_count: symbol!("sqlite3_column_count", OfHandle),
+            column_type: symbol!("sqlite3_column_type", ColumnOf),
+            column_int64: symbol!("sqlite3_column_int64", ColumnInt64),
+            column_double: symbol!("sqlite3_column_double", ColumnDouble),
+            column_text: symbol!("sqlite3_column_text", ColumnBytes),
+            column_blob: symbol!("sqlite3_column_blob", ColumnBytes),
+            column_bytes: symbol!("sqlite3_column_bytes", ColumnOf),
         };
         // SAFETY: argument-less queries of the library's build.
         if unsafe { (f.threadsafe)() } == 0 {
@@ -152,16 +170,16 @@ impl Sqlite {
     }
 }
 
-/// One connection and one prepared INSERT, used by one thread at a time.
-pub struct Writer {
-    sqlite: std::sync::Arc<Sqlite>,
+/// One connection of the process's SQLite library, used by one thread at a time.
+pub(crate) struct Connection {
+    pub(crate) sqlite: std::sync::Arc<Sqlite>,
     db: *mut c_void,
-    insert: *mut c_void,
 }
 
-// The library is thread-safe (checked in `Sqlite::loaded`, connection opened FULLMUTEX) and
-// the writer is only ever used behind a lock.
-unsafe impl Send for Writer {}
+// The library is thread-safe (checked in `Sqlite::loaded`) and each connection is only ever
+// used behind a lock, by one thread at a time: so it is opened without a mutex of its own
+// (NOMUTEX), which every `sqlite3_column_*` call would otherwise lock and unlock.
+unsafe impl Send for Connection {}
 
 /// A value bound the same way in every row, or a slot's default.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,16 +190,13 @@ pub enum Param {
     Text(String),
 }
 
-impl Writer {
-    /// Opens `database` (an existing WAL database), runs `pragmas` and prepares `insert`,
-    /// whose parameters are `(rid, Id, *slot values, *shared values)`.
-    pub fn open(
+impl Connection {
+    /// Opens `database` (an existing WAL database) and runs `pragmas`.
+    pub(crate) fn open(
         sqlite: std::sync::Arc<Sqlite>,
         database: &Path,
         pragmas: &str,
-        insert: &str,
-        parameters: usize,
-    ) -> Result<Writer, SqlError> {
+    ) -> Result<Connection, SqlError> {
         let name = path_text(database)?;
         let mut db = std::ptr::null_mut();
         // SAFETY: valid NUL-terminated path, out-pointer to a local.
@@ -189,52 +204,44 @@ impl Writer {
             (sqlite.f.open_v2)(
                 name.as_ptr(),
                 &mut db,
-                SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                 std::ptr::null(),
             )
         };
-        let mut writer = Writer {
-            sqlite,
-            db,
-            insert: std::ptr::null_mut(),
-        };
+        let connection = Connection { sqlite, db };
         if code != SQLITE_OK {
-            return Err(writer.error(code));
+            return Err(connection.error(code));
         }
         // SAFETY: an open connection.
-        unsafe { (writer.sqlite.f.busy_timeout)(writer.db, 60_000) };
-        writer.exec(pragmas)?;
-        let sql = CString::new(insert).map_err(|_| SqlError {
+        unsafe { (connection.sqlite.f.busy_timeout)(connection.db, 60_000) };
+        connection.exec(pragmas)?;
+        Ok(connection)
+    }
+
+    /// A prepared statement of `sql` (the caller finalizes it).
+    pub(crate) fn prepare(&self, sql: &str) -> Result<*mut c_void, SqlError> {
+        let text = CString::new(sql).map_err(|_| SqlError {
             code: 1,
-            message: "a NUL in the INSERT".into(),
+            message: "a NUL in the SQL".into(),
         })?;
         let mut stmt = std::ptr::null_mut();
         // SAFETY: open connection, NUL-terminated SQL, out-pointer to a local.
         let code = unsafe {
-            (writer.sqlite.f.prepare_v2)(
-                writer.db,
-                sql.as_ptr(),
-                -1,
-                &mut stmt,
-                std::ptr::null_mut(),
-            )
+            (self.sqlite.f.prepare_v2)(self.db, text.as_ptr(), -1, &mut stmt, std::ptr::null_mut())
         };
-        if code != SQLITE_OK {
-            return Err(writer.error(code));
-        }
-        writer.insert = stmt;
-        // SAFETY: a prepared statement.
-        let wanted = unsafe { (writer.sqlite.f.bind_parameter_count)(stmt) } as usize;
-        if wanted != parameters {
-            return Err(SqlError {
-                code: 1,
-                message: format!("the INSERT takes {wanted} values, not {parameters}"),
-            });
-        }
-        Ok(writer)
+        self.check(code)?;
+        Ok(stmt)
     }
 
-    fn error(&self, code: c_int) -> SqlError {
+    /// Releases a statement of `prepare`'s (null is skipped).
+    pub(crate) fn finalize(&self, stmt: *mut c_void) {
+        if !stmt.is_null() {
+            // SAFETY: a statement of this connection, finalized once.
+            unsafe { (self.sqlite.f.finalize)(stmt) };
+        }
+    }
+
+    pub(crate) fn error(&self, code: c_int) -> SqlError {
         if self.db.is_null() {
             return SqlError {
                 code,
@@ -258,25 +265,11 @@ impl Writer {
         }
     }
 
-    /// Runs statements that return no rows of interest (PRAGMAs, BEGIN, COMMIT).
-    fn exec(&self, sql: &str) -> Result<(), SqlError> {
+    /// Runs statements whose rows are of no interest (PRAGMAs, BEGIN, COMMIT, a read that
+    /// fixes a snapshot).
+    pub(crate) fn exec(&self, sql: &str) -> Result<(), SqlError> {
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            let text = CString::new(statement).map_err(|_| SqlError {
-                code: 1,
-                message: "a NUL in the SQL".into(),
-            })?;
-            let mut stmt = std::ptr::null_mut();
-            // SAFETY: open connection, NUL-terminated SQL, out-pointer to a local.
-            let code = unsafe {
-                (self.sqlite.f.prepare_v2)(
-                    self.db,
-                    text.as_ptr(),
-                    -1,
-                    &mut stmt,
-                    std::ptr::null_mut(),
-                )
-            };
-            self.check(code)?;
+            let stmt = self.prepare(statement)?;
             let result = loop {
                 // SAFETY: a prepared statement, finalized below.
                 match unsafe { (self.sqlite.f.step)(stmt) } {
@@ -285,23 +278,33 @@ impl Writer {
                     code => break Err(self.error(code)),
                 }
             };
-            // SAFETY: finalized once.
-            unsafe { (self.sqlite.f.finalize)(stmt) };
+            self.finalize(stmt);
             result?;
         }
         Ok(())
     }
 
-    fn bind_param(&self, index: usize, value: &Param) -> Result<(), SqlError> {
+    pub(crate) fn bind_param(
+        &self,
+        stmt: *mut c_void,
+        index: usize,
+        value: &Param,
+    ) -> Result<(), SqlError> {
         match value {
-            Param::Null => self.bind_value(index, &Value::Null),
-            Param::Int(v) => self.bind_value(index, &Value::Int(*v)),
-            Param::Float(v) => self.bind_value(index, &Value::Float(*v)),
-            Param::Text(t) => self.bind_text(index, t, TRANSIENT),
+            Param::Null => self.bind_value(stmt, index, &Value::Null),
+            Param::Int(v) => self.bind_value(stmt, index, &Value::Int(*v)),
+            Param::Float(v) => self.bind_value(stmt, index, &Value::Float(*v)),
+            Param::Text(t) => self.bind_text(stmt, index, t, TRANSIENT),
         }
     }
 
-    fn bind_text(&self, index: usize, text: &str, lifetime: Destructor) -> Result<(), SqlError> {
+    fn bind_text(
+        &self,
+        stmt: *mut c_void,
+        index: usize,
+        text: &str,
+        lifetime: Destructor,
+    ) -> Result<(), SqlError> {
         let len = c_int::try_from(text.len()).map_err(|_| SqlError {
             code: 18,
             message: "a value too long to bind".into(),
@@ -309,29 +312,87 @@ impl Writer {
         // SAFETY: `text` lives as long as `lifetime` promises (STATIC: until the next bind
         // or reset of this parameter, which the caller ensures; TRANSIENT: copied now).
         let code = unsafe {
-            (self.sqlite.f.bind_text)(
-                self.insert,
-                index as c_int,
-                text.as_ptr().cast(),
-                len,
-                lifetime,
-            )
+            (self.sqlite.f.bind_text)(stmt, index as c_int, text.as_ptr().cast(), len, lifetime)
         };
         self.check(code)
     }
 
-    fn bind_value(&self, index: usize, value: &Value<'_>) -> Result<(), SqlError> {
+    fn bind_value(
+        &self,
+        stmt: *mut c_void,
+        index: usize,
+        value: &Value<'_>,
+    ) -> Result<(), SqlError> {
         let i = index as c_int;
         // SAFETY: a prepared statement and a parameter index it has.
         let code = unsafe {
             match value {
-                Value::Absent | Value::Null => (self.sqlite.f.bind_null)(self.insert, i),
-                Value::Int(v) => (self.sqlite.f.bind_int64)(self.insert, i, *v),
-                Value::Float(v) => (self.sqlite.f.bind_double)(self.insert, i, *v),
-                Value::Text(t) => return self.bind_text(index, t, TRANSIENT),
+                Value::Absent | Value::Null => (self.sqlite.f.bind_null)(stmt, i),
+                Value::Int(v) => (self.sqlite.f.bind_int64)(stmt, i, *v),
+                Value::Float(v) => (self.sqlite.f.bind_double)(stmt, i, *v),
+                Value::Text(t) => return self.bind_text(stmt, index, t, TRANSIENT),
             }
         };
         self.check(code)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if !self.db.is_null() {
+            // SAFETY: closed once, after its statements were finalized by their owners.
+            unsafe { (self.sqlite.f.close_v2)(self.db) };
+        }
+    }
+}
+
+/// One connection and one prepared INSERT, used by one thread at a time.
+pub struct Writer {
+    conn: Connection,
+    insert: *mut c_void,
+}
+
+// See `Connection`: the writer is only ever used behind a lock.
+unsafe impl Send for Writer {}
+
+impl Writer {
+    /// Opens `database` (an existing WAL database), runs `pragmas` and prepares `insert`,
+    /// whose parameters are `(rid, Id, *slot values, *shared values)`.
+    pub fn open(
+        sqlite: std::sync::Arc<Sqlite>,
+        database: &Path,
+        pragmas: &str,
+        insert: &str,
+        parameters: usize,
+    ) -> Result<Writer, SqlError> {
+        let conn = Connection::open(sqlite, database, pragmas)?;
+        let stmt = conn.prepare(insert)?;
+        let writer = Writer { conn, insert: stmt };
+        // SAFETY: a prepared statement.
+        let wanted = unsafe { (writer.conn.sqlite.f.bind_parameter_count)(stmt) } as usize;
+        if wanted != parameters {
+            return Err(SqlError {
+                code: 1,
+                message: format!("the INSERT takes {wanted} values, not {parameters}"),
+            });
+        }
+        Ok(writer)
+    }
+
+    fn exec(&self, sql: &str) -> Result<(), SqlError> {
+        self.conn.exec(sql)
+    }
+
+    fn bind_param(&self, index: usize, value: &Param) -> Result<(), SqlError> {
+        self.conn.bind_param(self.insert, index, value)
+    }
+
+    fn bind_text(&self, index: usize, text: &str, lifetime: Destructor) -> Result<(), SqlError> {
+        self.conn.bind_text(self.insert, index, text, lifetime)
+    }
+
+    fn bind_value(&self, index: usize, value: &Value<'_>) -> Result<(), SqlError> {
+        self.conn.bind_value(self.insert, index, value)
     }
 
     /// Inserts the fast rows of `[start, stop)` of `table` in one transaction: the k-th
@@ -361,7 +422,7 @@ impl Writer {
         let result = result.and_then(|()| self.exec("COMMIT"));
         if let Err(e) = result {
             // SAFETY: a prepared statement; clears the failed step's state.
-            unsafe { (self.sqlite.f.reset)(self.insert) };
+            unsafe { (self.conn.sqlite.f.reset)(self.insert) };
             // Best effort: the transaction may already be gone with the failed COMMIT.
             let _ = self.exec("ROLLBACK");
             return Err(e);
@@ -407,11 +468,11 @@ impl Writer {
                 }
             }
             // SAFETY: a prepared statement with every parameter bound.
-            let code = unsafe { (self.sqlite.f.step)(self.insert) };
+            let code = unsafe { (self.conn.sqlite.f.step)(self.insert) };
             // SAFETY: ready for the next row (bindings stay).
-            unsafe { (self.sqlite.f.reset)(self.insert) };
+            unsafe { (self.conn.sqlite.f.reset)(self.insert) };
             if code != SQLITE_DONE {
-                return Err(self.error(code));
+                return Err(self.conn.error(code));
             }
             done.push((row, id));
             sequence += 1;
@@ -422,15 +483,8 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // SAFETY: each handle is released once; null handles are skipped.
-        unsafe {
-            if !self.insert.is_null() {
-                (self.sqlite.f.finalize)(self.insert);
-            }
-            if !self.db.is_null() {
-                (self.sqlite.f.close_v2)(self.db);
-            }
-        }
+        // Before the connection closes (fields drop after this).
+        self.conn.finalize(self.insert);
     }
 }
 

@@ -236,6 +236,13 @@ class Store:
             else:
                 conn.execute(f"RELEASE sp{depth}")
 
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """No write of the store's is under way while this holds (a reader on a connection of
+        its own begins its snapshot here)."""
+        with self._write_lock:
+            yield
+
     def begin_snapshot(self, conn: sqlite3.Connection) -> int:
         """Open a read transaction on `conn` (one of `connect`'s) and return its generation.
 

@@ -4,10 +4,11 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
 
 use super::ingest_table::PyIngestTable;
 use crate::ingest_table::record_id;
+use crate::sqlite_lines::{Cell, Lines, Raw, Stop};
 use crate::sqlite_link::{Param, Sqlite, Writer};
 
 fn param(value: &Bound<'_, PyAny>) -> PyResult<Param> {
@@ -135,8 +136,127 @@ impl PySqliteWriter {
     }
 }
 
+/// A Bulk query's result lines, read on a connection of its own through the process's own
+/// SQLite library; see `block`.
+#[pyclass(name = "SqliteLines", module = "sfbulk_mcp._engine")]
+pub struct PySqliteLines {
+    lines: Mutex<Option<Lines>>,
+}
+
+/// One block of lines: its bytes, each line's end offset (native `int64`s), the values of a
+/// row for Python to write (or None), and whether the query has no more rows.
+type Block<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Option<Bound<'py, PyTuple>>,
+    bool,
+);
+
+#[pymethods]
+impl PySqliteLines {
+    /// Opens `database` through `library` (which must already be loaded), runs `pragmas`,
+    /// begins a read transaction whose snapshot `snapshot` (a read) fixes, and prepares `sql`
+    /// with `params`: `columns` columns, those at `booleans` written as booleans.
+    #[new]
+    #[pyo3(signature = (library, database, *, pragmas, snapshot, sql, params, columns, booleans,
+                        delimiter, newline))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        library: PathBuf,
+        database: PathBuf,
+        pragmas: &str,
+        snapshot: &str,
+        sql: &str,
+        params: Vec<Bound<'_, PyAny>>,
+        columns: usize,
+        booleans: Vec<usize>,
+        delimiter: &str,
+        newline: &str,
+    ) -> PyResult<Self> {
+        let sqlite = loaded(&library)?;
+        let params = self::params(&params)?;
+        let mut cells = vec![Cell::Value; columns];
+        for i in booleans {
+            *cells
+                .get_mut(i)
+                .ok_or_else(|| PyValueError::new_err(format!("column {i} is not selected")))? =
+                Cell::Boolean;
+        }
+        let lines = py
+            .detach(|| {
+                Lines::open(
+                    sqlite,
+                    &database,
+                    pragmas,
+                    snapshot,
+                    sql,
+                    &params,
+                    cells,
+                    delimiter.as_bytes(),
+                    newline.as_bytes(),
+                )
+            })
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(PySqliteLines {
+            lines: Mutex::new(Some(lines)),
+        })
+    }
+
+    /// Up to `rows` lines without the GIL; `base` is the offset of the block's first byte.
+    /// A row holding a blob ends the block early: its values come back for Python to write.
+    fn block<'py>(&self, py: Python<'py>, rows: usize, base: i64) -> PyResult<Block<'py>> {
+        let mut guard = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let lines = guard
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("the query is closed"))?;
+        let (data, ends, stop) = py
+            .detach(|| {
+                let mut data = Vec::with_capacity(rows * 128);
+                let mut ends = Vec::with_capacity(rows);
+                let stop = lines.block(rows, base, &mut data, &mut ends)?;
+                Ok((data, ends, stop))
+            })
+            .map_err(|e: crate::sqlite_link::SqlError| PyRuntimeError::new_err(e.to_string()))?;
+        let end_bytes: Vec<u8> = ends.iter().flat_map(|e| e.to_ne_bytes()).collect();
+        let (odd, done) = match stop {
+            Stop::Full => (None, false),
+            Stop::Done => (None, true),
+            Stop::Odd(values) => {
+                let items = values
+                    .into_iter()
+                    .map(|value| raw_object(py, value))
+                    .collect::<PyResult<Vec<_>>>()?;
+                (Some(PyTuple::new(py, items)?), false)
+            }
+        };
+        Ok((
+            PyBytes::new(py, &data),
+            PyBytes::new(py, &end_bytes),
+            odd,
+            done,
+        ))
+    }
+
+    /// Ends the read transaction and closes the connection (also done when collected).
+    fn close(&self) {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+fn raw_object(py: Python<'_>, value: Raw) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match value {
+        Raw::Null => py.None().into_bound(py),
+        Raw::Int(v) => v.into_pyobject(py)?.into_any(),
+        Raw::Float(v) => v.into_pyobject(py)?.into_any(),
+        Raw::Text(t) => PyString::new(py, &String::from_utf8_lossy(&t)).into_any(),
+        Raw::Blob(b) => PyBytes::new(py, &b).into_any(),
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySqliteWriter>()?;
+    m.add_class::<PySqliteLines>()?;
     m.add_function(wrap_pyfunction!(sqlite_library_version, m)?)?;
     Ok(())
 }

@@ -4,4 +4,5 @@ mod decoder_tests;
 mod ingest_table_tests;
 mod roundtrip_props;
 mod speed;
+mod sqlite_lines_tests;
 mod support;

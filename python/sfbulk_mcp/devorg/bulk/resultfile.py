@@ -115,19 +115,38 @@ def write_lines(
     blocks = (
         [line.encode("utf-8") for line in block] for block in batched(lines, _BLOCK_ROWS)
     )
-    return write_blocks(directory, header_line, blocks, should_stop, progress)
+    return write_blocks(directory, header_line, line_blocks(blocks), should_stop, progress)
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Whole result lines as one run of bytes, and where each line ends: byte offsets into
+    the result's data (the header not counted)."""
+
+    data: bytes
+    ends: array[int]
+
+
+def line_blocks(blocks: Iterable[Sequence[bytes]]) -> Iterator[LineBlock]:
+    """Blocks of encoded lines as `LineBlock`s, the first line starting at offset 0."""
+    end = 0
+    for block in blocks:
+        ends = array("q", itertools.accumulate(map(len, block), initial=end))
+        del ends[0]  # accumulate() yields its initial value first
+        end = ends[-1] if ends else end
+        yield LineBlock(b"".join(block), ends)
 
 
 def write_blocks(
     directory: Path,
     header_line: str,
-    blocks: Iterable[Sequence[bytes]],
+    blocks: Iterable[LineBlock],
     should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int], None] = lambda rows: None,
     written: Callable[[Page], None] | None = None,
     written_rows: int = 50_000,
 ) -> int:
-    """Write a header and blocks of encoded lines as a paged result set; returns the row count.
+    """Write a header and blocks of lines as a paged result set; returns the row count.
 
     `should_stop` is polled after each block so that an abort stops a long write; `progress`
     hears the number of rows written so far; `written` hears each run of at least
@@ -140,10 +159,8 @@ def write_blocks(
     announced = 0
     with open(directory / DATA_FILE, "wb") as data:
         for block in blocks:
-            data.write(b"".join(block))
-            offsets.extend(itertools.accumulate(map(len, block), initial=offsets[-1]))
-            # accumulate() repeats its initial value: drop that copy.
-            del offsets[-len(block) - 1]
+            data.write(block.data)
+            offsets.extend(block.ends)
             rows = len(offsets) - 1
             progress(rows)
             if written is not None and rows - announced >= written_rows:

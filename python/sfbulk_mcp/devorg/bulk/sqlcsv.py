@@ -1,4 +1,8 @@
-"""Result lines written by SQLite itself: one `printf` per row instead of Python per value.
+"""A Bulk query's result lines, written without Python per row.
+
+The engine's `SqliteLines` steps the query on a connection of its own and writes each line
+itself (see `direct.open_lines`). Where it cannot, SQLite writes them: one `printf` per row
+instead of Python per value.
 
 A Bulk query's rows are mostly text stored exactly as Bulk writes it (ids, dates, datetimes,
 picklists), so SQLite can quote them (`%w` doubles `"`) and join a whole line in C, handing
@@ -20,10 +24,13 @@ is remembered as clean, and runs without the checks until the next write.
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from sfbulk_mcp.devorg.bulk import direct
 from sfbulk_mcp.devorg.bulk.csvout import RowFormatter, format_value
+from sfbulk_mcp.devorg.bulk.resultfile import LineBlock, line_blocks
 from sfbulk_mcp.devorg.catalog import NUMBER_TYPES, FieldDef
 from sfbulk_mcp.devorg.soql.execute import (
     BulkSelect,
@@ -33,10 +40,13 @@ from sfbulk_mcp.devorg.soql.execute import (
 )
 
 if TYPE_CHECKING:
+    from sfbulk_mcp._engine import SqliteLines
     from sfbulk_mcp.devorg.store import Store
 
 # Rows fetched (and written) per block.
 BLOCK_ROWS = 4096
+# The read that fixes a snapshot (BEGIN alone does not).
+SNAPSHOT_SQL = "SELECT 1 FROM _meta LIMIT 1"
 # SQLite caps a function's arguments at 127: long select lists use several printf calls.
 _PRINTF_ARGS = 100
 _CELL_FUNCTION = "sf_csv_cell"
@@ -59,8 +69,40 @@ class BulkLines:
         """The dotted column names, in SELECT order."""
         return self.select.columns
 
-    def blocks(self) -> Iterator[list[bytes]]:
-        """Every result line, terminator included, in blocks of up to BLOCK_ROWS."""
+    def blocks(self) -> Iterator[LineBlock]:
+        """Every result line, terminator included, in blocks of up to BLOCK_ROWS lines."""
+        reader = self._engine_reader()
+        if reader is None:
+            yield from line_blocks(self._sql_blocks())
+            return
+        try:
+            end = 0
+            done = False
+            while not done:
+                data, ends, values, done = reader.block(BLOCK_ROWS, end)
+                if data:
+                    end += len(data)
+                    yield LineBlock(data, _int64s(ends))
+                if values is not None:  # a row holding a blob: written by Python
+                    line = self.formatter.line(as_booleans(values, self._booleans))
+                    data = line.encode("utf-8")
+                    end += len(data)
+                    yield LineBlock(data, array("q", [end]))
+        finally:
+            reader.close()
+
+    def _engine_reader(self) -> SqliteLines | None:
+        select = self.select
+        # Begun while no store write is under way, as `begin_snapshot` is.
+        with self._store.quiet():
+            return direct.open_lines(
+                self._store.path, snapshot=SNAPSHOT_SQL,
+                sql=f"SELECT {select.select_list} {select.tail}", params=list(select.params),
+                columns=max(len(select.cells), 1), booleans=self._booleans,
+                delimiter=self.formatter.delimiter, newline=self.formatter.newline)
+
+    def _sql_blocks(self) -> Iterator[list[bytes]]:
+        """The lines written by SQLite's `printf` (read through Python)."""
         conn = self._store.connect()
         select = self.select
         try:
@@ -156,6 +198,12 @@ def _cell_text(value: Any) -> str:
         # the job beats serving a line cut short at the NUL.
         raise ValueError("a NUL byte in a number column cannot be written by SQLite")
     return text
+
+
+def _int64s(data: bytes) -> array[int]:
+    values = array("q")
+    values.frombytes(data)
+    return values
 
 
 def _literal(text: str) -> str:
