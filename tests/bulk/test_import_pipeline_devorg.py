@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -206,6 +207,13 @@ class _Body:
         yield self.data
 
 
+async def loaded_rows(client: Any, job_id: str) -> list[str]:
+    """The field values of the rows `job_id` loaded, as its successful results give them."""
+    async with client.bulk_ingest_results(job_id, "successful") as stream:
+        lines = (await stream.aread()).decode().splitlines()
+    return [line.split(",", 2)[2] for line in lines[1:]]
+
+
 def test_transient_failures_are_retried_until_they_succeed(small_org: DevOrg) -> None:
     ids = make_accounts(small_org, ["a", "b", "c"])
 
@@ -218,20 +226,19 @@ def test_transient_failures_are_retried_until_they_succeed(small_org: DevOrg) ->
             async with super().bulk_ingest_results(job_id, kind) as stream:
                 body = await stream.aread()
             if job_id == self.first_job and kind in ("successful", "failed"):
+                # The job's loaded rows are reported locked (its result sets are fetched at once).
                 text = body.decode().splitlines()
+                locked = await loaded_rows(super(), job_id)
                 if kind == "successful":
-                    self.locked_rows = [line.split(",", 2)[2] for line in text[1:]]
                     body = ("sf__Id,sf__Created," + text[0].split(",", 2)[2] + "\n").encode()
                 else:
                     rows = [
                         ",UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--,"
                         + r
-                        for r in self.locked_rows
+                        for r in locked
                     ]
                     body = "\n".join([text[0], *rows, ""]).encode()
             yield _Body(body)
-
-    import asyncio
 
     async def main() -> Any:
         async with Locking(provider_for(small_org), retry=FAST_RETRY) as client:
@@ -406,3 +413,69 @@ def test_rows_a_job_processed_before_an_interrupt_keep_their_outcome(
         (1, "job aborted: interrupted"),
         (2, "job aborted: interrupted"),
     ]
+
+
+@pytest.mark.parametrize("lock", [False, True], ids=["jobs-end-out-of-order", "rows-retried"])
+def test_result_files_hold_every_row_once_in_order_however_jobs_end(
+    small_org: DevOrg, tmp_path: Path, lock: bool
+) -> None:
+    """Jobs ending out of order (the first one last) and, with `lock`, the rows of one job
+    sent again still give each row one outcome, in row order."""
+    names = [f"Row {i:02d}" for i in range(40)]
+    ids = make_accounts(small_org, names)
+    source = tmp_path / "accounts.parquet"
+    pl.DataFrame({"Id": ids, "Name": [f"New {n}" for n in names]}).write_parquet(source)
+
+    created: list[str] = []  # job ids, in the order the jobs were opened
+
+    class SlowFirstJob(SalesforceClient):
+
+        async def bulk_create_ingest_job(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            job = await super().bulk_create_ingest_job(*args, **kwargs)
+            created.append(job["id"])
+            return job
+
+        async def bulk_wait(self, kind: Any, job_id: str, **kwargs: Any) -> dict[str, Any]:
+            if job_id == created[0]:
+                await asyncio.sleep(0.6)  # the others end, and are written, first
+            return await super().bulk_wait(kind, job_id, **kwargs)
+
+        @asynccontextmanager
+        async def bulk_ingest_results(self, job_id: str, kind: str) -> Any:
+            async with super().bulk_ingest_results(job_id, kind) as stream:
+                body = await stream.aread()
+            if lock and len(created) > 2 and job_id == created[2] and kind != "unprocessedrecords":
+                # Its loaded rows are reported locked (its result sets are fetched at once).
+                lines = body.decode().splitlines()
+                held = await loaded_rows(super(), job_id)
+                if kind == "successful":
+                    body = ("sf__Id,sf__Created," + lines[0].split(",", 2)[2] + "\n").encode()
+                else:
+                    error = ",UNABLE_TO_LOCK_ROW:unable to obtain exclusive access:--,"
+                    body = "\n".join([lines[0], *(error + r for r in held), ""]).encode()
+            yield _Body(body)
+
+    async def main() -> ImportResult:
+        async with SlowFirstJob(provider_for(small_org), retry=FAST_RETRY) as client:
+            return await import_data(
+                client,
+                "Account",
+                source,
+                operation="update",
+                max_rows=10,
+                parallel=4,
+                retries=1,
+                retry_delay=0.01,
+                poll_interval=0.05,
+            )
+
+    result = asyncio.run(main())
+    assert (result.rows, result.succeeded, result.failed, result.unprocessed) == (40, 40, 0, 0)
+    assert result.retried == (10 if lock else 0)
+    success = pl.read_parquet(tmp_path / "accounts.success.parquet")
+    assert success["sf__Row"].to_list() == list(range(40))
+    assert success["Id"].to_list() == ids and success["sf__Id"].to_list() == ids
+    assert pl.read_parquet(tmp_path / "accounts.failed.parquet").height == 0
+    assert pl.read_parquet(tmp_path / "accounts.unprocessed.parquet").height == 0
+    assert not list(tmp_path.glob("*.tmp"))
+    assert sorted(names_in_org(small_org).values()) == sorted(f"New {n}" for n in names)
