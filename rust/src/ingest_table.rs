@@ -477,6 +477,12 @@ fn cell_text(data: &[u8], span: Span) -> std::borrow::Cow<'_, [u8]> {
 
 fn quoted(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
+    quote_into(text, out);
+    out.push(b'"');
+}
+
+/// `text` with every `"` doubled.
+pub(crate) fn quote_into(text: &[u8], out: &mut Vec<u8>) {
     let mut rest = text;
     while let Some(at) = memchr::memchr(b'"', rest) {
         out.extend_from_slice(&rest[..=at]);
@@ -484,7 +490,6 @@ fn quoted(out: &mut Vec<u8>, text: &[u8]) {
         rest = &rest[at + 1..];
     }
     out.extend_from_slice(rest);
-    out.push(b'"');
 }
 
 /// What a cell checks to, without its text (`Text` borrows it later).

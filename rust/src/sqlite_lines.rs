@@ -11,10 +11,9 @@ use std::ffi::c_void;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::sqlite_link::{Connection, Param, SqlError, Sqlite};
+use crate::ingest_table::quote_into;
+use crate::sqlite_link::{Connection, Param, SqlError, Sqlite, SQLITE_DONE, SQLITE_ROW};
 
-const SQLITE_ROW: i32 = 100;
-const SQLITE_DONE: i32 = 101;
 const SQLITE_INTEGER: i32 = 1;
 const SQLITE_FLOAT: i32 = 2;
 const SQLITE_TEXT: i32 = 3;
@@ -226,17 +225,6 @@ unsafe fn bytes_at(data: *const u8, len: usize) -> Vec<u8> {
     } else {
         std::slice::from_raw_parts(data, len).to_vec()
     }
-}
-
-/// `text` with every `"` doubled.
-pub fn quote_into(text: &[u8], out: &mut Vec<u8>) {
-    let mut rest = text;
-    while let Some(at) = memchr::memchr(b'"', rest) {
-        out.extend_from_slice(&rest[..=at]);
-        out.push(b'"');
-        rest = &rest[at + 1..];
-    }
-    out.extend_from_slice(rest);
 }
 
 fn itoa(value: i64, buffer: &mut [u8; 20]) -> &[u8] {

@@ -13,8 +13,8 @@ use std::path::Path;
 use crate::ingest_table::{IngestTable, Value};
 
 const SQLITE_OK: c_int = 0;
-const SQLITE_ROW: c_int = 100;
-const SQLITE_DONE: c_int = 101;
+pub(crate) const SQLITE_ROW: c_int = 100;
+pub(crate) const SQLITE_DONE: c_int = 101;
 const SQLITE_CONSTRAINT: c_int = 19;
 const SQLITE_OPEN_READWRITE: c_int = 0x2;
 const SQLITE_OPEN_NOMUTEX: c_int = 0x8000;

@@ -1,5 +1,6 @@
 //! Cell writing of the engine's query lines (the SQLite part is tested from Python).
-use crate::sqlite_lines::{python_float, quote_into};
+use crate::ingest_table::quote_into;
+use crate::sqlite_lines::python_float;
 
 fn float(value: f64) -> String {
     let mut out = Vec::new();
