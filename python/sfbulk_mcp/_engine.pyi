@@ -110,7 +110,14 @@ class Decoder:
         on_error: str = "raise",
         na_as_null: bool = False,
         skip_repeated_headers: bool = True,
-    ) -> Decoder: ...
+        digest: tuple[str, str] | None = None,
+        digest_keys: list[str] | None = None,
+        keep: list[str] = ...,
+    ) -> Decoder:
+        """`digest` (the names of its two halves) turns on digest mode: each batch holds each
+        row's digest of the `digest_keys` columns (all when None; found whatever their case,
+        a missing one counting as empty), then the `keep` columns as text, instead of the
+        row's columns."""
     def feed(self, data: bytes | bytearray) -> list[RecordBatch]:
         """Parses ``data``; returns the batches it completed."""
     def end_page(self) -> list[RecordBatch]:
@@ -219,6 +226,11 @@ def decode_body(
     na_as_null: bool = False,
 ) -> tuple[list[RecordBatch], Schema | None, int]:
     """Decodes one whole body in one call: (batches, schema, nulled)."""
+
+def row_digests(table: object, names: tuple[str, str]) -> list[RecordBatch]:
+    """The digests (as the decoder's digest mode computes them) of each row of an Arrow
+    table of string columns, the keys in order (a null counts as empty): batches of two
+    UInt64 columns named `names`."""
 
 def csv_file_to_parquet(
     source: str | PathLike[str],

@@ -61,6 +61,7 @@ from sfbulk_mcp._engine import (
     Utf8Error,
     csv_file_to_parquet,
     decode_body,
+    row_digests,
     schema_for,
 )
 
@@ -89,6 +90,7 @@ __all__ = [
     "parse_successful_results",
     "parse_unprocessed_records",
     "polars_schema",
+    "row_digests",
     "schema_for",
     "split_sf_error",
     "write_parquet",

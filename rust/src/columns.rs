@@ -34,7 +34,7 @@ pub struct BatchFields<'a> {
 
 impl BatchFields<'_> {
     #[inline]
-    fn span(&self, r: usize, c: usize) -> (usize, usize) {
+    pub(crate) fn span(&self, r: usize, c: usize) -> (usize, usize) {
         let i = r * self.ncols + c;
         (self.bounds[i] as usize, self.bounds[i + 1] as usize)
     }
@@ -42,7 +42,7 @@ impl BatchFields<'_> {
     /// Whether `value` stands for null: empty (Salesforce has no empty string), or `#N/A`
     /// when asked.
     #[inline(always)]
-    fn is_null(&self, value: &[u8]) -> bool {
+    pub(crate) fn is_null(&self, value: &[u8]) -> bool {
         value.is_empty() || (self.na_as_null && value == b"#N/A")
     }
 

@@ -10,6 +10,7 @@ use arrow_schema::SchemaRef;
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder, Terminator};
 
 use crate::columns::{build_column, BatchFields, OnError};
+use crate::digest::{digest_fields, DigestSpec};
 use crate::error::{EngineError, ErrorKind, Result};
 use crate::gzip::{GzipMode, PageInput};
 use crate::types::{arrow_schema, repeated_column, SfType, TypeMap};
@@ -62,6 +63,9 @@ pub struct DecoderOptions {
     /// Skip data rows that spell the header again (pages joined into one stream). Off for a
     /// single CSV document, where such a row is data: every row must come out.
     pub skip_repeated_headers: bool,
+    /// Digest mode: each batch holds the rows' digests (and the columns it keeps) instead of
+    /// their columns; see `digest`.
+    pub digest: Option<DigestSpec>,
 }
 
 impl Default for DecoderOptions {
@@ -77,6 +81,7 @@ impl Default for DecoderOptions {
             gzip: GzipMode::Auto,
             na_as_null: false,
             skip_repeated_headers: true,
+            digest: None,
         }
     }
 }
@@ -613,8 +618,20 @@ impl Parser {
             all_utf8,
             na_as_null: self.opts.na_as_null,
         };
-        let schema = self.schema.clone().expect("rows imply a header");
         let header = self.header.as_ref().expect("rows imply a header");
+        if let Some(spec) = &self.opts.digest {
+            if !all_utf8 {
+                return Err(EngineError::new(
+                    ErrorKind::Utf8,
+                    format!(
+                        "rows {first_row} to {}: some value is not valid UTF-8",
+                        first_row + nrows as u64 - 1
+                    ),
+                ));
+            }
+            return digest_fields(spec, header, &fields);
+        }
+        let schema = self.schema.clone().expect("rows imply a header");
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(ncols);
         for (c, (name, ty)) in header.iter().zip(&self.col_types).enumerate() {
             columns.push(build_column(

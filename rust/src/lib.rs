@@ -5,6 +5,7 @@ pub mod builder;
 pub mod columns;
 pub mod convert;
 pub mod decoder;
+pub mod digest;
 pub mod error;
 pub mod gzip;
 pub mod ingest_table;

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import tempfile
 from pathlib import Path
 
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sfbulk_mcp.bulk.matching import (
+    _DIGEST,
+    _NORMAL,
     FAILED,
     SUCCESS,
     UNPROCESSED,
@@ -18,6 +21,7 @@ from sfbulk_mcp.bulk.matching import (
     parse_row_error,
     read_csv_text,
     result_file_keys,
+    result_keys,
     row_keys,
     upload_keys,
 )
@@ -176,6 +180,19 @@ def test_decoded_and_scanned_digests_agree(rows: list[tuple[str, str]]) -> None:
     header, decoded = upload_keys(body)
     scanned = row_keys(read_csv_text(body), header)
     assert decoded.equals(scanned)
+    # The exact digests alone come from the decoder's digest mode: the same values.
+    assert upload_keys(body, normal=False)[1].equals(scanned.drop(_NORMAL))
+    echo = _csv(
+        ["sf__Id", "sf__Created", "code", "NAME"],
+        [[f"001{i}", "true", code, name] for i, (name, code) in enumerate(rows)],
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "success.csv"
+        path.write_bytes(echo)
+        from_file = result_file_keys(path, header, SUCCESS, normal=False)
+        from_text = result_keys(read_csv_text(echo), header, SUCCESS, normal=False)
+    assert from_file.equals(from_text.select(from_file.columns))
+    assert from_file.select(_DIGEST).equals(decoded.select(_DIGEST))
 
 
 def test_case_blind_digests_are_made_from_the_files_only_when_a_row_has_no_exact_echo(

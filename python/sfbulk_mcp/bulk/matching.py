@@ -9,7 +9,8 @@ k-th copy in the results. Identical rows are interchangeable, so this is exact.
 Every input row ends with exactly one outcome; a row that no result mentions is reported as
 unprocessed.
 
-Rows match on an exact digest first. A second digest of the values trimmed and lower-cased
+Rows match on an exact digest first: 128 bits (the engine's, see `row_digests`) of the
+uploaded text of every column, computed while the CSV is parsed. A second digest of the values trimmed and lower-cased
 catches values echoed with other case or padding; it costs more than the first (every cell is
 rewritten), so an import computes it from the files it kept only when some row found no exact
 echo (`normal_file_keys`, `match_keys(normalize=...)`).
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..engine import Decoder, EngineError
+from ..engine import Decoder, EngineError, row_digests
 
 SUCCESS = "success"
 FAILED = "failed"
@@ -96,10 +97,12 @@ def _digests(
     ]
     exprs: list[pl.Expr] = []
     if exact:
-        exprs += [
-            pl.struct(content).hash(_SEED_A).alias(_DIGEST[0]),
-            pl.struct(content).hash(_SEED_B).alias(_DIGEST[1]),
-        ]
+        # The engine's digest, as the decoder's digest mode computes it from the CSV text.
+        exprs.append(
+            pl.struct(content)
+            .map_batches(_exact_digests, return_dtype=pl.Struct(dict.fromkeys(_DIGEST, pl.UInt64)))
+            .struct.unnest()
+        )
     if normal:
         folded = [c.str.strip_chars().str.to_lowercase() for c in content]
         exprs += [
@@ -107,6 +110,14 @@ def _digests(
             pl.struct(folded).hash(_SEED_B).alias(_NORMAL[1]),
         ]
     return exprs
+
+
+def _exact_digests(rows: pl.Series) -> pl.Series:
+    """The engine's exact digests of a struct of string columns (the keys, in order)."""
+    values = rows.struct.unnest()
+    frames = [pl.DataFrame(batch) for batch in row_digests(values, _DIGEST)]
+    digests = pl.concat(frames) if frames else _empty_keys(normal=False)
+    return digests.to_struct(rows.name)
 
 
 def _empty_keys(
@@ -245,13 +256,25 @@ def _decoded_keys(
     engine cannot read the text (e.g. a row with a wrong number of fields): the caller reads
     it the lenient way instead.
 
-    Upload and results both go through here, so a row and its echo get the same digests."""
+    Upload and results both go through here, so a row and its echo get the same digests.
+    The exact digests alone come straight from the decoder (its digest mode): no row's
+    columns are built."""
+    digest_only = exact and not normal
     # A row that spells the header is data here, not the header of a joined page.
-    decoder = Decoder(gzip=False, skip_repeated_headers=False)
+    decoder = Decoder(
+        gzip=False,
+        skip_repeated_headers=False,
+        digest=_DIGEST if digest_only else None,
+        digest_keys=None if keys is None else list(keys),
+        keep=list(_RESULT_COLUMNS) if digest_only and outcome is not None else [],
+    )
     digests: list[pl.DataFrame] = []
     exprs: list[pl.Expr] = []
 
     def digest(rows: pl.DataFrame) -> None:
+        if digest_only:
+            digests.append(rows)
+            return
         if not exprs:
             names = rows.columns
             wanted = names if keys is None else keys
@@ -275,7 +298,11 @@ def _decoded_keys(
         empty = _empty_keys(_RESULT_COLUMNS if outcome is not None else (), normal=normal)
         return [], empty if outcome is None else empty.with_columns(pl.lit(outcome).alias(_OUTCOME))
     if not digests:  # the header alone
-        digest(pl.DataFrame(decoder.schema))
+        if digest_only:
+            extra = _RESULT_COLUMNS if outcome is not None else ()
+            digests.append(_empty_keys(extra, normal=False))
+        else:
+            digest(pl.DataFrame(decoder.schema))
     keyed = pl.concat(digests, how="vertical")
     if outcome is not None:
         keyed = keyed.with_columns(pl.lit(outcome).alias(_OUTCOME))

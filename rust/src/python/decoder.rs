@@ -6,10 +6,13 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
-use super::arrow::{PyRecordBatch, PySchema};
+use pyo3::exceptions::PyValueError;
+
+use super::arrow::{import_reader, PyRecordBatch, PySchema};
 use super::errors::to_py;
 use super::options;
 use crate::decoder::{Decoder, DecoderOptions};
+use crate::digest::{digest_columns, DigestSpec};
 
 /// Streaming decoder for Bulk API 2.0 result CSV. See `sfbulk_mcp.engine.Decoder`.
 #[pyclass(name = "Decoder", module = "sfbulk_mcp._engine")]
@@ -48,6 +51,7 @@ pub fn build_options(
         gzip: options::gzip(gzip),
         na_as_null,
         skip_repeated_headers,
+        digest: None,
     })
 }
 
@@ -56,7 +60,8 @@ impl PyDecoder {
     #[new]
     #[pyo3(signature = (*, schema=None, columns=None, has_header=true, delimiter="COMMA",
                         line_ending="LF", batch_size=8192, gzip=None, on_error="raise",
-                        na_as_null=false, skip_repeated_headers=true))]
+                        na_as_null=false, skip_repeated_headers=true, digest=None,
+                        digest_keys=None, keep=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         schema: Option<&Bound<'_, PyDict>>,
@@ -69,8 +74,11 @@ impl PyDecoder {
         on_error: &str,
         na_as_null: bool,
         skip_repeated_headers: bool,
+        digest: Option<(String, String)>,
+        digest_keys: Option<Vec<String>>,
+        keep: Vec<String>,
     ) -> PyResult<Self> {
-        let opts = build_options(
+        let mut opts = build_options(
             schema,
             columns,
             has_header,
@@ -82,6 +90,11 @@ impl PyDecoder {
             na_as_null,
             skip_repeated_headers,
         )?;
+        opts.digest = digest.map(|(first, second)| DigestSpec {
+            keys: digest_keys,
+            names: [first, second],
+            keep,
+        });
         Ok(PyDecoder {
             inner: Decoder::new(opts).map_err(to_py)?,
         })
@@ -219,7 +232,30 @@ fn csv_file_to_parquet(
         .map_err(to_py)
 }
 
+/// The digests (see `Decoder`'s digest mode) of each row of a table of string columns, the
+/// keys in order: a batch of two UInt64 columns named `names`.
+#[pyfunction]
+fn row_digests(
+    py: Python<'_>,
+    table: &Bound<'_, PyAny>,
+    names: (String, String),
+) -> PyResult<Vec<PyRecordBatch>> {
+    let reader = import_reader(table)?;
+    let names = [names.0, names.1];
+    py.detach(|| {
+        reader
+            .map(|batch| {
+                let batch =
+                    batch.map_err(|e| PyValueError::new_err(format!("Arrow error: {e}")))?;
+                digest_columns(&batch, &names).map_err(to_py)
+            })
+            .collect::<PyResult<Vec<_>>>()
+    })
+    .map(wrap)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(row_digests, m)?)?;
     m.add_class::<PyDecoder>()?;
     m.add_function(wrap_pyfunction!(decode_body, m)?)?;
     m.add_function(wrap_pyfunction!(csv_file_to_parquet, m)?)?;
