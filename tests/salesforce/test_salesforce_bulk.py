@@ -18,6 +18,7 @@ from sfbulk_mcp.salesforce import (
     SalesforceError,
     bulk_query_problems,
 )
+from sfbulk_mcp.salesforce.bulk import _on_this_machine
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "bulk2_recorded.json").read_text())
 QUERY_JOB = RECORDED["query_create_response"]["id"]
@@ -90,6 +91,25 @@ async def test_recorded_ingest_job_round_trip() -> None:
     assert upload.method == "PUT" and upload.headers["Content-Type"] == "text/csv"
     assert upload.url.path == f"/services/data/v52.0/jobs/ingest/{INGEST_JOB}/batches"
     assert json.loads(seen[2].content) == {"state": "UploadComplete"}
+    assert seen[-1].headers["Accept-Encoding"] == "gzip"  # a remote org: compressed results
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("devorg.localhost", True),
+        ("example.my.salesforce.com", False),
+        ("10.0.0.5", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_loopback_hosts_count_as_this_machine(host: str | None, local: bool) -> None:
+    assert _on_this_machine(host) is local
 
 
 def paged_results(pages: dict[str | None, tuple[bytes, str]], *, gzip_body: bool = False, break_once: set[str | None] | None = None):  # type: ignore[no-untyped-def]
