@@ -346,10 +346,18 @@ impl Drop for Connection {
     }
 }
 
+/// Rows one multi-row INSERT stores: the work SQLite does once per statement step
+/// (opening and closing cursors, halting) is shared by them.
+const GROUP_ROWS: usize = 32;
+
 /// One connection and one prepared INSERT, used by one thread at a time.
 pub struct Writer {
     conn: Connection,
     insert: *mut c_void,
+    insert_sql: String,
+    /// The INSERT widened to `GROUP_ROWS` rows, for rows of this many values of their own
+    /// (made on first use; null when the INSERT could not be widened).
+    group: Option<(usize, *mut c_void)>,
 }
 
 // See `Connection`: the writer is only ever used behind a lock.
@@ -367,7 +375,12 @@ impl Writer {
     ) -> Result<Writer, SqlError> {
         let conn = Connection::open(sqlite, database, pragmas)?;
         let stmt = conn.prepare(insert)?;
-        let writer = Writer { conn, insert: stmt };
+        let writer = Writer {
+            conn,
+            insert: stmt,
+            insert_sql: insert.to_string(),
+            group: None,
+        };
         // SAFETY: a prepared statement.
         let wanted = unsafe { (writer.conn.sqlite.f.bind_parameter_count)(stmt) } as usize;
         if wanted != parameters {
@@ -383,16 +396,41 @@ impl Writer {
         self.conn.exec(sql)
     }
 
+    /// The INSERT for `GROUP_ROWS` rows of `own` values each (then the shared values, bound
+    /// once for all rows), or null when the INSERT's text has no single `VALUES (…)` to widen.
+    fn group_statement(&mut self, own: usize, shared: usize) -> *mut c_void {
+        if let Some((known, stmt)) = self.group {
+            if known == own {
+                return stmt;
+            }
+            self.conn.finalize(stmt);
+            self.group = None;
+        }
+        let Some(at) = self.insert_sql.rfind(" VALUES (") else {
+            return std::ptr::null_mut();
+        };
+        let shared_marks: Vec<String> = (0..shared)
+            .map(|i| format!("?{}", GROUP_ROWS * own + i + 1))
+            .collect();
+        let rows: Vec<String> = (0..GROUP_ROWS)
+            .map(|r| {
+                let marks: Vec<String> = (0..own)
+                    .map(|j| format!("?{}", r * own + j + 1))
+                    .chain(shared_marks.iter().cloned())
+                    .collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!("{} VALUES {}", &self.insert_sql[..at], rows.join(", "));
+        let stmt = self.conn.prepare(&sql).unwrap_or(std::ptr::null_mut());
+        if !stmt.is_null() {
+            self.group = Some((own, stmt));
+        }
+        stmt
+    }
+
     fn bind_param(&self, index: usize, value: &Param) -> Result<(), SqlError> {
         self.conn.bind_param(self.insert, index, value)
-    }
-
-    fn bind_text(&self, index: usize, text: &str, lifetime: Destructor) -> Result<(), SqlError> {
-        self.conn.bind_text(self.insert, index, text, lifetime)
-    }
-
-    fn bind_value(&self, index: usize, value: &Value<'_>) -> Result<(), SqlError> {
-        self.conn.bind_value(self.insert, index, value)
     }
 
     /// Inserts the fast rows of `[start, stop)` of `table` in one transaction: the k-th
@@ -402,7 +440,7 @@ impl Writer {
     /// back, nothing is recorded, and the error returned. Returns the rows inserted.
     #[allow(clippy::too_many_arguments)]
     pub fn insert_rows(
-        &self,
+        &mut self,
         table: &mut IngestTable,
         start: usize,
         stop: usize,
@@ -415,14 +453,27 @@ impl Writer {
         for (i, value) in shared.iter().enumerate() {
             self.bind_param(3 + slots.len() + i, value)?;
         }
+        let own = 2 + slots.len();
+        let group = self.group_statement(own, shared.len());
+        for (i, value) in shared.iter().enumerate() {
+            if !group.is_null() {
+                self.conn
+                    .bind_param(group, GROUP_ROWS * own + i + 1, value)?;
+            }
+        }
         self.exec("BEGIN IMMEDIATE")?;
         let mut done = Vec::new();
-        let result =
-            self.bind_and_step(table, start, stop, first, &ids, slots, defaults, &mut done);
+        let result = self.bind_and_step(
+            table, start, stop, first, &ids, slots, defaults, group, &mut done,
+        );
         let result = result.and_then(|()| self.exec("COMMIT"));
         if let Err(e) = result {
-            // SAFETY: a prepared statement; clears the failed step's state.
+            // SAFETY: prepared statements; clears a failed step's state.
             unsafe { (self.conn.sqlite.f.reset)(self.insert) };
+            if !group.is_null() {
+                // SAFETY: as above.
+                unsafe { (self.conn.sqlite.f.reset)(group) };
+            }
             // Best effort: the transaction may already be gone with the failed COMMIT.
             let _ = self.exec("ROLLBACK");
             return Err(e);
@@ -434,6 +485,8 @@ impl Writer {
         Ok(inserted)
     }
 
+    /// Binds and inserts the fast rows of `[start, stop)`: `GROUP_ROWS` at a time through
+    /// `group` (when not null), the rest one at a time.
     #[allow(clippy::too_many_arguments)]
     fn bind_and_step(
         &self,
@@ -444,38 +497,54 @@ impl Writer {
         ids: &impl Fn(u64) -> Option<String>,
         slots: &[usize],
         defaults: &[Param],
+        group: *mut c_void,
         done: &mut Vec<(usize, String)>,
     ) -> Result<(), SqlError> {
+        let own = 2 + slots.len();
+        let rows: Vec<usize> = (start..stop.min(table.len()))
+            .filter(|&row| table.is_fast(row))
+            .collect();
+        let grouped = if group.is_null() {
+            0
+        } else {
+            rows.len() - rows.len() % GROUP_ROWS
+        };
         let mut sequence = first;
-        for row in start..stop.min(table.len()) {
-            if !table.is_fast(row) {
-                continue;
-            }
+        for (k, &row) in rows.iter().enumerate() {
+            let (stmt, base) = if k < grouped {
+                (group, (k % GROUP_ROWS) * own)
+            } else {
+                (self.insert, 0)
+            };
             let id = ids(sequence).ok_or_else(|| SqlError {
                 code: 1,
                 message: format!("no Id for sequence {sequence}"),
             })?;
-            self.bind_value(1, &Value::Int(sequence as i64))?;
-            self.bind_text(2, &id, TRANSIENT)?;
-            for (k, (&column, default)) in slots.iter().zip(defaults).enumerate() {
+            self.conn
+                .bind_value(stmt, base + 1, &Value::Int(sequence as i64))?;
+            self.conn.bind_text(stmt, base + 2, &id, TRANSIENT)?;
+            for (j, (&column, default)) in slots.iter().zip(defaults).enumerate() {
+                let index = base + 3 + j;
                 match table.value(row, column) {
-                    Value::Absent => self.bind_param(3 + k, default)?,
+                    Value::Absent => self.conn.bind_param(stmt, index, default)?,
                     Value::Text(std::borrow::Cow::Borrowed(text)) => {
                         // Borrowed from the table, which outlives this step.
-                        self.bind_text(3 + k, text, STATIC)?
+                        self.conn.bind_text(stmt, index, text, STATIC)?
                     }
-                    other => self.bind_value(3 + k, &other)?,
+                    other => self.conn.bind_value(stmt, index, &other)?,
                 }
-            }
-            // SAFETY: a prepared statement with every parameter bound.
-            let code = unsafe { (self.conn.sqlite.f.step)(self.insert) };
-            // SAFETY: ready for the next row (bindings stay).
-            unsafe { (self.conn.sqlite.f.reset)(self.insert) };
-            if code != SQLITE_DONE {
-                return Err(self.conn.error(code));
             }
             done.push((row, id));
             sequence += 1;
+            if k >= grouped || k % GROUP_ROWS == GROUP_ROWS - 1 {
+                // SAFETY: a prepared statement with every parameter bound.
+                let code = unsafe { (self.conn.sqlite.f.step)(stmt) };
+                // SAFETY: ready for the next rows (bindings stay).
+                unsafe { (self.conn.sqlite.f.reset)(stmt) };
+                if code != SQLITE_DONE {
+                    return Err(self.conn.error(code));
+                }
+            }
         }
         Ok(())
     }
@@ -485,6 +554,9 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // Before the connection closes (fields drop after this).
         self.conn.finalize(self.insert);
+        if let Some((_, group)) = self.group.take() {
+            self.conn.finalize(group);
+        }
     }
 }
 
