@@ -509,8 +509,7 @@ impl Writer {
         } else {
             rows.len() - rows.len() % GROUP_ROWS
         };
-        let mut sequence = first;
-        for (k, &row) in rows.iter().enumerate() {
+        for (sequence, (k, &row)) in (first..).zip(rows.iter().enumerate()) {
             let (stmt, base) = if k < grouped {
                 (group, (k % GROUP_ROWS) * own)
             } else {
@@ -535,7 +534,6 @@ impl Writer {
                 }
             }
             done.push((row, id));
-            sequence += 1;
             if k >= grouped || k % GROUP_ROWS == GROUP_ROWS - 1 {
                 // SAFETY: a prepared statement with every parameter bound.
                 let code = unsafe { (self.conn.sqlite.f.step)(stmt) };
