@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -478,3 +479,30 @@ def test_large_upload_is_received_whole(api: httpx2.Client) -> None:
     unprocessed = results(api, job["id"], "unprocessedrecords").splitlines()
     assert unprocessed[0] == "Description"
     assert [line.strip('"') for line in unprocessed[1:]] == rows
+
+
+def test_results_are_served_while_the_org_folds_its_log_after_the_job(
+    api: httpx2.Client, bulk_org: OrgUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folding the write-ahead log after a load is the org's own housekeeping: a client
+    fetching the job's results does not wait for it."""
+    folding = threading.Event()
+    release = threading.Event()
+    fold = bulk_org.state.store.checkpoint
+
+    def slow_fold() -> None:
+        folding.set()
+        release.wait(30)
+        fold()
+
+    monkeypatch.setattr(bulk_org.state.store, "checkpoint", slow_fold)
+    try:
+        job = run_job(api, "Name\nFolded One\nFolded Two\n", object="Account",
+                      operation="insert")
+        assert folding.wait(10)  # the job is done; its worker is folding the log
+        started = time.monotonic()
+        lines = results(api, job["id"], "successfulResults").splitlines()
+        assert time.monotonic() - started < 5
+        assert len(lines) == 3 and not release.is_set()
+    finally:
+        release.set()

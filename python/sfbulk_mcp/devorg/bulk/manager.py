@@ -139,6 +139,8 @@ class BulkJobs:
                                              thread_name_prefix="devorg-gzip")
         self._aborts: dict[str, threading.Event] = {}
         self._workers: dict[str, threading.Thread] = {}
+        # Workers whose job is done, still tidying up after it (see `_run`).
+        self._tidying: set[threading.Thread] = set()
         self._ingest_turns = TakingTurns()
         # Uploads applied since the write-ahead log was last folded into the database.
         self._unfolded_bytes = 0
@@ -165,7 +167,7 @@ class BulkJobs:
         self._gzip_pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             events = list(self._aborts.values())
-            workers = list(self._workers.values())
+            workers = [*self._workers.values(), *self._tidying]
         for event in events:
             event.set()
         deadline = time.monotonic() + timeout
@@ -593,8 +595,10 @@ class BulkJobs:
         worker.start()
 
     def _run(self, job: Job, abort: threading.Event) -> None:
+        fold: bool | None = None
+        me = threading.current_thread()
         try:
-            self._process(job, abort)
+            fold = self._process(job, abort)
         except JobStopped:
             pass
         except Exception as exc:  # a bug must fail the job, not leave it InProgress forever
@@ -604,21 +608,39 @@ class BulkJobs:
             with self._lock:
                 self._aborts.pop(job.id, None)
                 self._workers.pop(job.id, None)
+                if fold is not None:
+                    self._tidying.add(me)
+        if fold is None:
+            return
+        # The job's own work is over: its results are served without waiting for this.
+        try:
+            if fold and not self._stopping.is_set():
+                # The rows are committed and the job reported done: fold the log (it grows
+                # unchecked during loads) into the database, once no other load is waiting.
+                self.state.store.checkpoint()
+            self._report_storage()
+        except Exception:  # the org is closing under it, or a disk error: the next one retries
+            log.warning("tidying up after bulk job %s failed", job.id, exc_info=True)
+        finally:
+            with self._lock:
+                self._tidying.discard(me)
 
-    def _process(self, job: Job, abort: threading.Event) -> None:
+    def _process(self, job: Job, abort: threading.Event) -> bool | None:
+        """Runs the job to its end; then whether the write-ahead log wants folding (None: the
+        job stopped, nothing to tidy)."""
         faults = self.state.faults
         started = time.monotonic()
         if not self._enter(job, JobState.IN_PROGRESS):
-            return
+            return None
         if faults.job_delay > 0 and abort.wait(faults.job_delay):
-            return
+            return None
         failure = faults.take_job_failure()
         if faults.take_job_hang():
             abort.wait()
-            return
+            return None
         if failure is not None:
             self._finish(job, JobState.FAILED, failure, started=started)
-            return
+            return None
 
         def stopped() -> bool:
             return abort.is_set() or self._stopping.is_set()
@@ -632,7 +654,7 @@ class BulkJobs:
                                 self.state.config.partial_result_rows)
         else:
             if not self._ingest_turns.acquire(job.id, stopped):
-                return
+                return None
             try:
                 with self.state.store.bulk_load():
                     outcome = run_ingest(self.state, job, folder, folder / UPLOAD_FILE,
@@ -645,11 +667,11 @@ class BulkJobs:
                 if fold:
                     self._unfolded_bytes = 0
         if stopped():
-            return
+            return None
         # A real job is never done in an instant: keep InProgress visible to pollers.
         remaining = self.min_in_progress - (time.monotonic() - started)
         if remaining > 0 and abort.wait(remaining):
-            return
+            return None
         with job.lock:
             job.records_processed = outcome.processed
             job.records_failed = outcome.failed
@@ -659,11 +681,7 @@ class BulkJobs:
             outcome.error_message,
             started=started,
         )
-        if job.kind is JobKind.INGEST and fold:
-            # The rows are committed and the job reported done: fold the log (it grows
-            # unchecked during loads) into the database, once no other load is waiting.
-            self.state.store.checkpoint()
-        self._report_storage()
+        return job.kind is JobKind.INGEST and fold
 
     def _enter(self, job: Job, state: JobState) -> bool:
         with job.lock:
@@ -699,7 +717,7 @@ class BulkJobs:
             jobs = [j for j in self._jobs.values() if j.kind is JobKind.QUERY]
         for job in jobs:
             rows = self.job_dir(job) / QUERY_RESULTS / "rows.csv"
-            if rows.exists():
+            with contextlib.suppress(FileNotFoundError):  # not written yet, or deleted
                 total += rows.stat().st_size
         self.state.limits.set_bulk_storage_mb(total / (1024 * 1024))
 
