@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 from sfbulk_mcp.bulk import codec, state, writers
+from sfbulk_mcp.bulk.ingest import _ahead
 from sfbulk_mcp.bulk.matching import read_csv_text
 
 PAGE = (
@@ -162,3 +165,26 @@ def test_format_follows_the_extension_unless_asked() -> None:
     assert writers.format_for(Path("a.ndjson"), None) == "jsonl"
     assert writers.format_for(Path("a.out"), None) == "parquet"
     assert writers.format_for(Path("a.csv"), "parquet") == "parquet"
+
+
+def test_items_made_ahead_come_in_order_with_the_producers_error_and_stop_with_the_consumer() -> None:
+    made: list[int] = []
+
+    def numbers(fail_at: int | None = None) -> Iterator[int]:
+        for n in range(50):
+            if n == fail_at:
+                raise ValueError(f"bad item {n}")
+            made.append(n)
+            yield n
+
+    assert list(_ahead(numbers(), 1)) == list(range(50))
+    got: list[int] = []
+    with pytest.raises(ValueError, match="bad item 7"):
+        got.extend(_ahead(numbers(fail_at=7), 2))
+    assert got == list(range(7))
+    made.clear()
+    stream = _ahead(numbers(), 1)
+    assert next(stream) == 0
+    stream.close()  # the consumer stops: the producing thread ends, a few items ahead at most
+    assert len(made) <= 3
+    assert not [t for t in threading.enumerate() if t.name == "sfbulk-results-split"]

