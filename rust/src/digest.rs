@@ -52,6 +52,24 @@ impl RowDigester {
     }
 }
 
+/// The two digest columns of `rows` rows, `digest` giving row `r`'s.
+fn digest_rows(
+    rows: usize,
+    mut digest: impl FnMut(&mut RowDigester, usize) -> (u64, u64),
+) -> Vec<ArrayRef> {
+    let mut digester = RowDigester::default();
+    let (mut first, mut second) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    for r in 0..rows {
+        let (a, b) = digest(&mut digester, r);
+        first.push(a);
+        second.push(b);
+    }
+    vec![
+        Arc::new(UInt64Array::from(first)),
+        Arc::new(UInt64Array::from(second)),
+    ]
+}
+
 /// Where each of `wanted` is in `header`, by name whatever its case (the last of names that
 /// differ only in case); None for a name the header lacks.
 pub fn positions(header: &[String], wanted: &[String]) -> Vec<Option<usize>> {
@@ -65,14 +83,14 @@ pub fn positions(header: &[String], wanted: &[String]) -> Vec<Option<usize>> {
         .collect()
 }
 
-fn digest_schema(spec: &DigestSpec) -> Vec<Field> {
+/// The two digest columns named `names`, then `keep` as text.
+fn digest_schema(names: &[String; 2], keep: &[String]) -> Vec<Field> {
     let mut fields = vec![
-        Field::new(&spec.names[0], DataType::UInt64, false),
-        Field::new(&spec.names[1], DataType::UInt64, false),
+        Field::new(&names[0], DataType::UInt64, false),
+        Field::new(&names[1], DataType::UInt64, false),
     ];
     fields.extend(
-        spec.keep
-            .iter()
+        keep.iter()
             .map(|name| Field::new(name, DataType::Utf8, true)),
     );
     fields
@@ -103,18 +121,9 @@ pub(crate) fn digest_fields(
             None => b"",
         }
     };
-    let mut digester = RowDigester::default();
-    let mut first = Vec::with_capacity(fields.nrows);
-    let mut second = Vec::with_capacity(fields.nrows);
-    for r in 0..fields.nrows {
-        let (a, b) = digester.digest(keys.iter().map(|&at| value(r, at)));
-        first.push(a);
-        second.push(b);
-    }
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt64Array::from(first)),
-        Arc::new(UInt64Array::from(second)),
-    ];
+    let mut columns = digest_rows(fields.nrows, |digester, r| {
+        digester.digest(keys.iter().map(|&at| value(r, at)))
+    });
     for at in positions(header, &spec.keep) {
         // Copied out: a view into the batch's buffer would keep all of its text alive.
         let mut text = StringBuilder::with_capacity(fields.nrows, 0);
@@ -130,7 +139,7 @@ pub(crate) fn digest_fields(
     }
     let options = RecordBatchOptions::new().with_row_count(Some(fields.nrows));
     Ok(RecordBatch::try_new_with_options(
-        Arc::new(Schema::new(digest_schema(spec))),
+        Arc::new(Schema::new(digest_schema(&spec.names, &spec.keep))),
         columns,
         &options,
     )?)
@@ -183,27 +192,13 @@ pub fn digest_columns(batch: &RecordBatch, names: &[String; 2]) -> Result<Record
         .iter()
         .map(Text::of)
         .collect::<Result<Vec<_>>>()?;
-    let mut digester = RowDigester::default();
     let rows = batch.num_rows();
-    let mut first = Vec::with_capacity(rows);
-    let mut second = Vec::with_capacity(rows);
-    for r in 0..rows {
-        let (a, b) = digester.digest(texts.iter().map(|t| t.value(r)));
-        first.push(a);
-        second.push(b);
-    }
-    let spec = DigestSpec {
-        keys: None,
-        names: names.clone(),
-        keep: Vec::new(),
-    };
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt64Array::from(first)),
-        Arc::new(UInt64Array::from(second)),
-    ];
+    let columns = digest_rows(rows, |digester, r| {
+        digester.digest(texts.iter().map(|t| t.value(r)))
+    });
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(RecordBatch::try_new_with_options(
-        Arc::new(Schema::new(digest_schema(&spec))),
+        Arc::new(Schema::new(digest_schema(names, &[]))),
         columns,
         &options,
     )?)
