@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 from sf_fakes import BrokenStream, ChunkedStream, Recorder, json_response, make_client, run_async
+from sfbulk_mcp.auth.urls import is_loopback_host
 from sfbulk_mcp.salesforce import (
     BulkJobError,
     BulkJobTimeoutError,
@@ -18,7 +19,6 @@ from sfbulk_mcp.salesforce import (
     SalesforceError,
     bulk_query_problems,
 )
-from sfbulk_mcp.salesforce.bulk import _on_this_machine
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "bulk2_recorded.json").read_text())
 QUERY_JOB = RECORDED["query_create_response"]["id"]
@@ -105,11 +105,11 @@ async def test_recorded_ingest_job_round_trip() -> None:
         ("example.my.salesforce.com", False),
         ("10.0.0.5", False),
         ("", False),
-        (None, False),
     ],
 )
-def test_only_loopback_hosts_count_as_this_machine(host: str | None, local: bool) -> None:
-    assert _on_this_machine(host) is local
+def test_only_loopback_hosts_get_uncompressed_ingest_results(host: str, local: bool) -> None:
+    assert is_loopback_host(host) is local
+
 
 
 def paged_results(pages: dict[str | None, tuple[bytes, str]], *, gzip_body: bool = False, break_once: set[str | None] | None = None):  # type: ignore[no-untyped-def]

@@ -10,10 +10,10 @@ Every input row ends with exactly one outcome; a row that no result mentions is 
 unprocessed.
 
 Rows match on an exact digest first: 128 bits (the engine's, see `row_digests`) of the
-uploaded text of every column, computed while the CSV is parsed. A second digest of the values trimmed and lower-cased
-catches values echoed with other case or padding; it costs more than the first (every cell is
-rewritten), so an import computes it from the files it kept only when some row found no exact
-echo (`normal_file_keys`, `match_keys(normalize=...)`).
+uploaded text of every column, computed while the CSV is parsed. A second digest of the values
+trimmed and lower-cased catches values echoed with other case or padding; it costs more than
+the first (every cell is rewritten), so an import computes it from the files it kept only when
+some row found no exact echo (`normal_file_keys`, `match_keys(normalize=...)`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
 import logging
 import re
 import time
@@ -18,6 +17,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ..auth.urls import is_loopback_host
 from ._api import ApiBase
 from .errors import (
     BulkJobError,
@@ -379,7 +379,7 @@ class BulkApi(ApiBase):
             await self.bulk_job_version("ingest", job_id)
             path = await self._job_path("ingest", job_id, resource + "/")
             host = urlsplit(await self._core.instance_url()).hostname
-            headers = _LOCAL_CSV_HEADERS if _on_this_machine(host) else _CSV_HEADERS
+            headers = _LOCAL_CSV_HEADERS if is_loopback_host(host or "") else _CSV_HEADERS
             response = await self._core.send("GET", path, headers=headers, stream=True)
             return BulkResultStream(response, job_id=job_id, locator=None)
 
@@ -410,18 +410,6 @@ _CSV_HEADERS = {"Accept": "text/csv", "Accept-Encoding": "gzip"}
 # echo its whole upload, and deflating and inflating them would cost both ends more CPU than
 # the loopback bytes they save.
 _LOCAL_CSV_HEADERS = {"Accept": "text/csv", "Accept-Encoding": "identity"}
-
-
-def _on_this_machine(host: str | None) -> bool:
-    """Whether `host` is a loopback name or address."""
-    if not host:
-        return False
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _kind(kind: str) -> str:
