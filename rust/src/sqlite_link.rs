@@ -356,7 +356,7 @@ pub struct Writer {
     insert: *mut c_void,
     insert_sql: String,
     /// The INSERT widened to `GROUP_ROWS` rows, for rows of this many values of their own
-    /// (made on first use; null when the INSERT could not be widened).
+    /// (made on first use; None until then, or when the INSERT could not be widened).
     group: Option<(usize, *mut c_void)>,
 }
 
@@ -450,12 +450,10 @@ impl Writer {
         defaults: &[Param],
         shared: &[Param],
     ) -> Result<usize, SqlError> {
-        for (i, value) in shared.iter().enumerate() {
-            self.bind_param(3 + slots.len() + i, value)?;
-        }
         let own = 2 + slots.len();
         let group = self.group_statement(own, shared.len());
         for (i, value) in shared.iter().enumerate() {
+            self.bind_param(own + i + 1, value)?;
             if !group.is_null() {
                 self.conn
                     .bind_param(group, GROUP_ROWS * own + i + 1, value)?;

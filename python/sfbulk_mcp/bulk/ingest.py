@@ -1034,8 +1034,8 @@ def _assemble(
     """Split the input rows by outcome: written to `paths` a batch at a time (the input is read
     again in pieces, never loaded whole) and/or kept as frames.
 
-    The batches are read and split on a thread of their own, a few ahead of the writing (the
-    engine's writer releases the GIL while it encodes)."""
+    The batches are read and split on a thread of their own, `_SPLIT_AHEAD` ahead of the
+    writing (the engine's writer releases the GIL while it encodes)."""
     columns = schema.names()
     keep = keep_frames or paths is None
     files = {
