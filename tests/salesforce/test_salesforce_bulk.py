@@ -10,7 +10,6 @@ from typing import Any
 import httpx2
 import pytest
 from sf_fakes import BrokenStream, ChunkedStream, Recorder, json_response, make_client, run_async
-from sfbulk_mcp.auth.urls import is_loopback_host
 from sfbulk_mcp.salesforce import (
     BulkJobError,
     BulkJobTimeoutError,
@@ -19,6 +18,7 @@ from sfbulk_mcp.salesforce import (
     SalesforceError,
     bulk_query_problems,
 )
+from sfbulk_mcp.salesforce.hosts import is_loopback_host
 
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "bulk2_recorded.json").read_text())
 QUERY_JOB = RECORDED["query_create_response"]["id"]

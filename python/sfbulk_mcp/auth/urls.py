@@ -10,9 +10,9 @@ and knows the facts that depend on its kind.
 from __future__ import annotations
 
 import enum
-import ipaddress
 from urllib.parse import urlsplit
 
+from ..salesforce.hosts import is_loopback_host
 from .errors import LoginUrlError
 
 PRODUCTION_LOGIN_URL = "https://login.salesforce.com"
@@ -82,16 +82,6 @@ def normalize_login_url(url: str) -> str:
 
 def _is_default_port(scheme: str, port: int) -> bool:
     return (scheme, port) in {("https", 443), ("http", 80)}
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and loopback IP addresses."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def login_kind(url: str) -> LoginKind:

@@ -18,12 +18,13 @@ from urllib.parse import urlencode, urlsplit
 import httpx2
 
 from ..salesforce.errors import AuthError
+from ..salesforce.hosts import is_loopback_host
 from .errors import LoginUrlError
 from .explain import explain
 from .loopback import LoopbackCallbackServer
 from .oauth import DEFAULT_SESSION_TIMEOUT, TokenGrant, request_token
 from .pkce import make_state, make_verifier, s256_challenge
-from .urls import is_loopback_host, normalize_login_url, oauth_endpoint
+from .urls import normalize_login_url, oauth_endpoint
 
 DEFAULT_CALLBACK_PORT = 1717
 DEFAULT_CALLBACK_PATH = "/OauthRedirect"

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from ..auth.urls import is_loopback_host
 from ._api import ApiBase
 from .errors import (
     BulkJobError,
@@ -25,6 +24,7 @@ from .errors import (
     MalformedQueryError,
     SalesforceError,
 )
+from .hosts import is_loopback_host
 from .results import (
     BulkResultStream,
     OpenResults,
